@@ -1,0 +1,1440 @@
+/*
+ * coord.c - the coordinator's I/O layer and event loop.
+ *
+ * Every input becomes an event in one queue: a client request received on
+ * a server context, a participant's reply (or its failure) on a call, a
+ * journal write that became durable.  The loop thread takes them one by one,
+ * feeds the transaction's state machine (txn_step) and carries out the
+ * actions it returns: send a request, force a decision, answer the client.
+ * Callbacks of nng never block and never touch a transaction.
+ *
+ * Failpoints (docs/protocol.md lists them all):
+ *   coord.before_decision  every vote is in; the decision is not yet journaled
+ *   coord.after_decision   the decision is durable; no COMMIT has been sent
+ *   coord.after_commit_sent COMMIT sent to the first participant only
+ *   coord.before_prepare   about to send PREPARE
+ */
+#include "coord.h"
+
+#include "config.h"
+#include "failpoint.h"
+#include "journal.h"
+#include "log.h"
+#include "txn.h"
+#include "wire.h"
+#include "xact.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define SERVER_CONTEXTS 256
+#define HASH_BUCKETS 4096
+#define FINISHED_RING 8192
+#define SEQ_BLOCK 10000
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
+#define TICK_MS 50
+
+/* ---- participants ------------------------------------------------------ */
+
+struct participant {
+	char name[33];
+	char url[256];
+	nng_socket sock;
+	int reachable;  /* last call got an answer */
+	int swept;      /* the recovery sweep reached it since start-up */
+};
+
+/* ---- server contexts (client requests) --------------------------------- */
+
+enum sctx_state { SCTX_RECV, SCTX_BUSY, SCTX_SEND };
+
+struct sctx {
+	struct coord *c;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum sctx_state state;
+};
+
+/* ---- outgoing calls (coordinator -> participant) ----------------------- */
+
+enum call_kind { CALL_EXEC, CALL_PREPARE, CALL_COMMIT, CALL_ABORT, CALL_LIST };
+
+struct call {
+	struct coord *c;
+	struct call *next, *prev; /* outstanding calls, for shutdown */
+	nng_ctx ctx;
+	nng_aio *aio;
+	int sending;
+	enum call_kind kind;
+	int pid;
+	char gid[64];
+	int err;       /* transport error, xact_err */
+	nng_msg *reply;
+};
+
+/* ---- transactions ------------------------------------------------------ */
+
+struct ctxn {
+	struct txn t;
+	struct ctxn *hnext;   /* gid hash chain */
+	struct ctxn *tnext;   /* token hash chain */
+	uint64_t token;
+	int64_t started_ms, active_ms, retry_at, backoff;
+	uint32_t exec_seq;
+	struct sctx *exec_waiter;    /* client waiting for the statement */
+	Xact__Statement *exec_stmt;  /* the statement to forward (owned via exec_req) */
+	Xact__Request *exec_req;
+	nng_msg *exec_result;        /* participant's reply to the statement */
+	nng_msg *exec_reply;         /* last answer sent, for repeats */
+	struct sctx *outcome_waiter; /* client waiting for commit/rollback */
+};
+
+struct finished {
+	char gid[64];
+	xact_outcome outcome;
+	char reason[160];
+};
+
+/* ---- events ------------------------------------------------------------ */
+
+enum ev_kind { EV_REQUEST, EV_CALL, EV_JOURNAL };
+
+struct event {
+	struct event *next;
+	enum ev_kind kind;
+	struct sctx *sctx;   /* EV_REQUEST */
+	nng_msg *msg;        /* EV_REQUEST */
+	struct call *call;   /* EV_CALL */
+	char gid[64];        /* EV_JOURNAL */
+	int err;
+	char why[256];
+};
+
+struct coord {
+	const struct coord_config *cfg;
+	volatile int *stop;
+	journal *j;
+	nng_socket rep;
+	struct participant parts[COORD_MAX_PARTICIPANTS];
+	int nparts;
+	struct sctx sctx[SERVER_CONTEXTS];
+
+	pthread_mutex_t lock; /* guards events and calls lists */
+	pthread_cond_t cv;
+	struct event *ev_head, **ev_tail;
+	struct call *calls;
+
+	struct ctxn *by_gid[HASH_BUCKETS];
+	struct ctxn *by_token[HASH_BUCKETS];
+	int ntxns;
+	struct finished finished[FINISHED_RING];
+	unsigned finished_next;
+	uint64_t seq_next, seq_limit;
+	int64_t next_sweep;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned
+hash_str(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	while (*s) {
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	}
+	return h % HASH_BUCKETS;
+}
+
+/* ---- event queue ------------------------------------------------------- */
+
+/* Queues an event for the loop.  Called from callbacks: never blocks for
+ * longer than the queue lock. */
+static void
+post(struct coord *c, struct event *ev)
+{
+	pthread_mutex_lock(&c->lock);
+	ev->next = NULL;
+	*c->ev_tail = ev;
+	c->ev_tail = &ev->next;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static struct event *
+take(struct coord *c, int wait_ms)
+{
+	struct event *ev;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->ev_head == NULL && wait_ms > 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)wait_ms * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&c->cv, &c->lock, &ts);
+	}
+	if ((ev = c->ev_head) != NULL) {
+		c->ev_head = ev->next;
+		if (c->ev_head == NULL) {
+			c->ev_tail = &c->ev_head;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ev;
+}
+
+/* ---- server side: receiving requests and replying ---------------------- */
+
+static void
+sctx_cb(void *arg)
+{
+	struct sctx *s = arg;
+	struct event *ev;
+	int rv = nng_aio_result(s->aio);
+
+	if (s->state == SCTX_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(s->aio)); /* still ours */
+		}
+		if (rv == NNG_ECLOSED) {
+			return;
+		}
+		s->state = SCTX_RECV;
+		nng_ctx_recv(s->ctx, s->aio);
+		return;
+	}
+	if (rv != 0) {
+		if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
+			nng_ctx_recv(s->ctx, s->aio);
+		}
+		return;
+	}
+	if ((ev = calloc(1, sizeof(*ev))) == NULL) {
+		nng_msg_free(nng_aio_get_msg(s->aio));
+		nng_ctx_recv(s->ctx, s->aio);
+		return;
+	}
+	s->state = SCTX_BUSY;
+	ev->kind = EV_REQUEST;
+	ev->sctx = s;
+	ev->msg = nng_aio_get_msg(s->aio);
+	post(s->c, ev);
+}
+
+/* Sends msg (owned by us) as the answer on s.  NULL msg: allocation
+ * failed; the client's own timeout ends its wait. */
+static void
+reply(struct sctx *s, nng_msg *msg)
+{
+	if (s == NULL) {
+		nng_msg_free(msg);
+		return;
+	}
+	if (msg == NULL) {
+		s->state = SCTX_RECV;
+		nng_ctx_recv(s->ctx, s->aio);
+		return;
+	}
+	s->state = SCTX_SEND;
+	nng_aio_set_msg(s->aio, msg);
+	nng_ctx_send(s->ctx, s->aio);
+}
+
+static void
+reply_outcome(struct sctx *s, xact_outcome o, const char *reason, int pending)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__OutcomeRep out = XACT__OUTCOME_REP__INIT;
+
+	out.outcome = (Xact__Outcome)o;
+	if (reason != NULL && *reason != '\0') {
+		out.reason = (char *)reason;
+	}
+	if (o == XACT_OUTCOME_COMMITTED) {
+		out.has_completion_pending = 1;
+		out.completion_pending = pending != 0;
+	}
+	rep.body_case = XACT__REPLY__BODY_OUTCOME;
+	rep.outcome = &out;
+	reply(s, wire_pack_reply(&rep));
+}
+
+/* ---- outgoing calls ---------------------------------------------------- */
+
+static void
+call_cb(void *arg)
+{
+	struct call *k = arg;
+	struct coord *c = k->c;
+	int rv = nng_aio_result(k->aio);
+	struct event *ev;
+
+	if (k->sending && rv == 0) {
+		k->sending = 0;
+		nng_ctx_recv(k->ctx, k->aio);
+		return;
+	}
+	if (rv != 0) {
+		if (k->sending) {
+			nng_msg_free(nng_aio_get_msg(k->aio));
+		}
+		k->err = wire_nng_err(rv);
+	} else {
+		k->reply = nng_aio_get_msg(k->aio);
+	}
+	if ((ev = calloc(1, sizeof(*ev))) == NULL) {
+		/* Without memory the loop cannot learn of it; the call is
+		 * lost, and the transaction's retry or timeout takes over. */
+		return;
+	}
+	ev->kind = EV_CALL;
+	ev->call = k;
+	post(c, ev);
+}
+
+/* Starts a call; its completion arrives as an EV_CALL event.  Takes req's
+ * encoding, not req.  Returns 0, or an xact_err (no event will come). */
+static int
+call_start(struct coord *c, enum call_kind kind, int pid, const char *gid,
+    Xact__Request *req)
+{
+	struct call *k = calloc(1, sizeof(*k));
+	nng_msg *msg;
+	int rv;
+
+	if (k == NULL || (msg = wire_pack_request(req)) == NULL) {
+		free(k);
+		return XACT_ENOMEM;
+	}
+	k->c = c;
+	k->kind = kind;
+	k->pid = pid;
+	snprintf(k->gid, sizeof(k->gid), "%s", gid);
+	if ((rv = nng_ctx_open(&k->ctx, c->parts[pid].sock)) != 0 ||
+	    (rv = nng_aio_alloc(&k->aio, call_cb, k)) != 0) {
+		nng_msg_free(msg);
+		free(k);
+		return wire_nng_err(rv);
+	}
+	nng_aio_set_timeout(k->aio, (nng_duration)c->cfg->call_timeout_ms);
+	pthread_mutex_lock(&c->lock);
+	k->next = c->calls;
+	if (c->calls != NULL) {
+		c->calls->prev = k;
+	}
+	c->calls = k;
+	pthread_mutex_unlock(&c->lock);
+	k->sending = 1;
+	nng_aio_set_msg(k->aio, msg);
+	nng_ctx_send(k->ctx, k->aio);
+	return XACT_OK;
+}
+
+static void
+call_free(struct coord *c, struct call *k)
+{
+	pthread_mutex_lock(&c->lock);
+	if (k->prev != NULL) {
+		k->prev->next = k->next;
+	} else {
+		c->calls = k->next;
+	}
+	if (k->next != NULL) {
+		k->next->prev = k->prev;
+	}
+	pthread_mutex_unlock(&c->lock);
+	nng_aio_free(k->aio);
+	nng_ctx_close(k->ctx);
+	nng_msg_free(k->reply);
+	free(k);
+}
+
+/* Sends a gid-only request (prepare, commit, abort) to pid. */
+static int
+send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__PrepareReq p = XACT__PREPARE_REQ__INIT;
+	Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
+	Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
+
+	switch (kind) {
+	case CALL_PREPARE:
+		p.gid = (char *)gid;
+		req.body_case = XACT__REQUEST__BODY_PREPARE;
+		req.prepare = &p;
+		break;
+	case CALL_COMMIT:
+		bc.gid = (char *)gid;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
+		req.branch_commit = &bc;
+		break;
+	default:
+		ba.gid = (char *)gid;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
+		req.branch_abort = &ba;
+		break;
+	}
+	return call_start(c, kind, pid, gid, &req);
+}
+
+/* ---- transaction table ------------------------------------------------- */
+
+static struct ctxn *
+txn_find(struct coord *c, const char *gid)
+{
+	for (struct ctxn *x = c->by_gid[hash_str(gid)]; x != NULL; x = x->hnext) {
+		if (strcmp(x->t.gid, gid) == 0) {
+			return x;
+		}
+	}
+	return NULL;
+}
+
+static struct ctxn *
+txn_find_token(struct coord *c, uint64_t token)
+{
+	for (struct ctxn *x = c->by_token[token % HASH_BUCKETS]; x != NULL; x = x->tnext) {
+		if (x->token == token) {
+			return x;
+		}
+	}
+	return NULL;
+}
+
+static void
+txn_insert(struct coord *c, struct ctxn *x)
+{
+	unsigned h = hash_str(x->t.gid);
+
+	x->hnext = c->by_gid[h];
+	c->by_gid[h] = x;
+	if (x->token != 0) {
+		x->tnext = c->by_token[x->token % HASH_BUCKETS];
+		c->by_token[x->token % HASH_BUCKETS] = x;
+	}
+	x->started_ms = x->active_ms = now_ms();
+	c->ntxns++;
+}
+
+static void
+txn_remove(struct coord *c, struct ctxn *x)
+{
+	struct ctxn **pp;
+
+	for (pp = &c->by_gid[hash_str(x->t.gid)]; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == x) {
+			*pp = x->hnext;
+			break;
+		}
+	}
+	if (x->token != 0) {
+		for (pp = &c->by_token[x->token % HASH_BUCKETS]; *pp != NULL; pp = &(*pp)->tnext) {
+			if (*pp == x) {
+				*pp = x->tnext;
+				break;
+			}
+		}
+	}
+	c->ntxns--;
+}
+
+static void
+remember_finished(struct coord *c, const struct txn *t)
+{
+	struct finished *f = &c->finished[c->finished_next++ % FINISHED_RING];
+
+	snprintf(f->gid, sizeof(f->gid), "%s", t->gid);
+	f->outcome = t->outcome;
+	snprintf(f->reason, sizeof(f->reason), "%.150s", t->reason);
+}
+
+static const struct finished *
+find_finished(struct coord *c, const char *gid)
+{
+	for (unsigned i = 0; i < FINISHED_RING; i++) {
+		if (strcmp(c->finished[i].gid, gid) == 0) {
+			return &c->finished[i];
+		}
+	}
+	return NULL;
+}
+
+static void
+txn_free(struct ctxn *x)
+{
+	if (x->exec_req != NULL) {
+		xact__request__free_unpacked(x->exec_req, NULL);
+	}
+	nng_msg_free(x->exec_reply);
+	nng_msg_free(x->exec_result);
+	free(x);
+}
+
+/* ---- carrying out actions ---------------------------------------------- */
+
+static void journal_done(void *arg, const char *gid, int err, const char *msg);
+static void apply(struct coord *c, struct ctxn *x, const struct txn_event *ev);
+
+/* The comma-separated names of the participants that voted YES. */
+static void
+yes_names(struct coord *c, const struct txn *t, char *buf, size_t n)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < t->nparts; i++) {
+		if (t->parts[i].state == TP_YES) {
+			off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? "," : "",
+			    c->parts[t->parts[i].pid].name);
+		}
+	}
+}
+
+static void
+send_exec(struct coord *c, struct ctxn *x, int pid)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__BranchExecReq be = XACT__BRANCH_EXEC_REQ__INIT;
+	struct txn_event ev = {TXN_EV_EXEC_FAILED, pid, XACT_ENOMEM, "out of memory"};
+
+	be.gid = x->t.gid;
+	be.seq = x->exec_seq;
+	be.stmt = x->exec_stmt;
+	req.body_case = XACT__REQUEST__BODY_BRANCH_EXEC;
+	req.branch_exec = &be;
+	if (call_start(c, CALL_EXEC, pid, x->t.gid, &req) != XACT_OK) {
+		apply(c, x, &ev);
+	}
+}
+
+/* Answers the client's statement.  The participant's own reply is
+ * forwarded as it is when it carries the result or the database's error;
+ * otherwise an Error with the transaction's reason.  The answer is kept for
+ * a repeated request with the same (gid, seq). */
+static void
+reply_exec(struct ctxn *x, const struct txn_action *a)
+{
+	struct sctx *s = x->exec_waiter;
+	nng_msg *dup;
+
+	x->exec_waiter = NULL;
+	nng_msg_free(x->exec_reply);
+	if ((a->err == 0 || a->err == XACT_ESQL) && x->exec_result != NULL) {
+		x->exec_reply = x->exec_result;
+	} else {
+		nng_msg_free(x->exec_result);
+		x->exec_reply = wire_error_reply(a->err ? a->err : XACT_EINTERNAL, "%s",
+		    x->t.reason[0] ? x->t.reason : xact_strerror(a->err));
+	}
+	x->exec_result = NULL;
+	if (s == NULL) {
+		return;
+	}
+	if (x->exec_reply == NULL || nng_msg_dup(&dup, x->exec_reply) != 0) {
+		reply(s, NULL);
+		return;
+	}
+	reply(s, dup);
+}
+
+static void
+force_commit(struct coord *c, struct ctxn *x)
+{
+	char names[1024];
+	struct txn_event ev = {TXN_EV_LOG_FAILED, -1, XACT_EJOURNAL, NULL};
+	int rv;
+
+	/* Crash here: every vote is in, nothing is journaled; recovery
+	 * presumes abort and rolls the prepared branches back. */
+	if ((rv = XACT_FAILPOINT("coord.before_decision")) != 0) {
+		ev.reason = "injected failure (coord.before_decision)";
+		apply(c, x, &ev);
+		return;
+	}
+	yes_names(c, &x->t, names, sizeof(names));
+	if ((rv = journal_submit_commit(c->j, x->t.gid, names, journal_done, c)) != 0) {
+		ev.reason = xact_strerror(rv);
+		apply(c, x, &ev);
+	}
+}
+
+static void
+do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
+{
+	int forget = 0, commits_sent = 0;
+
+	for (int i = 0; i < acts->n; i++) {
+		const struct txn_action *a = &acts->a[i];
+		struct txn_event fail = {TXN_EV_ACK_FAILED, a->pid, XACT_ENOMEM, "out of memory"};
+
+		switch (a->type) {
+		case TXN_ACT_SEND_EXEC:
+			send_exec(c, x, a->pid);
+			break;
+		case TXN_ACT_SEND_PREPARE:
+			fail.type = TXN_EV_VOTE_NO;
+			if (XACT_FAILPOINT("coord.before_prepare") != 0 ||
+			    send_gid_request(c, CALL_PREPARE, a->pid, x->t.gid) != 0) {
+				apply(c, x, &fail);
+			}
+			break;
+		case TXN_ACT_FORCE_COMMIT:
+			force_commit(c, x);
+			break;
+		case TXN_ACT_SEND_COMMIT:
+			/* Write-ahead holds: SEND_COMMIT only follows LOGGED.
+			 * Crash after the first: recovery re-sends to all. */
+			if (commits_sent++ == 1) {
+				XACT_FAILPOINT("coord.after_commit_sent");
+			}
+			if (send_gid_request(c, CALL_COMMIT, a->pid, x->t.gid) != 0) {
+				apply(c, x, &fail);
+			}
+			break;
+		case TXN_ACT_SEND_ABORT:
+			if (send_gid_request(c, CALL_ABORT, a->pid, x->t.gid) != 0) {
+				apply(c, x, &fail);
+			}
+			break;
+		case TXN_ACT_REPLY_EXEC:
+			reply_exec(x, a);
+			break;
+		case TXN_ACT_REPLY_OUTCOME:
+			reply_outcome(x->outcome_waiter, x->t.outcome, x->t.reason, x->t.pending);
+			x->outcome_waiter = NULL;
+			break;
+		case TXN_ACT_LOG_COMPLETE:
+			journal_submit_complete(c->j, x->t.gid);
+			break;
+		case TXN_ACT_FORGET:
+			forget = 1;
+			break;
+		}
+	}
+	if (forget) {
+		log_info("finished gid=%s state=%s reason=\"%s\"", x->t.gid,
+		    txn_state_name(x->t.state), x->t.reason);
+		remember_finished(c, &x->t);
+		txn_remove(c, x);
+		reply_outcome(x->outcome_waiter, x->t.outcome, x->t.reason, 0);
+		x->outcome_waiter = NULL;
+		txn_free(x);
+	}
+}
+
+/* Feeds one event to x's state machine and carries out the actions.  May
+ * free x (FORGET): callers must not touch x afterwards. */
+static void
+apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
+{
+	struct txn_actions acts;
+	enum txn_state before = x->t.state;
+	int had_retry = x->t.retry;
+	int rv = txn_step(&x->t, ev, &acts);
+
+	if (rv != 0) {
+		log_warn("event refused gid=%s state=%s event=%s err=%s", x->t.gid,
+		    txn_state_name(x->t.state), txn_event_name(ev->type), xact_strerror(rv));
+		return;
+	}
+	if (before != x->t.state) {
+		log_debug("transition gid=%s event=%s from=%s state=%s", x->t.gid,
+		    txn_event_name(ev->type), txn_state_name(before),
+		    txn_state_name(x->t.state));
+	}
+	if (x->t.retry && !had_retry) {
+		x->backoff = x->backoff ? x->backoff * 2 : RETRY_MIN_MS;
+		if (x->backoff > RETRY_MAX_MS) {
+			x->backoff = RETRY_MAX_MS;
+		}
+		x->retry_at = now_ms() + x->backoff;
+	}
+	do_actions(c, x, &acts);
+}
+
+/* ---- journal callback -------------------------------------------------- */
+
+/* Runs on the journal's writer thread: only queues. */
+static void
+journal_done(void *arg, const char *gid, int err, const char *msg)
+{
+	struct coord *c = arg;
+	struct event *ev = calloc(1, sizeof(*ev));
+
+	if (ev == NULL) {
+		log_error("out of memory queuing journal result gid=%s", gid);
+		return;
+	}
+	ev->kind = EV_JOURNAL;
+	snprintf(ev->gid, sizeof(ev->gid), "%s", gid);
+	ev->err = err;
+	snprintf(ev->why, sizeof(ev->why), "%s", msg ? msg : "");
+	post(c, ev);
+}
+
+static void
+on_journal(struct coord *c, struct event *ev)
+{
+	struct ctxn *x = txn_find(c, ev->gid);
+	struct txn_event tev = {TXN_EV_LOGGED, -1, 0, NULL};
+
+	if (x == NULL) {
+		return;
+	}
+	if (ev->err != 0) {
+		tev.type = TXN_EV_LOG_FAILED;
+		tev.reason = ev->why;
+	} else {
+		log_info("decision durable gid=%s state=%s decision=commit", x->t.gid,
+		    txn_state_name(x->t.state));
+		/* Crash here: the decision is durable, no COMMIT has left;
+		 * recovery finds it in the journal and commits everywhere. */
+		XACT_FAILPOINT("coord.after_decision");
+	}
+	apply(c, x, &tev);
+}
+
+/* ---- participant replies ----------------------------------------------- */
+
+static void on_list_reply(struct coord *c, struct call *k, Xact__Reply *rep);
+
+/* Text of a failed call: transport error or the participant's Error. */
+static void
+call_failure(struct coord *c, struct call *k, Xact__Reply *rep, char *buf, size_t n)
+{
+	if (k->err != 0) {
+		snprintf(buf, n, "participant %s unreachable: %s", c->parts[k->pid].name,
+		    xact_strerror(k->err));
+	} else if (rep != NULL && rep->body_case == XACT__REPLY__BODY_ERROR) {
+		snprintf(buf, n, "participant %s: %s", c->parts[k->pid].name,
+		    rep->error->message);
+	} else {
+		snprintf(buf, n, "participant %s sent an unexpected reply",
+		    c->parts[k->pid].name);
+	}
+}
+
+static void
+on_exec_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
+{
+	struct txn_event ev = {TXN_EV_EXEC_DONE, k->pid, 0, NULL};
+	char why[768];
+
+	if (rep != NULL && rep->body_case == XACT__REPLY__BODY_EXEC) {
+		const Xact__Result *r = rep->exec->result;
+
+		nng_msg_free(x->exec_result);
+		x->exec_result = k->reply; /* forwarded to the client as is */
+		k->reply = NULL;
+		if (r->error != NULL) {
+			snprintf(why, sizeof(why), "participant %s: %s", c->parts[k->pid].name,
+			    r->error);
+			ev.type = TXN_EV_EXEC_FAILED;
+			ev.err = XACT_ESQL;
+			ev.reason = why;
+		}
+	} else {
+		call_failure(c, k, rep, why, sizeof(why));
+		ev.type = TXN_EV_EXEC_FAILED;
+		ev.err = k->err ? k->err
+		                : (rep && rep->body_case == XACT__REPLY__BODY_ERROR &&
+		                      rep->error->code < XACT_ERR_COUNT ? (int)rep->error->code
+		                                                        : XACT_EPROTO);
+		ev.reason = why;
+	}
+	apply(c, x, &ev);
+}
+
+static void
+on_vote_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
+{
+	struct txn_event ev = {TXN_EV_VOTE_NO, k->pid, 0, NULL};
+	char why[768];
+
+	if (rep != NULL && rep->body_case == XACT__REPLY__BODY_VOTE) {
+		switch (rep->vote->vote) {
+		case XACT__VOTE_KIND__VOTE_YES:
+			ev.type = TXN_EV_VOTE_YES;
+			break;
+		case XACT__VOTE_KIND__VOTE_READ_ONLY:
+			ev.type = TXN_EV_VOTE_READ_ONLY;
+			break;
+		default:
+			snprintf(why, sizeof(why), "participant %s voted no: %s",
+			    c->parts[k->pid].name,
+			    rep->vote->reason ? rep->vote->reason : "no reason given");
+			ev.reason = why;
+			break;
+		}
+	} else {
+		call_failure(c, k, rep, why, sizeof(why));
+		ev.reason = why;
+	}
+	log_debug("vote gid=%s state=%s participant=%s vote=%s", x->t.gid,
+	    txn_state_name(x->t.state), c->parts[k->pid].name, txn_event_name(ev.type));
+	apply(c, x, &ev);
+}
+
+static void
+on_ack_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
+{
+	struct txn_event ev = {TXN_EV_ACK, k->pid, 0, NULL};
+	char why[768];
+
+	if (rep == NULL || rep->body_case != XACT__REPLY__BODY_ACK) {
+		call_failure(c, k, rep, why, sizeof(why));
+		ev.type = TXN_EV_ACK_FAILED;
+		ev.reason = why;
+		log_warn("no ack gid=%s state=%s participant=%s why=\"%s\"", x->t.gid,
+		    txn_state_name(x->t.state), c->parts[k->pid].name, why);
+	} else if (k->kind == CALL_COMMIT &&
+	    rep->ack->outcome == XACT__OUTCOME__OUTCOME_ABORTED) {
+		/* The branch was rolled back against the decision (by hand):
+		 * a heuristic outcome.  Reported, never hidden. */
+		log_error("heuristic outcome gid=%s state=%s participant=%s "
+		          "branch=aborted decision=commit detail=\"%s\"",
+		    x->t.gid, txn_state_name(x->t.state), c->parts[k->pid].name,
+		    rep->ack->detail ? rep->ack->detail : "");
+	}
+	apply(c, x, &ev);
+}
+
+static void
+on_call(struct coord *c, struct call *k)
+{
+	Xact__Reply *rep = NULL;
+	struct ctxn *x;
+
+	if (k->reply != NULL && wire_unpack_reply(k->reply, &rep) != XACT_OK) {
+		rep = NULL;
+		k->err = XACT_EPROTO;
+	}
+	c->parts[k->pid].reachable = k->err == 0;
+	if (k->kind == CALL_LIST) {
+		on_list_reply(c, k, rep);
+	} else if ((x = txn_find(c, k->gid)) != NULL) {
+		switch (k->kind) {
+		case CALL_EXEC:
+			on_exec_reply(c, x, k, rep);
+			break;
+		case CALL_PREPARE:
+			on_vote_reply(c, x, k, rep);
+			break;
+		default:
+			on_ack_reply(c, x, k, rep);
+			break;
+		}
+	}
+	if (rep != NULL) {
+		xact__reply__free_unpacked(rep, NULL);
+	}
+	call_free(c, k);
+}
+
+/* ---- recovery ---------------------------------------------------------- */
+
+static int
+find_participant(struct coord *c, const char *name, size_t len)
+{
+	for (int i = 0; i < c->nparts; i++) {
+		if (strlen(c->parts[i].name) == len && strncmp(c->parts[i].name, name, len) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Re-creates a committing transaction from its journal record.  Returns
+ * the transaction, or NULL when a participant is not configured (then the
+ * record stays in the journal for the operator). */
+static struct ctxn *
+recover_commit(struct coord *c, const struct journal_record *r)
+{
+	int pids[TXN_MAX_PARTS], n = 0;
+	const char *p = r->participants;
+	struct ctxn *x;
+
+	while (*p != '\0' && n < TXN_MAX_PARTS) {
+		size_t len = strcspn(p, ",");
+		int pid = find_participant(c, p, len);
+
+		if (pid < 0) {
+			log_error("recovery: gid=%s state=committing names participant '%.*s' "
+			          "that is not configured; left in the journal",
+			    r->gid, (int)len, p);
+			return NULL;
+		}
+		pids[n++] = pid;
+		p += len + (p[len] == ',');
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		return NULL;
+	}
+	txn_init_recovered(&x->t, r->gid, pids, n);
+	txn_insert(c, x);
+	x->retry_at = 0; /* send at once */
+	log_info("recovery: re-driving commit gid=%s state=%s participants=%s", r->gid,
+	    txn_state_name(x->t.state), r->participants);
+	return x;
+}
+
+static int
+recover_one(void *arg, const struct journal_record *r)
+{
+	struct coord *c = arg;
+
+	if (txn_find(c, r->gid) == NULL) {
+		recover_commit(c, r);
+	}
+	return 0;
+}
+
+/* Asks every participant for the prepared branches of this coordinator. */
+static void
+sweep(struct coord *c)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__ListPreparedReq lp = XACT__LIST_PREPARED_REQ__INIT;
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "xact:%s:", c->cfg->id);
+	lp.prefix = prefix;
+	req.body_case = XACT__REQUEST__BODY_LIST_PREPARED;
+	req.list_prepared = &lp;
+	for (int i = 0; i < c->nparts; i++) {
+		call_start(c, CALL_LIST, i, "", &req);
+	}
+}
+
+/* A prepared branch the participant listed.  In memory: its transaction
+ * is in charge.  Journaled commit: commit it.  Otherwise no decision was
+ * ever made durable, and since every gid is created in memory before any
+ * participant sees it, one that is not in memory is not in flight: presume
+ * abort (citus#1030 cannot happen). */
+static void
+resolve_listed(struct coord *c, int pid, const char *gid)
+{
+	struct journal_record r;
+	struct ctxn *x = txn_find(c, gid);
+	int rv;
+
+	if (x != NULL) {
+		if (x->t.state == TXN_ABORTING && x->t.nparts > 0 &&
+		    strcmp(x->t.reason, "no commit decision (presumed abort)") == 0) {
+			txn_add_orphan_part(&x->t, pid);
+		}
+		return;
+	}
+	rv = journal_lookup(c->j, gid, &r);
+	if (rv == XACT_OK) {
+		recover_commit(c, &r);
+		return;
+	}
+	if (rv != XACT_ENOTFOUND) {
+		log_error("recovery: cannot read the journal for gid=%s; left prepared", gid);
+		return;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		return;
+	}
+	txn_init_orphan(&x->t, gid, pid);
+	txn_insert(c, x);
+	x->retry_at = 0;
+	log_info("recovery: presumed abort gid=%s state=%s participant=%s", gid,
+	    txn_state_name(x->t.state), c->parts[pid].name);
+}
+
+static void
+on_list_reply(struct coord *c, struct call *k, Xact__Reply *rep)
+{
+	size_t plen;
+	char prefix[64];
+
+	if (rep == NULL || rep->body_case != XACT__REPLY__BODY_LIST_PREPARED) {
+		log_debug("recovery: participant=%s not reachable for the sweep",
+		    c->parts[k->pid].name);
+		return;
+	}
+	c->parts[k->pid].swept = 1;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "xact:%s:", c->cfg->id);
+	for (size_t i = 0; i < rep->list_prepared->n_gids; i++) {
+		const char *gid = rep->list_prepared->gids[i];
+
+		if (strncmp(gid, prefix, plen) == 0 && strlen(gid) < 64) {
+			resolve_listed(c, k->pid, gid);
+		}
+	}
+}
+
+/* ---- client requests --------------------------------------------------- */
+
+static int
+next_gid(struct coord *c, char *gid, size_t n)
+{
+	if (c->seq_next >= c->seq_limit) {
+		uint64_t first;
+
+		/* One synchronous write per SEQ_BLOCK transactions. */
+		if (journal_reserve_seq(c->j, SEQ_BLOCK, &first) != XACT_OK) {
+			return XACT_EJOURNAL;
+		}
+		c->seq_next = first;
+		c->seq_limit = first + SEQ_BLOCK;
+	}
+	snprintf(gid, n, "xact:%s:%llu", c->cfg->id, (unsigned long long)c->seq_next++);
+	return XACT_OK;
+}
+
+static void
+handle_begin(struct coord *c, struct sctx *s, const Xact__BeginReq *b)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__BeginRep br = XACT__BEGIN_REP__INIT;
+	struct ctxn *x = b->token ? txn_find_token(c, b->token) : NULL;
+	char gid[64];
+
+	if (b->has_protocol && b->protocol != XACT__PROTOCOL__PROTOCOL_2PC) {
+		reply(s, wire_error_reply(XACT_EINVAL, "protocol 3pc is not supported yet"));
+		return;
+	}
+	if (x == NULL) {
+		if (next_gid(c, gid, sizeof(gid)) != XACT_OK) {
+			reply(s, wire_error_reply(XACT_EJOURNAL, "cannot reserve gids in the journal"));
+			return;
+		}
+		if ((x = calloc(1, sizeof(*x))) == NULL) {
+			reply(s, wire_error_reply(XACT_ENOMEM, "out of memory"));
+			return;
+		}
+		txn_init(&x->t, gid);
+		x->token = b->token;
+		txn_insert(c, x);
+		log_debug("begin gid=%s state=%s", gid, txn_state_name(x->t.state));
+	}
+	br.gid = x->t.gid;
+	rep.body_case = XACT__REPLY__BODY_BEGIN;
+	rep.begin = &br;
+	reply(s, wire_pack_reply(&rep));
+}
+
+/* Answers a request about a gid that is not in memory. */
+static void
+reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid, int outcome_wanted)
+{
+	const struct finished *f = find_finished(c, gid);
+	struct journal_record r;
+
+	if (f != NULL) {
+		if (outcome_wanted) {
+			reply_outcome(s, f->outcome, f->reason, 0);
+		} else {
+			reply(s, wire_error_reply(XACT_EABORTED, "transaction %s is finished (%s)",
+			    gid, f->outcome == XACT_OUTCOME_COMMITTED ? "committed" : f->reason));
+		}
+		return;
+	}
+	if (outcome_wanted && journal_lookup(c->j, gid, &r) == XACT_OK) {
+		reply_outcome(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0);
+		return;
+	}
+	reply(s, wire_error_reply(XACT_ENOTFOUND, "unknown transaction %s", gid));
+}
+
+static void
+handle_exec(struct coord *c, struct sctx *s, Xact__Request *req)
+{
+	Xact__ExecReq *e = req->exec;
+	struct ctxn *x = txn_find(c, e->gid);
+	struct txn_event ev = {TXN_EV_EXEC, -1, 0, NULL};
+	int pid, rv;
+
+	if (x == NULL) {
+		reply_not_in_memory(c, s, e->gid, 0);
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
+	x->active_ms = now_ms();
+	if (e->seq == x->exec_seq && x->t.state != TXN_EXECUTING && x->exec_reply != NULL) {
+		nng_msg *dup; /* a repeat of the last statement */
+
+		reply(s, nng_msg_dup(&dup, x->exec_reply) == 0 ? dup : NULL);
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
+	if (e->seq == x->exec_seq && x->t.state == TXN_EXECUTING) {
+		reply(x->exec_waiter, NULL); /* superseded by this repeat */
+		x->exec_waiter = s;
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
+	if ((pid = find_participant(c, e->participant, strlen(e->participant))) < 0) {
+		reply(s, wire_error_reply(XACT_ENOPART, "unknown participant '%s'", e->participant));
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
+	if (x->t.state == TXN_ACTIVE) {
+		if (x->exec_req != NULL) {
+			xact__request__free_unpacked(x->exec_req, NULL);
+		}
+		x->exec_req = req; /* kept until the statement is forwarded */
+		x->exec_stmt = e->stmt;
+		x->exec_seq = e->seq;
+		x->exec_waiter = s;
+		ev.pid = pid;
+		apply(c, x, &ev);
+		return;
+	}
+	ev.pid = pid;
+	x->exec_waiter = s;
+	rv = txn_step(&x->t, &ev, &(struct txn_actions){0});
+	if (rv == 0) {
+		/* aborted: REPLY_EXEC with EABORTED */
+		struct txn_action a = {TXN_ACT_REPLY_EXEC, pid, XACT_EABORTED};
+
+		reply_exec(x, &a);
+	} else {
+		x->exec_waiter = NULL;
+		reply(s, wire_error_reply(rv, "transaction %s is %s: statement refused",
+		    x->t.gid, txn_state_name(x->t.state)));
+	}
+	xact__request__free_unpacked(req, NULL);
+}
+
+static void
+handle_finish(struct coord *c, struct sctx *s, const char *gid, int commit)
+{
+	struct ctxn *x = txn_find(c, gid);
+	struct txn_event ev = {commit ? TXN_EV_COMMIT : TXN_EV_ROLLBACK, -1, 0, NULL};
+
+	if (x == NULL) {
+		reply_not_in_memory(c, s, gid, 1);
+		return;
+	}
+	if (x->outcome_waiter != NULL) {
+		reply(x->outcome_waiter, wire_error_reply(XACT_ESTATE,
+		    "superseded by a repeated request"));
+	}
+	x->outcome_waiter = s;
+	x->active_ms = now_ms();
+	apply(c, x, &ev);
+	/* x may be gone now. */
+}
+
+static void
+handle_status(struct coord *c, struct sctx *s)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__StatusRep st = XACT__STATUS_REP__INIT;
+	Xact__ParticipantInfo *pi = calloc((size_t)c->nparts + 1, sizeof(*pi));
+	Xact__ParticipantInfo **pp = calloc((size_t)c->nparts + 1, sizeof(*pp));
+	Xact__TxnInfo *ti = calloc((size_t)c->ntxns + 1, sizeof(*ti));
+	Xact__TxnInfo **tp = calloc((size_t)c->ntxns + 1, sizeof(*tp));
+	char **names = calloc((size_t)c->ntxns * TXN_MAX_PARTS + 1, sizeof(char *));
+	size_t nt = 0, nn = 0;
+	int64_t now = now_ms();
+
+	if (pi == NULL || pp == NULL || ti == NULL || tp == NULL || names == NULL) {
+		reply(s, wire_error_reply(XACT_ENOMEM, "out of memory"));
+		goto out;
+	}
+	for (int i = 0; i < c->nparts; i++) {
+		xact__participant_info__init(&pi[i]);
+		pi[i].name = c->parts[i].name;
+		pi[i].url = c->parts[i].url;
+		pi[i].has_reachable = 1;
+		pi[i].reachable = c->parts[i].reachable;
+		pp[i] = &pi[i];
+	}
+	for (int b = 0; b < HASH_BUCKETS; b++) {
+		for (struct ctxn *x = c->by_gid[b]; x != NULL && (int)nt < c->ntxns; x = x->hnext) {
+			xact__txn_info__init(&ti[nt]);
+			ti[nt].gid = x->t.gid;
+			ti[nt].state = (char *)txn_state_name(x->t.state);
+			ti[nt].age_ms = (uint64_t)(now - x->started_ms);
+			ti[nt].participants = &names[nn];
+			for (int i = 0; i < x->t.nparts; i++) {
+				names[nn++] = c->parts[x->t.parts[i].pid].name;
+			}
+			ti[nt].n_participants = (size_t)x->t.nparts;
+			tp[nt] = &ti[nt];
+			nt++;
+		}
+	}
+	st.coordinator_id = (char *)c->cfg->id;
+	st.n_participants = (size_t)c->nparts;
+	st.participants = pp;
+	st.n_txns = nt;
+	st.txns = tp;
+	rep.body_case = XACT__REPLY__BODY_STATUS;
+	rep.status = &st;
+	reply(s, wire_pack_reply(&rep));
+out:
+	free(pi);
+	free(pp);
+	free(ti);
+	free(tp);
+	free(names);
+}
+
+static void
+on_request(struct coord *c, struct event *ev)
+{
+	Xact__Request *req;
+	int rv = wire_unpack_request(ev->msg, &req);
+
+	nng_msg_free(ev->msg);
+	if (rv != XACT_OK) {
+		log_warn("refused a request that does not decode: %s", xact_strerror(rv));
+		reply(ev->sctx, wire_error_reply(rv, "%s", rv == XACT_EVERSION
+		        ? "unsupported protocol version (this coordinator speaks 1)"
+		        : "malformed request"));
+		return;
+	}
+	switch (req->body_case) {
+	case XACT__REQUEST__BODY_BEGIN:
+		handle_begin(c, ev->sctx, req->begin);
+		break;
+	case XACT__REQUEST__BODY_EXEC:
+		handle_exec(c, ev->sctx, req); /* takes req */
+		return;
+	case XACT__REQUEST__BODY_COMMIT:
+		handle_finish(c, ev->sctx, req->commit->gid, 1);
+		break;
+	case XACT__REQUEST__BODY_ROLLBACK:
+		handle_finish(c, ev->sctx, req->rollback->gid, 0);
+		break;
+	case XACT__REQUEST__BODY_STATUS:
+		handle_status(c, ev->sctx);
+		break;
+	default:
+		reply(ev->sctx, wire_error_reply(XACT_EINVAL,
+		    "request '%s' is not served by the coordinator", wire_request_name(req)));
+		break;
+	}
+	xact__request__free_unpacked(req, NULL);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void
+tick(struct coord *c)
+{
+	int64_t now = now_ms();
+	struct ctxn *due[256];
+	int ndue = 0;
+
+	for (int b = 0; b < HASH_BUCKETS && ndue < 256; b++) {
+		for (struct ctxn *x = c->by_gid[b]; x != NULL && ndue < 256; x = x->hnext) {
+			if ((x->t.retry && now >= x->retry_at) ||
+			    (x->t.state == TXN_ACTIVE &&
+			        now - x->active_ms > c->cfg->txn_timeout_ms)) {
+				due[ndue++] = x;
+			}
+		}
+	}
+	for (int i = 0; i < ndue; i++) {
+		struct txn_event ev = {due[i]->t.retry ? TXN_EV_RETRY : TXN_EV_TIMEOUT, -1, 0, NULL};
+
+		if (ev.type == TXN_EV_TIMEOUT) {
+			log_warn("client silent, aborting gid=%s state=%s", due[i]->t.gid,
+			    txn_state_name(due[i]->t.state));
+		}
+		apply(c, due[i], &ev);
+	}
+	if (now >= c->next_sweep) {
+		sweep(c);
+		c->next_sweep = now + c->cfg->recovery_interval_ms;
+	}
+}
+
+/* ---- start-up and shutdown --------------------------------------------- */
+
+static int
+open_participants(struct coord *c)
+{
+	for (int i = 0; i < c->nparts; i++) {
+		struct participant *p = &c->parts[i];
+		int rv;
+
+		if ((rv = nng_req0_open(&p->sock)) != 0) {
+			log_error("cannot open a socket for participant %s: %s", p->name,
+			    nng_strerror(rv));
+			return XACT_EUNREACHABLE;
+		}
+		/* Resend only when a connection breaks, not on a timer: a
+		 * call that outlives its timeout is failed, not repeated. */
+		nng_socket_set_ms(p->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+		nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50);
+		nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 1000);
+		wire_socket_setup(p->sock, (size_t)c->cfg->max_message);
+		if ((rv = nng_dial(p->sock, p->url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+			log_error("bad URL for participant %s: %s: %s", p->name, p->url,
+			    nng_strerror(rv));
+			return XACT_ECONFIG;
+		}
+	}
+	return XACT_OK;
+}
+
+static int
+open_server(struct coord *c)
+{
+	int rv;
+
+	if ((rv = nng_rep0_open(&c->rep)) != 0) {
+		log_error("cannot open the client socket: %s", nng_strerror(rv));
+		return XACT_EUNREACHABLE;
+	}
+	wire_socket_setup(c->rep, (size_t)c->cfg->max_message);
+	for (int i = 0; i < SERVER_CONTEXTS; i++) {
+		struct sctx *s = &c->sctx[i];
+
+		s->c = c;
+		if ((rv = nng_ctx_open(&s->ctx, c->rep)) != 0 ||
+		    (rv = nng_aio_alloc(&s->aio, sctx_cb, s)) != 0) {
+			log_error("cannot open a server context: %s", nng_strerror(rv));
+			return XACT_ENOMEM;
+		}
+	}
+	if ((rv = nng_listen(c->rep, c->cfg->listen, NULL, 0)) != 0) {
+		log_error("cannot listen on %s: %s", c->cfg->listen, nng_strerror(rv));
+		return XACT_EUNREACHABLE;
+	}
+	for (int i = 0; i < SERVER_CONTEXTS; i++) {
+		c->sctx[i].state = SCTX_RECV;
+		nng_ctx_recv(c->sctx[i].ctx, c->sctx[i].aio);
+	}
+	return XACT_OK;
+}
+
+static void
+shutdown_all(struct coord *c)
+{
+	struct event *ev;
+
+	nng_close(c->rep);
+	for (int i = 0; i < c->nparts; i++) {
+		nng_close(c->parts[i].sock);
+	}
+	for (int i = 0; i < SERVER_CONTEXTS; i++) {
+		if (c->sctx[i].aio != NULL) {
+			nng_aio_stop(c->sctx[i].aio);
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	for (struct call *k = c->calls; k != NULL; k = k->next) {
+		pthread_mutex_unlock(&c->lock);
+		nng_aio_stop(k->aio);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	/* Every aio is stopped: no callback runs any more. */
+	while ((ev = take(c, 0)) != NULL) {
+		if (ev->kind == EV_REQUEST) {
+			nng_msg_free(ev->msg);
+		}
+		free(ev);
+	}
+	while (c->calls != NULL) {
+		call_free(c, c->calls);
+	}
+	for (int i = 0; i < SERVER_CONTEXTS; i++) {
+		nng_aio_free(c->sctx[i].aio);
+	}
+	for (int b = 0; b < HASH_BUCKETS; b++) {
+		while (c->by_gid[b] != NULL) {
+			struct ctxn *x = c->by_gid[b];
+
+			c->by_gid[b] = x->hnext;
+			txn_free(x);
+		}
+	}
+	journal_close(c->j);
+}
+
+int
+coord_run(const struct coord_config *cfg, volatile int *stop)
+{
+	struct coord *c = calloc(1, sizeof(*c));
+	char err[1024];
+	int rv;
+
+	if (c == NULL) {
+		return XACT_ENOMEM;
+	}
+	c->cfg = cfg;
+	c->stop = stop;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->ev_tail = &c->ev_head;
+	c->nparts = cfg->nparticipants;
+	for (int i = 0; i < c->nparts; i++) {
+		snprintf(c->parts[i].name, sizeof(c->parts[i].name), "%s", cfg->participants[i].name);
+		snprintf(c->parts[i].url, sizeof(c->parts[i].url), "%s", cfg->participants[i].url);
+	}
+	if (journal_open(&c->j, cfg->journal, cfg->id, err, sizeof(err)) != XACT_OK) {
+		log_error("%s", err);
+		free(c);
+		return XACT_EJOURNAL;
+	}
+	/* Every journaled commit not yet completed is re-driven. */
+	if ((rv = journal_foreach_pending(c->j, recover_one, c)) != XACT_OK ||
+	    (rv = journal_start(c->j, cfg->retention_ms)) != XACT_OK ||
+	    (rv = open_participants(c)) != XACT_OK || (rv = open_server(c)) != XACT_OK) {
+		shutdown_all(c);
+		free(c);
+		return rv;
+	}
+	log_info("coordinator id=%s listening on %s with %d participants, journal %s",
+	    cfg->id, cfg->listen, c->nparts, cfg->journal);
+	c->next_sweep = 0; /* presumed-abort sweep right away */
+	int64_t last_tick = 0;
+	while (!*stop) {
+		struct event *ev = take(c, TICK_MS);
+
+		if (ev != NULL) {
+			switch (ev->kind) {
+			case EV_REQUEST:
+				on_request(c, ev);
+				break;
+			case EV_CALL:
+				on_call(c, ev->call);
+				break;
+			case EV_JOURNAL:
+				on_journal(c, ev);
+				break;
+			}
+			free(ev);
+		}
+		if (now_ms() - last_tick >= TICK_MS) {
+			tick(c);
+			last_tick = now_ms();
+		}
+	}
+	log_info("shutting down");
+	shutdown_all(c);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+	return XACT_OK;
+}
+

@@ -1,0 +1,614 @@
+/*
+ * journal.c - the decision log and its group-commit writer thread.
+ *
+ * Life of a decision: journal_submit_commit() appends it to the queue; the
+ * writer takes everything queued, writes it in one BEGIN IMMEDIATE ...
+ * COMMIT (one fsync, synchronous=FULL in WAL mode), and only then calls each
+ * decision's callback.  Crash before that COMMIT returns: the decision is
+ * not durable and nobody was told it was (no COMMIT has left, no client was
+ * answered), so recovery presumes abort.  Crash after: recovery finds the
+ * row and re-drives the commit.
+ */
+#include "journal.h"
+
+#include "failpoint.h"
+#include "log.h"
+#include "xact.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+/* sql/journal.sql, turned into a C string by the Makefile. */
+extern const char journal_schema_sql[];
+
+enum item_kind { ITEM_COMMIT, ITEM_COMPLETE };
+
+struct item {
+	struct item *next;
+	enum item_kind kind;
+	char gid[64];
+	char *participants;
+	journal_cb cb;
+	void *arg;
+};
+
+struct journal {
+	sqlite3 *wdb; /* writer thread only (and open/reserve before start) */
+	sqlite3 *rdb; /* reads; serialized by rlock */
+	pthread_mutex_t rlock;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct item *head, **tail;
+	int stopping, started;
+	pthread_t thread;
+	int64_t retention_ms;
+	struct journal_stats stats;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Runs one statement that returns nothing; on error fills err. */
+static int
+exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return XACT_EJOURNAL;
+	}
+	return XACT_OK;
+}
+
+/* Reads one text value from a one-row query; NULL when no row. */
+static char *
+query_text(sqlite3 *db, const char *sql, const char *param)
+{
+	sqlite3_stmt *st;
+	char *out = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		return NULL;
+	}
+	if (param != NULL) {
+		sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
+		out = strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return out;
+}
+
+/* fsyncs the folder holding path: SQLite does not do so for a new file. */
+static int
+fsync_parent(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, rv = -1;
+
+	if (copy == NULL) {
+		return -1;
+	}
+	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY)) >= 0) {
+		rv = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return rv;
+}
+
+/* Checks that the file is an xact journal of our version (and, when
+ * coord_id is given, of this coordinator). */
+static int
+check_identity(sqlite3 *db, const char *coord_id, char *err, size_t errlen)
+{
+	char *magic, *version, *owner;
+	int rv = XACT_EJOURNAL;
+
+	magic = query_text(db, "SELECT value FROM meta WHERE key='magic'", NULL);
+	version = query_text(db, "SELECT value FROM meta WHERE key='schema_version'", NULL);
+	owner = query_text(db, "SELECT value FROM meta WHERE key='coordinator_id'", NULL);
+	if (magic == NULL || strcmp(magic, "xact-journal") != 0) {
+		snprintf(err, errlen, "not an xact journal (no xact meta table)");
+	} else if (version == NULL || atoi(version) != JOURNAL_SCHEMA_VERSION) {
+		snprintf(err, errlen, "journal schema version %s is not supported "
+		         "(this build reads version %d)", version ? version : "?",
+		    JOURNAL_SCHEMA_VERSION);
+	} else if (coord_id != NULL && owner != NULL && strcmp(owner, coord_id) != 0) {
+		snprintf(err, errlen, "journal belongs to coordinator id '%s', not '%s'",
+		    owner, coord_id);
+	} else {
+		rv = XACT_OK;
+	}
+	free(magic);
+	free(version);
+	free(owner);
+	return rv;
+}
+
+/* Sets and reads back WAL and synchronous=FULL: refuses anything weaker. */
+static int
+check_durability(sqlite3 *db, char *err, size_t errlen)
+{
+	char *mode, *sync;
+	int rv = XACT_OK;
+
+	if (exec_sql(db, "PRAGMA synchronous=FULL", err, errlen) != XACT_OK) {
+		return XACT_EJOURNAL;
+	}
+	mode = query_text(db, "PRAGMA journal_mode=WAL", NULL);
+	sync = query_text(db, "PRAGMA synchronous", NULL);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		snprintf(err, errlen, "journal_mode reads back '%s', not 'wal'",
+		    mode ? mode : "?");
+		rv = XACT_EJOURNAL;
+	} else if (sync == NULL || (atoi(sync) != 2 && atoi(sync) != 3)) {
+		snprintf(err, errlen, "synchronous reads back %s, not FULL or EXTRA",
+		    sync ? sync : "?");
+		rv = XACT_EJOURNAL;
+	}
+	free(mode);
+	free(sync);
+	return rv;
+}
+
+static int
+has_tables(sqlite3 *db, int *any)
+{
+	char *n = query_text(db, "SELECT count(*) FROM sqlite_master", NULL);
+
+	if (n == NULL) {
+		return XACT_EJOURNAL;
+	}
+	*any = atoi(n) > 0;
+	free(n);
+	return XACT_OK;
+}
+
+static journal *
+journal_alloc(void)
+{
+	journal *j = calloc(1, sizeof(*j));
+
+	if (j != NULL) {
+		pthread_mutex_init(&j->lock, NULL);
+		pthread_mutex_init(&j->rlock, NULL);
+		pthread_cond_init(&j->cv, NULL);
+		j->tail = &j->head;
+	}
+	return j;
+}
+
+/* Opens one connection and makes sure the file is an SQLite database. */
+static int
+open_conn(const char *path, int flags, sqlite3 **db, int *any, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open journal %s: %s", path,
+		    *db ? sqlite3_errmsg(*db) : "out of memory");
+		return XACT_EJOURNAL;
+	}
+	sqlite3_busy_timeout(*db, 5000);
+	sqlite3_extended_result_codes(*db, 1);
+	if (has_tables(*db, any) != XACT_OK) {
+		snprintf(err, errlen, "journal %s is unreadable: %s", path,
+		    sqlite3_errmsg(*db));
+		return XACT_EJOURNAL;
+	}
+	return XACT_OK;
+}
+
+int
+journal_open(journal **out, const char *path, const char *coord_id, char *err,
+    size_t errlen)
+{
+	journal *j;
+	struct stat sb;
+	int created = stat(path, &sb) != 0, any;
+	char why[512];
+
+	*out = NULL;
+	if ((j = journal_alloc()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return XACT_ENOMEM;
+	}
+	if (open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &j->wdb, &any,
+	        err, errlen) != XACT_OK) {
+		goto fail;
+	}
+	if (!any) {
+		if (exec_sql(j->wdb, "BEGIN", why, sizeof(why)) != XACT_OK ||
+		    exec_sql(j->wdb, journal_schema_sql, why, sizeof(why)) != XACT_OK) {
+			snprintf(err, errlen, "cannot create journal %s: %s", path, why);
+			goto fail;
+		}
+		sqlite3_stmt *st;
+		sqlite3_prepare_v2(j->wdb, "INSERT INTO meta VALUES ('coordinator_id', ?)",
+		    -1, &st, NULL);
+		sqlite3_bind_text(st, 1, coord_id, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (exec_sql(j->wdb, "COMMIT", why, sizeof(why)) != XACT_OK) {
+			snprintf(err, errlen, "cannot create journal %s: %s", path, why);
+			goto fail;
+		}
+	}
+	if (check_identity(j->wdb, coord_id, why, sizeof(why)) != XACT_OK) {
+		snprintf(err, errlen, "refusing journal %s: %s", path, why);
+		goto fail;
+	}
+	if (check_durability(j->wdb, why, sizeof(why)) != XACT_OK) {
+		snprintf(err, errlen, "refusing journal %s: %s", path, why);
+		goto fail;
+	}
+	if (created && fsync_parent(path) != 0) {
+		snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (open_conn(path, SQLITE_OPEN_READONLY, &j->rdb, &any, err, errlen) != XACT_OK) {
+		goto fail;
+	}
+	*out = j;
+	return XACT_OK;
+fail:
+	journal_close(j);
+	return XACT_EJOURNAL;
+}
+
+int
+journal_open_readonly(journal **out, const char *path, char *err, size_t errlen)
+{
+	journal *j;
+	int any;
+	char why[512];
+
+	*out = NULL;
+	if ((j = journal_alloc()) == NULL) {
+		return XACT_ENOMEM;
+	}
+	if (open_conn(path, SQLITE_OPEN_READONLY, &j->rdb, &any, err, errlen) != XACT_OK) {
+		goto fail;
+	}
+	if (check_identity(j->rdb, NULL, why, sizeof(why)) != XACT_OK) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		goto fail;
+	}
+	*out = j;
+	return XACT_OK;
+fail:
+	journal_close(j);
+	return XACT_EJOURNAL;
+}
+
+int
+journal_reserve_seq(journal *j, uint64_t count, uint64_t *first)
+{
+	char sql[256], why[512];
+	char *cur;
+	uint64_t base;
+
+	if (exec_sql(j->wdb, "BEGIN IMMEDIATE", why, sizeof(why)) != XACT_OK) {
+		log_error("journal: cannot reserve gids: %s", why);
+		return XACT_EJOURNAL;
+	}
+	cur = query_text(j->wdb, "SELECT value FROM meta WHERE key='seq_reserved'", NULL);
+	base = cur ? strtoull(cur, NULL, 10) : 0;
+	free(cur);
+	snprintf(sql, sizeof(sql),
+	    "UPDATE meta SET value='%llu' WHERE key='seq_reserved'",
+	    (unsigned long long)(base + count));
+	if (exec_sql(j->wdb, sql, why, sizeof(why)) != XACT_OK ||
+	    exec_sql(j->wdb, "COMMIT", why, sizeof(why)) != XACT_OK) {
+		exec_sql(j->wdb, "ROLLBACK", sql, sizeof(sql));
+		log_error("journal: cannot reserve gids: %s", why);
+		return XACT_EJOURNAL;
+	}
+	*first = base + 1;
+	return XACT_OK;
+}
+
+static void
+fill_record(sqlite3_stmt *st, struct journal_record *r)
+{
+	snprintf(r->gid, sizeof(r->gid), "%s", (const char *)sqlite3_column_text(st, 0));
+	snprintf(r->participants, sizeof(r->participants), "%s",
+	    (const char *)sqlite3_column_text(st, 1));
+	r->decided_at = sqlite3_column_int64(st, 2);
+	r->completed_at = sqlite3_column_int64(st, 3);
+}
+
+int
+journal_foreach_pending(journal *j, int (*fn)(void *, const struct journal_record *),
+    void *arg)
+{
+	sqlite3_stmt *st;
+	struct journal_record r;
+	int rc, rv = XACT_OK;
+
+	pthread_mutex_lock(&j->rlock);
+	if (sqlite3_prepare_v2(j->rdb,
+	        "SELECT gid, participants, decided_at, coalesce(completed_at, 0) "
+	        "FROM decisions WHERE completed_at IS NULL ORDER BY decided_at",
+	        -1, &st, NULL) != SQLITE_OK) {
+		log_error("journal: %s", sqlite3_errmsg(j->rdb));
+		pthread_mutex_unlock(&j->rlock);
+		return XACT_EJOURNAL;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && rv == XACT_OK) {
+		fill_record(st, &r);
+		rv = fn(arg, &r);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_error("journal: %s", sqlite3_errmsg(j->rdb));
+		rv = XACT_EJOURNAL;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&j->rlock);
+	return rv;
+}
+
+int
+journal_lookup(journal *j, const char *gid, struct journal_record *r)
+{
+	sqlite3_stmt *st;
+	int rc, rv;
+
+	pthread_mutex_lock(&j->rlock);
+	if (sqlite3_prepare_v2(j->rdb,
+	        "SELECT gid, participants, decided_at, coalesce(completed_at, 0) "
+	        "FROM decisions WHERE gid = ?", -1, &st, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&j->rlock);
+		return XACT_EJOURNAL;
+	}
+	sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		fill_record(st, r);
+		rv = XACT_OK;
+	} else {
+		rv = rc == SQLITE_DONE ? XACT_ENOTFOUND : XACT_EJOURNAL;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&j->rlock);
+	return rv;
+}
+
+/* Writes one batch in one transaction.  Returns 0 or fills why. */
+static int
+write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *ncommits)
+{
+	sqlite3_stmt *ins = NULL, *done = NULL;
+	int64_t now = now_ms();
+	int rv = XACT_EJOURNAL;
+
+	*ncommits = 0;
+	if (XACT_FAILPOINT("journal.write") != 0) {
+		snprintf(why, whylen, "injected failure (journal.write)");
+		return XACT_EJOURNAL;
+	}
+	if (exec_sql(j->wdb, "BEGIN IMMEDIATE", why, whylen) != XACT_OK) {
+		return XACT_EJOURNAL;
+	}
+	if (sqlite3_prepare_v2(j->wdb,
+	        "INSERT OR IGNORE INTO decisions (gid, decision, participants, decided_at) "
+	        "VALUES (?, 'commit', ?, ?)", -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(j->wdb,
+	        "UPDATE decisions SET completed_at = ? WHERE gid = ?", -1, &done,
+	        NULL) != SQLITE_OK) {
+		snprintf(why, whylen, "%s", sqlite3_errmsg(j->wdb));
+		goto out;
+	}
+	for (struct item *it = batch; it != NULL; it = it->next) {
+		sqlite3_stmt *st = it->kind == ITEM_COMMIT ? ins : done;
+
+		sqlite3_reset(st);
+		if (it->kind == ITEM_COMMIT) {
+			sqlite3_bind_text(st, 1, it->gid, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, it->participants, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, now);
+			(*ncommits)++;
+		} else {
+			sqlite3_bind_int64(st, 1, now);
+			sqlite3_bind_text(st, 2, it->gid, -1, SQLITE_STATIC);
+		}
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			snprintf(why, whylen, "%s", sqlite3_errmsg(j->wdb));
+			goto out;
+		}
+	}
+	/* The fsync.  Crash before it returns: no decision of this batch is
+	 * durable and none was announced.  After: all are. */
+	if (exec_sql(j->wdb, "COMMIT", why, whylen) == XACT_OK) {
+		rv = XACT_OK;
+	}
+out:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(done);
+	if (rv != XACT_OK) {
+		char ignore[256];
+
+		exec_sql(j->wdb, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	return rv;
+}
+
+static void
+garbage_collect(journal *j)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(j->wdb,
+	        "DELETE FROM decisions WHERE completed_at IS NOT NULL AND completed_at < ?",
+	        -1, &st, NULL) != SQLITE_OK) {
+		return;
+	}
+	sqlite3_bind_int64(st, 1, now_ms() - j->retention_ms);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		log_warn("journal: garbage collection failed: %s", sqlite3_errmsg(j->wdb));
+	}
+	sqlite3_finalize(st);
+}
+
+static void *
+writer_main(void *arg)
+{
+	journal *j = arg;
+	int64_t last_gc = now_ms();
+
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		struct item *batch;
+		uint64_t n = 0;
+		char why[512] = "";
+		int rv;
+		int64_t t0;
+
+		while (j->head == NULL && !j->stopping) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&j->cv, &j->lock, &ts);
+			if (j->head == NULL && now_ms() - last_gc > 10000) {
+				pthread_mutex_unlock(&j->lock);
+				garbage_collect(j);
+				pthread_mutex_lock(&j->lock);
+				last_gc = now_ms();
+			}
+		}
+		if (j->head == NULL && j->stopping) {
+			break;
+		}
+		batch = j->head;
+		j->head = NULL;
+		j->tail = &j->head;
+		pthread_mutex_unlock(&j->lock);
+
+		t0 = now_ms();
+		rv = write_batch(j, batch, why, sizeof(why), &n);
+		if (rv != XACT_OK) {
+			log_error("journal: write of a batch failed: %s", why);
+		}
+		while (batch != NULL) {
+			struct item *next = batch->next;
+
+			if (batch->cb != NULL) {
+				batch->cb(batch->arg, batch->gid, rv, why);
+			}
+			free(batch->participants);
+			free(batch);
+			batch = next;
+		}
+		pthread_mutex_lock(&j->lock);
+		if (rv == XACT_OK) {
+			j->stats.batches++;
+			j->stats.decisions += n;
+			j->stats.busy_ms += (uint64_t)(now_ms() - t0);
+			if (n > j->stats.max_batch) {
+				j->stats.max_batch = n;
+			}
+		}
+	}
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+int
+journal_start(journal *j, int64_t retention_ms)
+{
+	j->retention_ms = retention_ms;
+	if (pthread_create(&j->thread, NULL, writer_main, j) != 0) {
+		return XACT_ENOMEM;
+	}
+	j->started = 1;
+	return XACT_OK;
+}
+
+static int
+submit(journal *j, enum item_kind kind, const char *gid, const char *parts,
+    journal_cb cb, void *arg)
+{
+	struct item *it = calloc(1, sizeof(*it));
+
+	if (it == NULL || (parts != NULL && (it->participants = strdup(parts)) == NULL)) {
+		free(it);
+		return XACT_ENOMEM;
+	}
+	it->kind = kind;
+	snprintf(it->gid, sizeof(it->gid), "%s", gid);
+	it->cb = cb;
+	it->arg = arg;
+	pthread_mutex_lock(&j->lock);
+	if (j->stopping || !j->started) {
+		pthread_mutex_unlock(&j->lock);
+		free(it->participants);
+		free(it);
+		return XACT_ECLOSED;
+	}
+	*j->tail = it;
+	j->tail = &it->next;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->lock);
+	return XACT_OK;
+}
+
+int
+journal_submit_commit(journal *j, const char *gid, const char *participants,
+    journal_cb cb, void *arg)
+{
+	return submit(j, ITEM_COMMIT, gid, participants, cb, arg);
+}
+
+int
+journal_submit_complete(journal *j, const char *gid)
+{
+	return submit(j, ITEM_COMPLETE, gid, NULL, NULL, NULL);
+}
+
+void
+journal_get_stats(journal *j, struct journal_stats *st)
+{
+	pthread_mutex_lock(&j->lock);
+	*st = j->stats;
+	pthread_mutex_unlock(&j->lock);
+}
+
+void
+journal_close(journal *j)
+{
+	if (j == NULL) {
+		return;
+	}
+	if (j->started) {
+		pthread_mutex_lock(&j->lock);
+		j->stopping = 1;
+		pthread_cond_signal(&j->cv);
+		pthread_mutex_unlock(&j->lock);
+		pthread_join(j->thread, NULL);
+	}
+	sqlite3_close(j->rdb);
+	sqlite3_close(j->wdb);
+	pthread_mutex_destroy(&j->lock);
+	pthread_mutex_destroy(&j->rlock);
+	pthread_cond_destroy(&j->cv);
+	free(j);
+}

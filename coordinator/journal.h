@@ -1,0 +1,77 @@
+/*
+ * journal.h - the coordinator's durable decision log: one SQLite file in WAL
+ * mode with synchronous=FULL (schema: sql/journal.sql).
+ *
+ * It owns two connections: one for its writer thread, which batches every
+ * pending decision into one transaction (group commit: one fsync serves many
+ * transactions), and one for reads, which sees only committed, hence
+ * durable, rows.  The journal never talks to the network.
+ */
+#ifndef XACT_JOURNAL_H
+#define XACT_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOURNAL_SCHEMA_VERSION 1
+
+typedef struct journal journal;
+
+struct journal_record {
+	char gid[64];
+	char participants[1024]; /* comma-separated names */
+	int64_t decided_at;      /* unix ms */
+	int64_t completed_at;    /* 0 while pending */
+};
+
+struct journal_stats {
+	uint64_t batches;   /* write transactions (each one fsync) */
+	uint64_t decisions; /* commit decisions written */
+	uint64_t max_batch; /* most decisions in one batch */
+	uint64_t busy_ms;   /* time spent in write transactions */
+};
+
+/* Called from the writer thread once the decision is durable (err == 0) or
+ * its write failed (err = XACT_EJOURNAL, msg says why).  Must not block. */
+typedef void (*journal_cb)(void *arg, const char *gid, int err, const char *msg);
+
+/*
+ * Opens, creating it (and fsyncing its folder) when missing.  Refuses, with
+ * a readable message in err, a file that is not SQLite, not an xact journal,
+ * of another schema version or another coordinator id, or on which WAL mode
+ * and synchronous=FULL do not read back.  Blocks (file I/O).
+ */
+int journal_open(journal **out, const char *path, const char *coord_id,
+    char *err, size_t errlen);
+
+/* Opens an existing journal read-only, for offline inspection. */
+int journal_open_readonly(journal **out, const char *path, char *err, size_t errlen);
+
+/* Flushes what was submitted, stops the writer, closes.  Blocks. */
+void journal_close(journal *j);
+
+/* Reserves count gid sequence numbers durably; *first is the first one.
+ * Numbers are never handed out twice, even across crashes.  Blocks. */
+int journal_reserve_seq(journal *j, uint64_t count, uint64_t *first);
+
+/* Calls fn for every commit decision not yet completed.  Blocks. */
+int journal_foreach_pending(journal *j,
+    int (*fn)(void *arg, const struct journal_record *r), void *arg);
+
+/* Looks gid up: 0 and *r filled, XACT_ENOTFOUND, or XACT_EJOURNAL. */
+int journal_lookup(journal *j, const char *gid, struct journal_record *r);
+
+/* Starts the writer thread (after recovery has read what it needs). */
+int journal_start(journal *j, int64_t retention_ms);
+
+/* Queues a commit decision; cb runs once it is durable.  Never blocks on
+ * I/O.  Returns XACT_ENOMEM or XACT_ECLOSED without calling cb. */
+int journal_submit_commit(journal *j, const char *gid, const char *participants,
+    journal_cb cb, void *arg);
+
+/* Queues "every participant acknowledged"; written lazily, no callback. */
+int journal_submit_complete(journal *j, const char *gid);
+
+void journal_get_stats(journal *j, struct journal_stats *st);
+
+#endif

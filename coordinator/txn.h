@@ -1,0 +1,162 @@
+/*
+ * txn.h - the coordinator's transaction state machine, without I/O.
+ *
+ * txn_step() takes one event and returns the actions the I/O layer
+ * (coord.c) must carry out; it never blocks, sends or writes.  Every
+ * transition is listed here and in docs/protocol.md.
+ *
+ *            EXEC            EXEC_DONE
+ *   ACTIVE ---------> EXECUTING ------> ACTIVE
+ *     |  COMMIT                 \ EXEC_FAILED, ROLLBACK, TIMEOUT
+ *     v                          v
+ *   PREPARING --- any NO / unreachable ------> ABORTING --acks--> ABORTED
+ *     | every vote YES or READ-ONLY     ^
+ *     | (no YES at all: COMMITTED)      | ROLLBACK, TIMEOUT (from ACTIVE)
+ *     v
+ *   LOGGING --LOGGED--> COMMITTING --every ack--> COMMITTED
+ *     ^  | LOG_FAILED (retry; outcome unknown until the write succeeds)
+ *     +--+
+ *
+ * Invariants:
+ *  - SEND_COMMIT is only ever emitted in COMMITTING, i.e. after LOGGED: the
+ *    decision is durable before any COMMIT leaves (write-ahead).
+ *  - Once in COMMITTING the transaction never aborts; once in ABORTING it
+ *    never commits.  Presumed abort: no journal record means abort.
+ *  - The client is answered COMMITTED only after LOGGED, ABORTED only after
+ *    the abort began (no journal write is needed for an abort).
+ *  - At most one statement is outstanding (EXECUTING).
+ */
+#ifndef XACT_TXN_H
+#define XACT_TXN_H
+
+#include "xact.h"
+
+#include <stdint.h>
+
+#define TXN_MAX_PARTS 32
+#define TXN_MAX_ACTIONS (TXN_MAX_PARTS + 4)
+/* ABORT is resent this many times; afterwards the recovery sweep, which
+ * lists every participant's prepared gids, is what finishes an orphan. */
+#define TXN_ABORT_ATTEMPTS 5
+
+enum txn_state {
+	TXN_ACTIVE,     /* accepting statements; none outstanding */
+	TXN_EXECUTING,  /* one statement forwarded, its result awaited */
+	TXN_PREPARING,  /* PREPARE sent to every branch; votes awaited */
+	TXN_LOGGING,    /* all voted YES; commit decision being forced */
+	TXN_COMMITTING, /* decision durable; COMMIT sent; acks awaited */
+	TXN_ABORTING,   /* abort decided; ABORT sent; acks awaited */
+	TXN_COMMITTED,  /* final: every branch committed */
+	TXN_ABORTED,    /* final: every branch aborted (or never prepared) */
+};
+
+/* What the coordinator knows of one branch (participant) of a txn. */
+enum txn_part_state {
+	TP_ENLISTED,     /* statements sent; not asked to prepare yet */
+	TP_PREPARE_SENT, /* PREPARE sent; vote awaited */
+	TP_YES,          /* voted YES: prepared, holds locks */
+	TP_READ_ONLY,    /* voted READ-ONLY: finished, out of phase 2 */
+	TP_NO,           /* voted NO or could not be reached */
+	TP_ACKED,        /* acknowledged the final COMMIT or ABORT */
+	TP_GAVE_UP,      /* ABORT unacknowledged TXN_ABORT_ATTEMPTS times */
+};
+
+enum txn_event_type {
+	TXN_EV_EXEC,          /* client statement for participant pid */
+	TXN_EV_EXEC_DONE,     /* participant pid returned the result */
+	TXN_EV_EXEC_FAILED,   /* statement failed or pid unreachable (err) */
+	TXN_EV_COMMIT,        /* client asks to commit */
+	TXN_EV_ROLLBACK,      /* client asks to roll back */
+	TXN_EV_TIMEOUT,       /* client silent past the transaction timeout */
+	TXN_EV_VOTE_YES,      /* pid prepared durably */
+	TXN_EV_VOTE_NO,       /* pid refused, or could not be reached */
+	TXN_EV_VOTE_READ_ONLY,/* pid wrote nothing and is finished */
+	TXN_EV_LOGGED,        /* commit decision durable in the journal */
+	TXN_EV_LOG_FAILED,    /* journal write failed; it will be retried */
+	TXN_EV_ACK,           /* pid acknowledged COMMIT or ABORT */
+	TXN_EV_ACK_FAILED,    /* pid did not acknowledge (unreachable) */
+	TXN_EV_RETRY,         /* retry timer fired (t->retry was set) */
+};
+
+enum txn_action_type {
+	TXN_ACT_SEND_EXEC,     /* forward the pending statement to pid */
+	TXN_ACT_SEND_PREPARE,  /* PREPARE to pid */
+	TXN_ACT_FORCE_COMMIT,  /* force-write the commit decision */
+	TXN_ACT_SEND_COMMIT,   /* COMMIT to pid */
+	TXN_ACT_SEND_ABORT,    /* ABORT to pid */
+	TXN_ACT_REPLY_EXEC,    /* answer the statement: result if err == 0 */
+	TXN_ACT_REPLY_OUTCOME, /* answer commit/rollback with t->outcome */
+	TXN_ACT_LOG_COMPLETE,  /* lazily record that every branch finished */
+	TXN_ACT_FORGET,        /* final and answered: drop from memory */
+};
+
+struct txn_event {
+	enum txn_event_type type;
+	int pid;            /* participant index, for events about one branch */
+	int err;            /* xact_err for EXEC_FAILED */
+	const char *reason; /* text for EXEC_FAILED, VOTE_NO, LOG_FAILED */
+};
+
+struct txn_action {
+	enum txn_action_type type;
+	int pid;
+	int err;
+};
+
+struct txn_actions {
+	int n;
+	struct txn_action a[TXN_MAX_ACTIONS];
+};
+
+struct txn_part {
+	int pid;
+	enum txn_part_state state;
+	int attempts; /* unacknowledged COMMIT/ABORT sends */
+};
+
+struct txn {
+	char gid[64];
+	enum txn_state state;
+	int nparts;
+	struct txn_part parts[TXN_MAX_PARTS];
+	int exec_pid;       /* participant of the outstanding statement, or -1 */
+	int client_waiting; /* a commit/rollback request awaits its outcome */
+	int retry;          /* the I/O layer should send TXN_EV_RETRY later */
+	int round;          /* COMMIT/ABORT sends not yet answered this round */
+	xact_outcome outcome;
+	int pending;        /* answered COMMITTED before every ack was in */
+	char reason[512];
+};
+
+/* Initializes an ACTIVE transaction. */
+void txn_init(struct txn *t, const char *gid);
+
+/* Initializes a transaction found committed in the journal at start-up:
+ * COMMITTING with every listed participant voted YES and retry set. */
+void txn_init_recovered(struct txn *t, const char *gid, const int *pids, int n);
+
+/* Initializes an ABORTING transaction for a prepared branch that no
+ * decision covers (presumed abort), with retry set. */
+void txn_init_orphan(struct txn *t, const char *gid, int pid);
+
+/* Adds pid to an orphan's ABORTING set (another participant holds the same
+ * gid prepared).  Returns 0, or XACT_ETOOBIG when full. */
+int txn_add_orphan_part(struct txn *t, int pid);
+
+/*
+ * Applies one event.  Returns 0 and fills out (possibly with no action), or
+ * XACT_ESTATE when the event is not allowed in the current state (nothing
+ * changed; the caller answers the request with an error), or XACT_ETOOBIG
+ * when a statement would enlist more than TXN_MAX_PARTS participants.
+ */
+int txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out);
+
+/* Names, for logs and status; never NULL. */
+const char *txn_state_name(enum txn_state s);
+const char *txn_part_state_name(enum txn_part_state s);
+const char *txn_event_name(enum txn_event_type e);
+
+/* True in COMMITTED and ABORTED. */
+int txn_is_final(const struct txn *t);
+
+#endif

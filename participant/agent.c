@@ -1,0 +1,531 @@
+/*
+ * agent.c - the participant agent: a REP socket served by a pool of worker
+ * threads (one nng context each, so every blocking database call happens
+ * on a worker, never in a callback), the table of branches, and the
+ * housekeeping that rolls back abandoned unprepared branches.
+ *
+ * Each branch has its own lock: requests for one gid run one at a time, in
+ * arrival order; requests for different gids run in parallel.
+ *
+ * Failpoints: part.before_vote (prepared durably, vote not sent),
+ * part.after_commit (committed, ack not sent), part.before_exec.
+ */
+#include "backend.h"
+#include "branch.h"
+#include "failpoint.h"
+#include "log.h"
+#include "part.h"
+#include "wire.h"
+#include "xact.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUCKETS 4096
+#define FINISHED_KEEP_MS 120000
+
+struct pbranch {
+	struct pbranch *next;
+	char gid[64];
+	enum branch_state state;
+	void *conn;           /* open local transaction (ACTIVE) */
+	uint32_t last_seq;
+	nng_msg *last_reply;  /* answer to last_seq, for repeats */
+	int64_t touched_ms;
+	int refs;             /* workers using it; guarded by the table lock */
+	pthread_mutex_t lock; /* serializes requests for this gid */
+};
+
+struct agent {
+	const struct part_config *cfg;
+	const struct backend_ops *ops;
+	void *be;
+	nng_socket sock;
+	pthread_t *threads;
+	pthread_mutex_t table_lock;
+	struct pbranch *table[BUCKETS];
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned
+bucket(const char *gid)
+{
+	unsigned h = 2166136261u;
+
+	while (*gid) {
+		h = (h ^ (unsigned char)*gid++) * 16777619u;
+	}
+	return h % BUCKETS;
+}
+
+/* Finds gid, creating it in state NONE; the result is referenced and
+ * must be given to release().  NULL when out of memory. */
+static struct pbranch *
+acquire(struct agent *a, const char *gid)
+{
+	unsigned h = bucket(gid);
+	struct pbranch *b;
+
+	pthread_mutex_lock(&a->table_lock);
+	for (b = a->table[h]; b != NULL; b = b->next) {
+		if (strcmp(b->gid, gid) == 0) {
+			break;
+		}
+	}
+	if (b == NULL && (b = calloc(1, sizeof(*b))) != NULL) {
+		snprintf(b->gid, sizeof(b->gid), "%s", gid);
+		b->state = BR_NONE;
+		pthread_mutex_init(&b->lock, NULL);
+		b->next = a->table[h];
+		a->table[h] = b;
+	}
+	if (b != NULL) {
+		b->refs++;
+		b->touched_ms = now_ms();
+	}
+	pthread_mutex_unlock(&a->table_lock);
+	if (b != NULL) {
+		pthread_mutex_lock(&b->lock);
+	}
+	return b;
+}
+
+static void
+release(struct agent *a, struct pbranch *b)
+{
+	pthread_mutex_unlock(&b->lock);
+	pthread_mutex_lock(&a->table_lock);
+	b->refs--;
+	b->touched_ms = now_ms();
+	pthread_mutex_unlock(&a->table_lock);
+}
+
+static void
+branch_free(struct pbranch *b)
+{
+	nng_msg_free(b->last_reply);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+/* Runs the backend operation the state machine names.  Returns its
+ * result; *reply may receive the backend's exec reply. */
+static enum branch_result
+run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statement *st,
+    nng_msg **reply, char *err, size_t errlen)
+{
+	enum branch_result r = BRES_OK;
+
+	switch (op) {
+	case BOP_BEGIN_EXEC:
+		if ((r = a->ops->begin(a->be, &b->conn, err, errlen)) != BRES_OK) {
+			b->conn = NULL;
+			return r;
+		}
+		/* fall through */
+	case BOP_EXEC:
+		if (XACT_FAILPOINT("part.before_exec") != 0) {
+			snprintf(err, errlen, "injected failure (part.before_exec)");
+			r = BRES_FAILED;
+		} else {
+			r = a->ops->exec(a->be, b->conn, st, reply);
+		}
+		if (r != BRES_OK) {
+			a->ops->rollback(a->be, b->conn);
+			b->conn = NULL;
+		}
+		return r;
+	case BOP_PREPARE:
+		r = a->ops->prepare(a->be, b->conn, b->gid, err, errlen);
+		b->conn = NULL; /* prepare always gives the connection back */
+		return r;
+	case BOP_ROLLBACK:
+		a->ops->rollback(a->be, b->conn);
+		b->conn = NULL;
+		return BRES_OK;
+	case BOP_COMMIT_PREPARED:
+		return a->ops->commit_prepared(a->be, b->gid, err, errlen);
+	case BOP_ROLLBACK_PREPARED:
+		return a->ops->rollback_prepared(a->be, b->gid, err, errlen);
+	default:
+		return BRES_OK;
+	}
+}
+
+static nng_msg *
+vote_reply(enum branch_state s, const char *why)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__VoteRep v = XACT__VOTE_REP__INIT;
+
+	switch (s) {
+	case BR_PREPARED:
+	case BR_COMMITTED:
+		v.vote = XACT__VOTE_KIND__VOTE_YES;
+		break;
+	case BR_READ_ONLY:
+		v.vote = XACT__VOTE_KIND__VOTE_READ_ONLY;
+		break;
+	default:
+		v.vote = XACT__VOTE_KIND__VOTE_NO;
+		v.reason = (char *)why;
+		break;
+	}
+	rep.body_case = XACT__REPLY__BODY_VOTE;
+	rep.vote = &v;
+	return wire_pack_reply(&rep);
+}
+
+static nng_msg *
+ack_reply(enum branch_state s, const char *detail)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__AckRep ack = XACT__ACK_REP__INIT;
+
+	ack.outcome = s == BR_ABORTED ? XACT__OUTCOME__OUTCOME_ABORTED
+	                              : XACT__OUTCOME__OUTCOME_COMMITTED;
+	if (detail != NULL && *detail != '\0') {
+		ack.detail = (char *)detail;
+	}
+	rep.body_case = XACT__REPLY__BODY_ACK;
+	rep.ack = &ack;
+	return wire_pack_reply(&rep);
+}
+
+/* Handles EXEC, PREPARE, COMMIT and ABORT for one gid. */
+static nng_msg *
+handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t seq,
+    const Xact__Statement *st)
+{
+	struct pbranch *b;
+	enum branch_op op;
+	enum branch_state before;
+	enum branch_result r;
+	nng_msg *reply = NULL, *dup;
+	char err[1024] = "";
+
+	if (!backend_gid_is_safe(gid)) {
+		return wire_error_reply(XACT_EINVAL, "bad gid (expected xact:[A-Za-z0-9_:-], under 200 bytes)");
+	}
+	if ((b = acquire(a, gid)) == NULL) {
+		return wire_error_reply(XACT_ENOMEM, "out of memory");
+	}
+	if (req == BREQ_EXEC && seq == b->last_seq && b->last_reply != NULL) {
+		reply = nng_msg_dup(&dup, b->last_reply) == 0 ? dup : NULL; /* a repeat */
+		release(a, b);
+		return reply;
+	}
+	before = b->state;
+	op = branch_op_for(before, req);
+	if (op == BOP_REFUSE) {
+		release(a, b);
+		return wire_error_reply(XACT_ESTATE, "branch %s is %s: %s refused", gid,
+		    branch_state_name(before), branch_req_name(req));
+	}
+	r = run_op(a, b, op, st, &reply, err, sizeof(err));
+	b->state = branch_after(before, req, r);
+	if (before != b->state || op != BOP_NONE) {
+		log_info("branch gid=%s state=%s request=%s op=%s from=%s%s%s", gid,
+		    branch_state_name(b->state), branch_req_name(req), branch_op_name(op),
+		    branch_state_name(before), err[0] ? " error=" : "", err);
+	}
+	switch (req) {
+	case BREQ_EXEC:
+		if (reply == NULL) {
+			reply = wire_error_reply(XACT_EDB, "database unavailable: %s", err);
+		}
+		b->last_seq = seq;
+		nng_msg_free(b->last_reply);
+		b->last_reply = nng_msg_dup(&dup, reply) == 0 ? dup : NULL;
+		break;
+	case BREQ_PREPARE:
+		if (err[0] == '\0' && b->state != BR_PREPARED) {
+			snprintf(err, sizeof(err), "branch is %s here", branch_state_name(b->state));
+		}
+		/* Crash here: prepared durably, vote not sent.  The coordinator
+		 * sees no vote and aborts; the restarted agent re-attaches. */
+		if (b->state == BR_PREPARED) {
+			XACT_FAILPOINT("part.before_vote");
+		}
+		reply = vote_reply(b->state, err);
+		break;
+	default:
+		if (b->state == BR_COMMITTED || b->state == BR_ABORTED || b->state == BR_READ_ONLY) {
+			if (b->state == BR_COMMITTED && req == BREQ_COMMIT) {
+				XACT_FAILPOINT("part.after_commit");
+			}
+			reply = ack_reply(b->state, r == BRES_NOT_FOUND ? "not prepared here" : NULL);
+		} else {
+			reply = wire_error_reply(XACT_EDB, "%s of %s not done: %s",
+			    branch_req_name(req), gid, err[0] ? err : "try again");
+		}
+		break;
+	}
+	release(a, b);
+	return reply;
+}
+
+static nng_msg *
+handle_list(struct agent *a, const char *prefix)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__ListPreparedRep lp = XACT__LIST_PREPARED_REP__INIT;
+	char **gids = NULL, err[512];
+	size_t n = 0;
+	nng_msg *msg;
+
+	if (a->ops->list_prepared(a->be, prefix, &gids, &n, err, sizeof(err)) != XACT_OK) {
+		return wire_error_reply(XACT_EDB, "cannot list prepared branches: %s", err);
+	}
+	lp.n_gids = n;
+	lp.gids = gids;
+	rep.body_case = XACT__REPLY__BODY_LIST_PREPARED;
+	rep.list_prepared = &lp;
+	msg = wire_pack_reply(&rep);
+	for (size_t i = 0; i < n; i++) {
+		free(gids[i]);
+	}
+	free(gids);
+	return msg;
+}
+
+static nng_msg *
+handle(struct agent *a, nng_msg *in)
+{
+	Xact__Request *req;
+	nng_msg *out;
+	int rv = wire_unpack_request(in, &req);
+
+	if (rv != XACT_OK) {
+		log_warn("refused a request that does not decode: %s", xact_strerror(rv));
+		return wire_error_reply(rv, "%s", rv == XACT_EVERSION
+		    ? "unsupported protocol version (this agent speaks 1)" : "malformed request");
+	}
+	switch (req->body_case) {
+	case XACT__REQUEST__BODY_BRANCH_EXEC:
+		out = handle_branch(a, BREQ_EXEC, req->branch_exec->gid, req->branch_exec->seq,
+		    req->branch_exec->stmt);
+		break;
+	case XACT__REQUEST__BODY_PREPARE:
+		out = handle_branch(a, BREQ_PREPARE, req->prepare->gid, 0, NULL);
+		break;
+	case XACT__REQUEST__BODY_BRANCH_COMMIT:
+		out = handle_branch(a, BREQ_COMMIT, req->branch_commit->gid, 0, NULL);
+		break;
+	case XACT__REQUEST__BODY_BRANCH_ABORT:
+		out = handle_branch(a, BREQ_ABORT, req->branch_abort->gid, 0, NULL);
+		break;
+	case XACT__REQUEST__BODY_LIST_PREPARED:
+		out = handle_list(a, req->list_prepared->prefix);
+		break;
+	default:
+		out = wire_error_reply(XACT_EINVAL, "request '%s' is not served by a participant",
+		    wire_request_name(req));
+		break;
+	}
+	xact__request__free_unpacked(req, NULL);
+	return out;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct agent *a = arg;
+	nng_ctx ctx;
+	nng_aio *aio;
+
+	if (nng_ctx_open(&ctx, a->sock) != 0 || nng_aio_alloc(&aio, NULL, NULL) != 0) {
+		log_error("worker cannot open a context");
+		return NULL;
+	}
+	for (;;) {
+		nng_msg *in, *out;
+		int rv;
+
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		if ((rv = nng_aio_result(aio)) != 0) {
+			if (rv == NNG_ECLOSED) {
+				break;
+			}
+			continue;
+		}
+		in = nng_aio_get_msg(aio);
+		out = handle(a, in);
+		nng_msg_free(in);
+		if (out == NULL) {
+			continue; /* out of memory: the coordinator's timeout */
+		}
+		nng_aio_set_msg(aio, out);
+		nng_ctx_send(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0) {
+			nng_msg_free(out);
+		}
+	}
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return NULL;
+}
+
+/* Rolls back unprepared branches idle past the branch timeout (their
+ * coordinator is gone or forgot them) and drops finished ones. */
+static void
+housekeeping(struct agent *a)
+{
+	int64_t now = now_ms();
+	struct pbranch *stale[64];
+	int nstale = 0;
+
+	pthread_mutex_lock(&a->table_lock);
+	for (int h = 0; h < BUCKETS; h++) {
+		struct pbranch **pp = &a->table[h];
+
+		while (*pp != NULL) {
+			struct pbranch *b = *pp;
+			int64_t idle = now - b->touched_ms;
+
+			if (b->refs == 0 && b->state == BR_ACTIVE && nstale < 64 &&
+			    idle > a->cfg->branch_timeout_ms) {
+				b->refs++;
+				stale[nstale++] = b;
+			} else if (b->refs == 0 && b->state != BR_ACTIVE && b->state != BR_PREPARED &&
+			    idle > FINISHED_KEEP_MS) {
+				*pp = b->next;
+				branch_free(b);
+				continue;
+			}
+			pp = &b->next;
+		}
+	}
+	pthread_mutex_unlock(&a->table_lock);
+	for (int i = 0; i < nstale; i++) {
+		struct pbranch *b = stale[i];
+
+		pthread_mutex_lock(&b->lock);
+		if (b->state == BR_ACTIVE) {
+			log_warn("rolling back abandoned branch gid=%s state=%s", b->gid,
+			    branch_state_name(b->state));
+			a->ops->rollback(a->be, b->conn);
+			b->conn = NULL;
+			b->state = BR_ABORTED;
+		}
+		release(a, b);
+	}
+}
+
+/* Re-attaches to the prepared branches the database holds. */
+static int
+reattach(struct agent *a)
+{
+	char **gids, err[512];
+	size_t n;
+
+	if (a->ops->list_prepared(a->be, "xact:", &gids, &n, err, sizeof(err)) != XACT_OK) {
+		log_error("cannot list prepared branches: %s", err);
+		return XACT_EDB;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pbranch *b = backend_gid_is_safe(gids[i]) ? acquire(a, gids[i]) : NULL;
+
+		if (b != NULL) {
+			b->state = BR_PREPARED;
+			log_info("re-attached prepared branch gid=%s state=%s", b->gid,
+			    branch_state_name(b->state));
+			release(a, b);
+		}
+		free(gids[i]);
+	}
+	free(gids);
+	return XACT_OK;
+}
+
+int
+part_run(const struct part_config *cfg, volatile int *stop)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	char err[1024];
+	int rv, started = 0;
+	int64_t last_hk = now_ms();
+
+	if (a == NULL) {
+		return XACT_ENOMEM;
+	}
+	a->cfg = cfg;
+	a->ops = &pgbackend_ops;
+	pthread_mutex_init(&a->table_lock, NULL);
+	if (a->ops->open(&a->be, cfg, err, sizeof(err)) != XACT_OK) {
+		log_error("%s", err);
+		free(a);
+		return XACT_EDB;
+	}
+	if ((rv = reattach(a)) != XACT_OK) {
+		goto out;
+	}
+	if ((rv = nng_rep0_open(&a->sock)) != 0) {
+		log_error("cannot open socket: %s", nng_strerror(rv));
+		rv = XACT_EUNREACHABLE;
+		goto out;
+	}
+	wire_socket_setup(a->sock, (size_t)cfg->max_message);
+	if ((rv = nng_listen(a->sock, cfg->listen, NULL, 0)) != 0) {
+		log_error("cannot listen on %s: %s", cfg->listen, nng_strerror(rv));
+		nng_close(a->sock);
+		rv = XACT_EUNREACHABLE;
+		goto out;
+	}
+	a->threads = calloc((size_t)cfg->workers, sizeof(pthread_t));
+	for (started = 0; a->threads != NULL && started < cfg->workers; started++) {
+		if (pthread_create(&a->threads[started], NULL, worker_main, a) != 0) {
+			break;
+		}
+	}
+	log_info("participant name=%s backend=%s listening on %s, coordinator %s, %d workers",
+	    cfg->name, a->ops->name, cfg->listen, cfg->coordinator, started);
+	while (!*stop) {
+		usleep(100 * 1000);
+		if (now_ms() - last_hk >= 1000) {
+			housekeeping(a);
+			last_hk = now_ms();
+		}
+	}
+	log_info("shutting down");
+	nng_close(a->sock);
+	for (int i = 0; i < started; i++) {
+		pthread_join(a->threads[i], NULL);
+	}
+	free(a->threads);
+	rv = XACT_OK;
+out:
+	/* Unprepared work is rolled back; prepared branches stay prepared in
+	 * the database and are re-attached at the next start. */
+	for (int h = 0; h < BUCKETS; h++) {
+		while (a->table[h] != NULL) {
+			struct pbranch *b = a->table[h];
+
+			a->table[h] = b->next;
+			if (b->state == BR_ACTIVE && b->conn != NULL) {
+				a->ops->rollback(a->be, b->conn);
+			}
+			branch_free(b);
+		}
+	}
+	a->ops->close(a->be);
+	pthread_mutex_destroy(&a->table_lock);
+	free(a);
+	return rv;
+}

@@ -1,0 +1,57 @@
+/*
+ * backend.h - the one interface between the agent and a local database.
+ * A backend is reached only through its ops table.
+ *
+ * Every operation blocks (it talks to the database): call them from the
+ * agent's worker threads only, never from an nng callback.  A connection
+ * ("conn") belongs to one branch from begin until prepare or rollback,
+ * which give it back to the backend.
+ *
+ * Results use enum branch_result: OK, READ_ONLY (prepare only), FAILED
+ * (definite; the local work is rolled back), TRANSIENT (not done; may be
+ * retried), NOT_FOUND (no such prepared gid).  err receives a readable
+ * message, the database's own text where there is one.
+ */
+#ifndef XACT_BACKEND_H
+#define XACT_BACKEND_H
+
+#include "branch.h"
+#include "xact.pb-c.h"
+
+#include <nng/nng.h>
+#include <stddef.h>
+
+struct part_config;
+
+struct backend_ops {
+	const char *name;
+	/* Connects and checks the database can hold prepared branches. */
+	int (*open)(void **be, const struct part_config *cfg, char *err, size_t errlen);
+	void (*close)(void *be);
+	/* Takes a connection and opens a local transaction. */
+	enum branch_result (*begin)(void *be, void **conn, char *err, size_t errlen);
+	/* Runs one statement; *reply is a packed Reply{exec} carrying the rows
+	 * or the database's error, owned by the caller. */
+	enum branch_result (*exec)(void *be, void *conn, const Xact__Statement *st,
+	    nng_msg **reply);
+	/* Makes the branch's prepared state durable under gid, or commits a
+	 * branch that wrote nothing (READ_ONLY).  Always gives conn back. */
+	enum branch_result (*prepare)(void *be, void *conn, const char *gid,
+	    char *err, size_t errlen);
+	/* Rolls back the open transaction; gives conn back. */
+	void (*rollback)(void *be, void *conn);
+	enum branch_result (*commit_prepared)(void *be, const char *gid, char *err, size_t errlen);
+	enum branch_result (*rollback_prepared)(void *be, const char *gid, char *err, size_t errlen);
+	/* The gids of prepared branches starting with prefix; *gids is an
+	 * array of *n malloc'd strings, freed by the caller. */
+	int (*list_prepared)(void *be, const char *prefix, char ***gids, size_t *n,
+	    char *err, size_t errlen);
+};
+
+extern const struct backend_ops pgbackend_ops;
+
+/* A gid is interpolated into SQL (PREPARE TRANSACTION takes no parameter):
+ * only "xact:" followed by [A-Za-z0-9_:-], under 200 bytes, is accepted. */
+int backend_gid_is_safe(const char *gid);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * branch.c - the transition table of a participant branch (see branch.h).
+ */
+#include "branch.h"
+
+#include <assert.h>
+
+#define NSTATES (BR_READ_ONLY + 1)
+#define NREQS (BREQ_ABORT + 1)
+
+/* op[state][request] */
+static const enum branch_op ops[NSTATES][NREQS] = {
+	/*                 EXEC            PREPARE       COMMIT                ABORT */
+	[BR_NONE] =      {BOP_BEGIN_EXEC, BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED},
+	[BR_ACTIVE] =    {BOP_EXEC,       BOP_PREPARE, BOP_REFUSE,          BOP_ROLLBACK},
+	[BR_PREPARED] =  {BOP_REFUSE,     BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED},
+	[BR_COMMITTED] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE},
+	[BR_ABORTED] =   {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE},
+	[BR_READ_ONLY] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE},
+};
+
+enum branch_op
+branch_op_for(enum branch_state s, enum branch_req r)
+{
+	assert((unsigned)s < NSTATES && (unsigned)r < NREQS);
+	return ops[s][r];
+}
+
+enum branch_state
+branch_after(enum branch_state s, enum branch_req r, enum branch_result res)
+{
+	switch (branch_op_for(s, r)) {
+	case BOP_NONE:
+		/* PREPARE of a branch this agent does not hold: vote NO and
+		 * remember, so that a late EXEC or PREPARE is refused. */
+		return s == BR_NONE && r == BREQ_PREPARE ? BR_ABORTED : s;
+	case BOP_REFUSE:
+		return s;
+	case BOP_BEGIN_EXEC:
+	case BOP_EXEC:
+		return res == BRES_OK ? BR_ACTIVE : BR_ABORTED;
+	case BOP_PREPARE:
+		switch (res) {
+		case BRES_OK:
+			return BR_PREPARED;
+		case BRES_READ_ONLY:
+			return BR_READ_ONLY;
+		case BRES_TRANSIENT:
+			/* The connection died around PREPARE TRANSACTION: it
+			 * may have been prepared.  NONE makes a later ABORT
+			 * roll back by gid; the vote is NO. */
+			return BR_NONE;
+		default:
+			return BR_ABORTED;
+		}
+	case BOP_ROLLBACK:
+		return BR_ABORTED; /* a lost connection rolls back as well */
+	case BOP_COMMIT_PREPARED:
+		/* NOT_FOUND: a COMMIT is only sent after every branch voted
+		 * YES, so a prepared gid that is gone was committed by an
+		 * earlier COMMIT whose answer was lost (gpdb#8052). */
+		if (res == BRES_OK || res == BRES_NOT_FOUND) {
+			return BR_COMMITTED;
+		}
+		return s;
+	case BOP_ROLLBACK_PREPARED:
+		if (res == BRES_OK || res == BRES_NOT_FOUND) {
+			return BR_ABORTED;
+		}
+		return s;
+	}
+	return s;
+}
+
+const char *
+branch_state_name(enum branch_state s)
+{
+	static const char *const names[] = {"none", "active", "prepared", "committed",
+		"aborted", "read-only"};
+
+	return (unsigned)s < NSTATES ? names[s] : "?";
+}
+
+const char *
+branch_req_name(enum branch_req r)
+{
+	static const char *const names[] = {"exec", "prepare", "commit", "abort"};
+
+	return (unsigned)r < NREQS ? names[r] : "?";
+}
+
+const char *
+branch_op_name(enum branch_op op)
+{
+	static const char *const names[] = {"none", "refuse", "begin-exec", "exec", "prepare",
+		"rollback", "commit-prepared", "rollback-prepared"};
+
+	return (unsigned)op <= BOP_ROLLBACK_PREPARED ? names[op] : "?";
+}

@@ -1,0 +1,73 @@
+/*
+ * branch.h - the participant's branch state machine, without I/O.
+ *
+ * A branch is one global transaction's work on this agent's database.  For
+ * every (state, request) the table in branch.c names the one backend
+ * operation to run (or none), and for every result of it the next state.
+ * The agent (agent.c) runs the operation and answers from the new state.
+ *
+ *            EXEC ok                PREPARE ok (wrote)        COMMIT ok
+ *   NONE ------------> ACTIVE ------------------> PREPARED -----------> COMMITTED
+ *                        |  \ PREPARE ok (read only)  | ABORT ok / not found
+ *        EXEC failed,    |   +--> READ_ONLY           v
+ *        ABORT           +----------------------->  ABORTED
+ *
+ * Invariants:
+ *  - PREPARED is entered only after the backend made the prepared state
+ *    durable (YES is sent only then).
+ *  - COMMITTED and ABORTED are final; a repeated or late COMMIT/ABORT is
+ *    answered from them, no operation runs twice.
+ *  - A late EXEC or PREPARE for an ABORTED branch is refused.
+ *  - A transient failure (connection lost, server restarting) of COMMIT or
+ *    ABORT PREPARED leaves the branch PREPARED: the coordinator retries.
+ */
+#ifndef XACT_BRANCH_H
+#define XACT_BRANCH_H
+
+enum branch_state {
+	BR_NONE,      /* unknown here: never seen, or forgotten */
+	BR_ACTIVE,    /* local transaction open; statements run in it */
+	BR_PREPARED,  /* prepared state durable; voted YES; holds locks */
+	BR_COMMITTED, /* final */
+	BR_ABORTED,   /* final */
+	BR_READ_ONLY, /* final: wrote nothing, committed locally, voted READ-ONLY */
+};
+
+enum branch_req {
+	BREQ_EXEC,
+	BREQ_PREPARE,
+	BREQ_COMMIT,
+	BREQ_ABORT,
+};
+
+enum branch_op {
+	BOP_NONE,              /* answer from the state alone */
+	BOP_REFUSE,            /* answer with an error; nothing changes */
+	BOP_BEGIN_EXEC,        /* open a local transaction and run the statement */
+	BOP_EXEC,              /* run the statement in the open transaction */
+	BOP_PREPARE,           /* make the prepared state durable (or detect read only) */
+	BOP_ROLLBACK,          /* roll back the open local transaction */
+	BOP_COMMIT_PREPARED,   /* commit the prepared branch by gid */
+	BOP_ROLLBACK_PREPARED, /* roll back the prepared branch by gid */
+};
+
+enum branch_result {
+	BRES_OK,
+	BRES_READ_ONLY, /* BOP_PREPARE: nothing written; committed locally */
+	BRES_FAILED,    /* definite failure: the local work is rolled back */
+	BRES_TRANSIENT, /* not done, may be retried (connection lost...) */
+	BRES_NOT_FOUND, /* *_PREPARED: the database holds no such gid */
+};
+
+/* The operation that request r needs in state s. */
+enum branch_op branch_op_for(enum branch_state s, enum branch_req r);
+
+/* The state after the operation for (s, r) ended with res.  For BOP_NONE
+ * and BOP_REFUSE, s is returned. */
+enum branch_state branch_after(enum branch_state s, enum branch_req r, enum branch_result res);
+
+const char *branch_state_name(enum branch_state s);
+const char *branch_req_name(enum branch_req r);
+const char *branch_op_name(enum branch_op op);
+
+#endif

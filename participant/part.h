@@ -1,0 +1,31 @@
+/*
+ * part.h - the participant agent: configuration and the serving loop.
+ */
+#ifndef XACT_PART_H
+#define XACT_PART_H
+
+#include <stddef.h>
+
+struct part_config {
+	char name[33];
+	char listen[256];
+	char coordinator[256];
+	char backend[16];
+	char conninfo[1024];
+	int workers;          /* threads serving requests */
+	int pool_size;        /* most database connections held */
+	long branch_timeout_ms; /* an unprepared branch idle this long is rolled back */
+	long max_message;
+	int log_level;
+};
+
+void part_config_defaults(struct part_config *cfg);
+int part_config_set(void *cfg, const char *section, const char *key, const char *value,
+    char *err, size_t errlen);
+int part_config_check(const struct part_config *cfg, char *err, size_t errlen);
+
+/* Opens the backend (re-attaching to its prepared branches), listens and
+ * serves until *stop.  Returns 0 after a clean stop, else an xact_err. */
+int part_run(const struct part_config *cfg, volatile int *stop);
+
+#endif

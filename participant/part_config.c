@@ -1,0 +1,135 @@
+/*
+ * part_config.c - the participant's settings: defaults, INI keys, checks.
+ * Unknown sections and keys are errors.
+ */
+#include "config.h"
+#include "log.h"
+#include "part.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+part_config_defaults(struct part_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workers = 32;
+	cfg->pool_size = 64;
+	cfg->branch_timeout_ms = 300000;
+	cfg->max_message = 4 * 1024 * 1024;
+	cfg->log_level = XLOG_INFO;
+}
+
+static int
+set_text(char *dst, size_t n, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (*value == '\0' || config_copy(dst, n, value) != 0) {
+		snprintf(err, errlen, "%s must be 1..%zu characters", key, n - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_int(int *dst, const char *key, const char *value, long max, char *err, size_t errlen)
+{
+	long v;
+
+	if (config_parse_long(value, 1, max, &v) != 0) {
+		snprintf(err, errlen, "%s must be a whole number in 1..%ld, got '%s'", key, max, value);
+		return -1;
+	}
+	*dst = (int)v;
+	return 0;
+}
+
+int
+part_config_set(void *arg, const char *section, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	struct part_config *cfg = arg;
+	long v;
+
+	if (strcmp(section, "participant") != 0) {
+		snprintf(err, errlen, "unknown section [%s] (expected [participant])", section);
+		return -1;
+	}
+	if (strcmp(key, "name") == 0) {
+		if (!config_valid_name(value)) {
+			snprintf(err, errlen, "name must be 1-32 of A-Z a-z 0-9 _ -, got '%s'", value);
+			return -1;
+		}
+		strcpy(cfg->name, value);
+		return 0;
+	}
+	if (strcmp(key, "listen") == 0) {
+		return set_text(cfg->listen, sizeof(cfg->listen), key, value, err, errlen);
+	}
+	if (strcmp(key, "coordinator") == 0) {
+		return set_text(cfg->coordinator, sizeof(cfg->coordinator), key, value, err, errlen);
+	}
+	if (strcmp(key, "backend") == 0) {
+		if (strcmp(value, "postgres") != 0) {
+			snprintf(err, errlen, "backend must be 'postgres', got '%s'", value);
+			return -1;
+		}
+		strcpy(cfg->backend, value);
+		return 0;
+	}
+	if (strcmp(key, "conninfo") == 0) {
+		return set_text(cfg->conninfo, sizeof(cfg->conninfo), key, value, err, errlen);
+	}
+	if (strcmp(key, "workers") == 0) {
+		return set_int(&cfg->workers, key, value, 1024, err, errlen);
+	}
+	if (strcmp(key, "pool_size") == 0) {
+		return set_int(&cfg->pool_size, key, value, 10000, err, errlen);
+	}
+	if (strcmp(key, "branch_timeout") == 0) {
+		if (config_parse_long(value, 1, 86400, &v) != 0) {
+			snprintf(err, errlen, "branch_timeout must be seconds in 1..86400, got '%s'", value);
+			return -1;
+		}
+		cfg->branch_timeout_ms = v * 1000;
+		return 0;
+	}
+	if (strcmp(key, "max_message") == 0) {
+		if (config_parse_long(value, 1024, 1L << 30, &cfg->max_message) != 0) {
+			snprintf(err, errlen, "max_message must be bytes in 1024..%ld, got '%s'",
+			    1L << 30, value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "log_level") == 0) {
+		if ((cfg->log_level = xlog_level_parse(value)) < 0) {
+			snprintf(err, errlen, "log_level must be error, warn, info or debug, got '%s'",
+			    value);
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "unknown key '%s' in [participant]", key);
+	return -1;
+}
+
+int
+part_config_check(const struct part_config *cfg, char *err, size_t errlen)
+{
+	const char *missing = cfg->name[0] == '\0' ? "--name"
+	    : cfg->listen[0] == '\0'               ? "--listen"
+	    : cfg->coordinator[0] == '\0'          ? "--coordinator"
+	    : cfg->backend[0] == '\0'              ? "--backend"
+	    : cfg->conninfo[0] == '\0'             ? "--conninfo"
+	                                           : NULL;
+
+	if (missing != NULL) {
+		snprintf(err, errlen, "%s is required (flag or config file)", missing);
+		return -1;
+	}
+	if (strstr(cfg->listen, "://") == NULL || strstr(cfg->coordinator, "://") == NULL) {
+		snprintf(err, errlen, "--listen and --coordinator must be URLs (tcp://HOST:PORT)");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,515 @@
+/*
+ * pgbackend.c - the PostgreSQL backend: a pool of libpq connections;
+ * BEGIN, the statements (PQexecParams only: client SQL is never spliced),
+ * PREPARE TRANSACTION 'gid', COMMIT PREPARED / ROLLBACK PREPARED.
+ *
+ * It never touches a prepared transaction whose gid does not start with
+ * "xact:" nor one of another database.
+ *
+ * Failpoints: pg.before_prepare, pg.after_prepare (prepared, not yet
+ * reported), pg.before_commit_prepared, pg.after_commit_prepared.
+ */
+#include "backend.h"
+
+#include "failpoint.h"
+#include "log.h"
+#include "part.h"
+#include "wire.h"
+#include "xact.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define POOL_WAIT_S 10
+#define GID_MAX 199
+
+struct pg {
+	char *conninfo;
+	size_t max_message;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	PGconn **idle;
+	int nidle, total, max;
+};
+
+int
+backend_gid_is_safe(const char *gid)
+{
+	size_t n = strlen(gid);
+
+	return n > 5 && n <= GID_MAX && strncmp(gid, "xact:", 5) == 0 &&
+	    strspn(gid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:-") == n;
+}
+
+/* The first line of libpq's error text, without the trailing newline. */
+static void
+pg_error(PGconn *conn, const PGresult *res, char *err, size_t errlen)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	size_t n;
+
+	snprintf(err, errlen, "%s", msg ? msg : PQerrorMessage(conn));
+	n = strlen(err);
+	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' ')) {
+		err[--n] = '\0';
+	}
+}
+
+static int
+conn_broken(PGconn *conn)
+{
+	return PQstatus(conn) != CONNECTION_OK;
+}
+
+/* Takes an idle connection, or opens one while under the pool's size, or
+ * waits up to POOL_WAIT_S for one.  NULL (with err) on failure. */
+static PGconn *
+pool_get(struct pg *pg, char *err, size_t errlen)
+{
+	struct timespec until;
+	PGconn *conn = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += POOL_WAIT_S;
+	pthread_mutex_lock(&pg->lock);
+	while (pg->nidle == 0 && pg->total >= pg->max) {
+		if (pthread_cond_timedwait(&pg->cv, &pg->lock, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&pg->lock);
+			snprintf(err, errlen, "all %d database connections busy", pg->max);
+			return NULL;
+		}
+	}
+	if (pg->nidle > 0) {
+		conn = pg->idle[--pg->nidle];
+		pthread_mutex_unlock(&pg->lock);
+		return conn;
+	}
+	pg->total++;
+	pthread_mutex_unlock(&pg->lock);
+	conn = PQconnectdb(pg->conninfo);
+	if (conn_broken(conn)) {
+		pg_error(conn, NULL, err, errlen);
+		PQfinish(conn);
+		pthread_mutex_lock(&pg->lock);
+		pg->total--;
+		pthread_cond_signal(&pg->cv);
+		pthread_mutex_unlock(&pg->lock);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Gives a connection back; a broken one is closed. */
+static void
+pool_put(struct pg *pg, PGconn *conn)
+{
+	pthread_mutex_lock(&pg->lock);
+	if (conn_broken(conn) || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+		PQfinish(conn);
+		pg->total--;
+	} else {
+		pg->idle[pg->nidle++] = conn;
+	}
+	pthread_cond_signal(&pg->cv);
+	pthread_mutex_unlock(&pg->lock);
+}
+
+/* Runs a command with no result rows.  Maps the outcome. */
+static enum branch_result
+command(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(conn, sql);
+	enum branch_result r = BRES_OK;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		pg_error(conn, res, err, errlen);
+		if (conn_broken(conn) || state == NULL || strncmp(state, "57", 2) == 0 ||
+		    strncmp(state, "08", 2) == 0) {
+			r = BRES_TRANSIENT; /* shutdown, lost connection */
+		} else if (strcmp(state, "42704") == 0) {
+			r = BRES_NOT_FOUND; /* prepared transaction does not exist */
+		} else {
+			r = BRES_FAILED;
+		}
+	}
+	PQclear(res);
+	return r;
+}
+
+static int
+pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
+{
+	struct pg *pg = calloc(1, sizeof(*pg));
+	PGconn *conn;
+	PGresult *res;
+	long mpt;
+
+	*out = NULL;
+	if (pg == NULL || (pg->conninfo = strdup(cfg->conninfo)) == NULL ||
+	    (pg->idle = calloc((size_t)cfg->pool_size, sizeof(PGconn *))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	pg->max = cfg->pool_size;
+	pg->max_message = (size_t)cfg->max_message;
+	pthread_mutex_init(&pg->lock, NULL);
+	pthread_cond_init(&pg->cv, NULL);
+	if ((conn = pool_get(pg, err, errlen)) == NULL) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "cannot connect to PostgreSQL: %s", why);
+		goto fail;
+	}
+	res = PQexec(conn, "SELECT current_setting('max_prepared_transactions')::int");
+	mpt = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : -1;
+	PQclear(res);
+	pool_put(pg, conn);
+	if (mpt <= 0) {
+		snprintf(err, errlen, mpt == 0
+		    ? "PostgreSQL has max_prepared_transactions = 0: prepared transactions "
+		      "are disabled; set it above 0 in postgresql.conf and restart the server"
+		    : "cannot read max_prepared_transactions from PostgreSQL");
+		goto fail;
+	}
+	*out = pg;
+	return XACT_OK;
+fail:
+	if (pg != NULL) {
+		for (int i = 0; i < pg->nidle; i++) {
+			PQfinish(pg->idle[i]);
+		}
+		free(pg->idle);
+		free(pg->conninfo);
+		free(pg);
+	}
+	return XACT_EDB;
+}
+
+static void
+pg_close(void *be)
+{
+	struct pg *pg = be;
+
+	for (int i = 0; i < pg->nidle; i++) {
+		PQfinish(pg->idle[i]);
+	}
+	free(pg->idle);
+	free(pg->conninfo);
+	pthread_mutex_destroy(&pg->lock);
+	pthread_cond_destroy(&pg->cv);
+	free(pg);
+}
+
+static enum branch_result
+pg_begin(void *be, void **out, char *err, size_t errlen)
+{
+	struct pg *pg = be;
+	PGconn *conn;
+	enum branch_result r;
+
+	/* A pooled connection may have died while idle (server restart):
+	 * one retry on a fresh connection. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((conn = pool_get(pg, err, errlen)) == NULL) {
+			return BRES_TRANSIENT;
+		}
+		if ((r = command(conn, "BEGIN", err, errlen)) == BRES_OK) {
+			*out = conn;
+			return BRES_OK;
+		}
+		pool_put(pg, conn);
+	}
+	return r;
+}
+
+/* Packs a Result message as the exec reply. */
+static nng_msg *
+pack_result(Xact__Result *r)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__ExecRep er = XACT__EXEC_REP__INIT;
+
+	er.result = r;
+	rep.body_case = XACT__REPLY__BODY_EXEC;
+	rep.exec = &er;
+	return wire_pack_reply(&rep);
+}
+
+static nng_msg *
+error_result(const char *msg, const char *sqlstate)
+{
+	Xact__Result r = XACT__RESULT__INIT;
+
+	r.error = (char *)msg;
+	r.sqlstate = (char *)sqlstate;
+	return pack_result(&r);
+}
+
+/* Turns a PGresult with rows into a packed reply. */
+static nng_msg *
+rows_result(struct pg *pg, PGresult *res)
+{
+	int nc = PQnfields(res), nr = PQntuples(res);
+	Xact__Result r = XACT__RESULT__INIT;
+	char **cols = calloc((size_t)nc + 1, sizeof(char *));
+	Xact__Row *rows = calloc((size_t)nr + 1, sizeof(Xact__Row));
+	Xact__Row **rowp = calloc((size_t)nr + 1, sizeof(Xact__Row *));
+	Xact__Param *vals = calloc((size_t)nr * (size_t)nc + 1, sizeof(Xact__Param));
+	Xact__Param **valp = calloc((size_t)nr * (size_t)nc + 1, sizeof(Xact__Param *));
+	nng_msg *msg = NULL;
+
+	if (cols == NULL || rows == NULL || rowp == NULL || vals == NULL || valp == NULL) {
+		goto out;
+	}
+	for (int j = 0; j < nc; j++) {
+		cols[j] = PQfname(res, j);
+	}
+	for (int i = 0; i < nr; i++) {
+		xact__row__init(&rows[i]);
+		rows[i].n_values = (size_t)nc;
+		rows[i].values = &valp[(size_t)i * nc];
+		for (int j = 0; j < nc; j++) {
+			Xact__Param *v = &vals[(size_t)i * nc + j];
+
+			xact__param__init(v);
+			if (!PQgetisnull(res, i, j)) {
+				v->has_value = 1;
+				v->value.data = (uint8_t *)PQgetvalue(res, i, j);
+				v->value.len = (size_t)PQgetlength(res, i, j);
+			}
+			valp[(size_t)i * nc + j] = v;
+		}
+		rowp[i] = &rows[i];
+	}
+	r.n_columns = (size_t)nc;
+	r.columns = cols;
+	r.n_rows = (size_t)nr;
+	r.rows = rowp;
+	r.has_affected = 1;
+	r.affected = strtoull(PQcmdTuples(res), NULL, 10);
+	if (protobuf_c_message_get_packed_size(&r.base) + 64 > pg->max_message) {
+		msg = error_result("result too large for one message", "54000");
+	} else {
+		msg = pack_result(&r);
+	}
+out:
+	free(cols);
+	free(rows);
+	free(rowp);
+	free(vals);
+	free(valp);
+	return msg;
+}
+
+static enum branch_result
+pg_exec(void *be, void *conn, const Xact__Statement *st, nng_msg **reply)
+{
+	struct pg *pg = be;
+	char **values = calloc(st->n_params + 1, sizeof(char *));
+	enum branch_result r = BRES_FAILED;
+	PGresult *res = NULL;
+	char err[1024];
+
+	*reply = NULL;
+	if (values == NULL) {
+		*reply = error_result("out of memory", NULL);
+		return BRES_FAILED;
+	}
+	for (size_t i = 0; i < st->n_params; i++) {
+		const Xact__Param *p = st->params[i];
+
+		if (!p->has_value) {
+			continue;
+		}
+		if (memchr(p->value.data, 0, p->value.len) != NULL ||
+		    (values[i] = strndup((const char *)p->value.data, p->value.len)) == NULL) {
+			*reply = error_result("parameter holds a NUL byte or memory ran out", "22021");
+			goto out;
+		}
+	}
+	res = PQexecParams(conn, st->sql, (int)st->n_params, NULL,
+	    (const char *const *)values, NULL, NULL, 0);
+	switch (PQresultStatus(res)) {
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+		*reply = rows_result(pg, res);
+		r = BRES_OK;
+		break;
+	default:
+		pg_error(conn, res, err, sizeof(err));
+		*reply = error_result(err, PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		r = conn_broken(conn) ? BRES_TRANSIENT : BRES_FAILED;
+		break;
+	}
+out:
+	PQclear(res);
+	for (size_t i = 0; i < st->n_params; i++) {
+		free(values[i]);
+	}
+	free(values);
+	return r;
+}
+
+static enum branch_result
+pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
+{
+	struct pg *pg = be;
+	PGconn *conn = vconn;
+	PGresult *res;
+	enum branch_result r;
+	char sql[256];
+	int read_only;
+
+	/* PostgreSQL has no read-only vote: a branch that never got a
+	 * transaction id wrote nothing. */
+	res = PQexec(conn, "SELECT pg_current_xact_id_if_assigned() IS NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error(conn, res, err, errlen);
+		PQclear(res);
+		r = conn_broken(conn) ? BRES_TRANSIENT : BRES_FAILED;
+		command(conn, "ROLLBACK", err + strlen(err), 0);
+		pool_put(pg, conn);
+		return r == BRES_TRANSIENT ? BRES_FAILED : r; /* nothing prepared yet */
+	}
+	read_only = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (read_only) {
+		r = command(conn, "COMMIT", err, errlen);
+		pool_put(pg, conn);
+		return r == BRES_OK ? BRES_READ_ONLY : BRES_FAILED;
+	}
+	if (XACT_FAILPOINT("pg.before_prepare") != 0) {
+		snprintf(err, errlen, "injected failure (pg.before_prepare)");
+		command(conn, "ROLLBACK", sql, sizeof(sql));
+		pool_put(pg, conn);
+		return BRES_FAILED;
+	}
+	snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", gid);
+	r = command(conn, sql, err, errlen);
+	if (r == BRES_FAILED || r == BRES_NOT_FOUND) {
+		char ignore[64];
+
+		command(conn, "ROLLBACK", ignore, sizeof(ignore));
+		r = BRES_FAILED;
+	}
+	pool_put(pg, conn);
+	/* Crash here: prepared in PostgreSQL, vote not sent.  At restart the
+	 * agent re-attaches the branch; the coordinator, which saw no vote,
+	 * aborts it. */
+	XACT_FAILPOINT("pg.after_prepare");
+	return r;
+}
+
+static void
+pg_rollback(void *be, void *conn)
+{
+	char ignore[256];
+
+	command(conn, "ROLLBACK", ignore, sizeof(ignore));
+	pool_put(be, conn);
+}
+
+/* COMMIT PREPARED / ROLLBACK PREPARED on any pooled connection (outside a
+ * transaction block, as PostgreSQL requires). */
+static enum branch_result
+finish_prepared(struct pg *pg, const char *verb, const char *gid, char *err, size_t errlen)
+{
+	PGconn *conn;
+	enum branch_result r;
+	char sql[256];
+
+	if (!backend_gid_is_safe(gid)) {
+		snprintf(err, errlen, "refusing unsafe gid");
+		return BRES_FAILED;
+	}
+	if ((conn = pool_get(pg, err, errlen)) == NULL) {
+		return BRES_TRANSIENT;
+	}
+	snprintf(sql, sizeof(sql), "%s '%s'", verb, gid);
+	r = command(conn, sql, err, errlen);
+	pool_put(pg, conn);
+	return r;
+}
+
+static enum branch_result
+pg_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
+{
+	enum branch_result r;
+
+	if (XACT_FAILPOINT("pg.before_commit_prepared") != 0) {
+		snprintf(err, errlen, "injected failure (pg.before_commit_prepared)");
+		return BRES_TRANSIENT;
+	}
+	r = finish_prepared(be, "COMMIT PREPARED", gid, err, errlen);
+	/* Crash here: committed in PostgreSQL, ack not sent.  The coordinator
+	 * resends COMMIT; the gid is gone, which answers "committed". */
+	XACT_FAILPOINT("pg.after_commit_prepared");
+	return r;
+}
+
+static enum branch_result
+pg_rollback_prepared(void *be, const char *gid, char *err, size_t errlen)
+{
+	return finish_prepared(be, "ROLLBACK PREPARED", gid, err, errlen);
+}
+
+static int
+pg_list_prepared(void *be, const char *prefix, char ***gids, size_t *n, char *err,
+    size_t errlen)
+{
+	struct pg *pg = be;
+	const char *params[1] = {prefix};
+	PGconn *conn;
+	PGresult *res;
+	int nr;
+
+	*gids = NULL;
+	*n = 0;
+	if ((conn = pool_get(pg, err, errlen)) == NULL) {
+		return XACT_EDB;
+	}
+	res = PQexecParams(conn,
+	    "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
+	    "AND left(gid, length($1)) = $1 ORDER BY prepared", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error(conn, res, err, errlen);
+		PQclear(res);
+		pool_put(pg, conn);
+		return XACT_EDB;
+	}
+	nr = PQntuples(res);
+	if ((*gids = calloc((size_t)nr + 1, sizeof(char *))) == NULL) {
+		PQclear(res);
+		pool_put(pg, conn);
+		return XACT_ENOMEM;
+	}
+	for (int i = 0; i < nr; i++) {
+		if (((*gids)[*n] = strdup(PQgetvalue(res, i, 0))) != NULL) {
+			(*n)++;
+		}
+	}
+	PQclear(res);
+	pool_put(pg, conn);
+	return XACT_OK;
+}
+
+const struct backend_ops pgbackend_ops = {
+	.name = "postgres",
+	.open = pg_open,
+	.close = pg_close,
+	.begin = pg_begin,
+	.exec = pg_exec,
+	.prepare = pg_prepare,
+	.rollback = pg_rollback,
+	.commit_prepared = pg_commit_prepared,
+	.rollback_prepared = pg_rollback_prepared,
+	.list_prepared = pg_list_prepared,
+};

@@ -1,0 +1,403 @@
+/*
+ * client.c - the public client API (xact.h) over one nng REQ socket.  Each
+ * call opens its own context, so one client serves many threads at once.
+ *
+ * REQ resends an unanswered request only when its connection breaks
+ * (NNG_OPT_REQ_RESENDTIME is set to the call timeout); the coordinator
+ * answers a repeated request by its key (token, gid+seq, gid).
+ */
+#include "wire.h"
+#include "xact.h"
+
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_URL "tcp://127.0.0.1:7400"
+#define DEFAULT_TIMEOUT_MS 30000
+
+struct xact_client {
+	nng_socket sock;
+	int timeout_ms;
+};
+
+struct xact_txn {
+	xact_client *client;
+	char gid[256];
+	uint32_t seq;
+	char error[1024];
+};
+
+struct xact_result {
+	size_t ncols, nrows;
+	char **cols;
+	char **values; /* nrows * ncols, NULL for SQL NULL */
+	uint64_t affected;
+};
+
+int
+xact_open(xact_client **out, const char *url, int timeout_ms)
+{
+	xact_client *c;
+	int rv;
+
+	*out = NULL;
+	if (url == NULL) {
+		url = getenv("XACT_COORDINATOR");
+	}
+	if (url == NULL || *url == '\0') {
+		url = DEFAULT_URL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		return XACT_ENOMEM;
+	}
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		free(c);
+		return wire_nng_err(rv);
+	}
+	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, c->timeout_ms);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+	wire_socket_setup(c->sock, 0);
+	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_close(c->sock);
+		free(c);
+		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? XACT_EINVAL
+		                                                 : wire_nng_err(rv);
+	}
+	*out = c;
+	return XACT_OK;
+}
+
+void
+xact_close(xact_client *c)
+{
+	if (c != NULL) {
+		nng_close(c->sock);
+		free(c);
+	}
+}
+
+/* Sends req and takes the reply apart into an error code and text.  On
+ * success *out holds the reply, which the caller frees. */
+static int
+call(xact_client *c, xact_txn *t, Xact__Request *req, Xact__Reply **out)
+{
+	int rv = wire_call(c->sock, req, out, c->timeout_ms);
+
+	if (rv != XACT_OK) {
+		if (t != NULL) {
+			snprintf(t->error, sizeof(t->error), "coordinator: %s",
+			    xact_strerror(rv));
+		}
+		return rv;
+	}
+	if ((*out)->body_case == XACT__REPLY__BODY_ERROR) {
+		Xact__Error *e = (*out)->error;
+
+		rv = e->code > 0 && e->code < XACT_ERR_COUNT ? (int)e->code
+		                                              : XACT_EPROTO;
+		if (t != NULL) {
+			snprintf(t->error, sizeof(t->error), "%s", e->message);
+		}
+		xact__reply__free_unpacked(*out, NULL);
+		*out = NULL;
+	}
+	return rv;
+}
+
+static uint64_t
+random_token(void)
+{
+	struct timespec ts;
+	static __thread uint64_t x;
+
+	if (x == 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
+		    ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)&ts;
+	}
+	/* xorshift64*: tokens only need to differ between begins. */
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	return x * 2685821657736338717ULL;
+}
+
+int
+xact_begin(xact_client *c, xact_protocol protocol, xact_txn **out)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__BeginReq b = XACT__BEGIN_REQ__INIT;
+	Xact__Reply *rep;
+	xact_txn *t;
+	int rv;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		return XACT_ENOMEM;
+	}
+	t->client = c;
+	b.token = random_token();
+	b.has_protocol = 1;
+	b.protocol = protocol == XACT_PROTOCOL_3PC ? XACT__PROTOCOL__PROTOCOL_3PC
+	                                           : XACT__PROTOCOL__PROTOCOL_2PC;
+	req.body_case = XACT__REQUEST__BODY_BEGIN;
+	req.begin = &b;
+	if ((rv = call(c, NULL, &req, &rep)) != XACT_OK) {
+		free(t);
+		return rv;
+	}
+	if (rep->body_case != XACT__REPLY__BODY_BEGIN ||
+	    strlen(rep->begin->gid) >= sizeof(t->gid)) {
+		xact__reply__free_unpacked(rep, NULL);
+		free(t);
+		return XACT_EPROTO;
+	}
+	strcpy(t->gid, rep->begin->gid);
+	xact__reply__free_unpacked(rep, NULL);
+	*out = t;
+	return XACT_OK;
+}
+
+const char *
+xact_txn_gid(const xact_txn *t)
+{
+	return t->gid;
+}
+
+const char *
+xact_txn_error(const xact_txn *t)
+{
+	return t->error;
+}
+
+void
+xact_txn_free(xact_txn *t)
+{
+	free(t);
+}
+
+/* Copies a Result into an xact_result; returns NULL when out of memory. */
+static xact_result *
+result_from_wire(const Xact__Result *w)
+{
+	xact_result *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		return NULL;
+	}
+	r->ncols = w->n_columns;
+	r->nrows = w->n_rows;
+	r->affected = w->has_affected ? w->affected : 0;
+	r->cols = calloc(r->ncols + 1, sizeof(char *));
+	r->values = calloc(r->ncols * r->nrows + 1, sizeof(char *));
+	if (r->cols == NULL || r->values == NULL) {
+		goto err;
+	}
+	for (size_t i = 0; i < r->ncols; i++) {
+		if ((r->cols[i] = strdup(w->columns[i])) == NULL) {
+			goto err;
+		}
+	}
+	for (size_t i = 0; i < r->nrows; i++) {
+		const Xact__Row *row = w->rows[i];
+
+		for (size_t j = 0; j < r->ncols && j < row->n_values; j++) {
+			const Xact__Param *v = row->values[j];
+			char *s;
+
+			if (!v->has_value) {
+				continue;
+			}
+			if ((s = malloc(v->value.len + 1)) == NULL) {
+				goto err;
+			}
+			memcpy(s, v->value.data, v->value.len);
+			s[v->value.len] = '\0';
+			r->values[i * r->ncols + j] = s;
+		}
+	}
+	return r;
+err:
+	xact_result_free(r);
+	return NULL;
+}
+
+int
+xact_exec(xact_txn *t, const char *participant, const char *sql, int nparams,
+    const char *const *params, xact_result **res)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__ExecReq e = XACT__EXEC_REQ__INIT;
+	Xact__Statement st = XACT__STATEMENT__INIT;
+	Xact__Param *pv = NULL, **pp = NULL;
+	Xact__Reply *rep;
+	int rv;
+
+	if (res != NULL) {
+		*res = NULL;
+	}
+	t->error[0] = '\0';
+	if (participant == NULL || sql == NULL || nparams < 0 ||
+	    (nparams > 0 && params == NULL)) {
+		return XACT_EINVAL;
+	}
+	if (nparams > 0) {
+		pv = calloc((size_t)nparams, sizeof(*pv));
+		pp = calloc((size_t)nparams, sizeof(*pp));
+		if (pv == NULL || pp == NULL) {
+			free(pv);
+			free(pp);
+			return XACT_ENOMEM;
+		}
+	}
+	for (int i = 0; i < nparams; i++) {
+		xact__param__init(&pv[i]);
+		if (params[i] != NULL) {
+			pv[i].has_value = 1;
+			pv[i].value.data = (uint8_t *)params[i];
+			pv[i].value.len = strlen(params[i]);
+		}
+		pp[i] = &pv[i];
+	}
+	st.sql = (char *)sql;
+	st.n_params = (size_t)nparams;
+	st.params = pp;
+	e.gid = t->gid;
+	e.seq = ++t->seq;
+	e.participant = (char *)participant;
+	e.stmt = &st;
+	req.body_case = XACT__REQUEST__BODY_EXEC;
+	req.exec = &e;
+	rv = call(t->client, t, &req, &rep);
+	free(pv);
+	free(pp);
+	if (rv != XACT_OK) {
+		return rv;
+	}
+	if (rep->body_case != XACT__REPLY__BODY_EXEC) {
+		rv = XACT_EPROTO;
+	} else if (rep->exec->result->error != NULL) {
+		snprintf(t->error, sizeof(t->error), "%s", rep->exec->result->error);
+		rv = XACT_ESQL;
+	} else if (res != NULL && (*res = result_from_wire(rep->exec->result)) == NULL) {
+		rv = XACT_ENOMEM;
+	}
+	xact__reply__free_unpacked(rep, NULL);
+	return rv;
+}
+
+/* Sends a commit or rollback and reads the outcome. */
+static int
+finish(xact_txn *t, int commit, xact_outcome *out, int *pending)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__CommitReq c = XACT__COMMIT_REQ__INIT;
+	Xact__RollbackReq r = XACT__ROLLBACK_REQ__INIT;
+	Xact__Reply *rep;
+	int rv;
+
+	*out = XACT_OUTCOME_UNKNOWN;
+	if (pending != NULL) {
+		*pending = 0;
+	}
+	t->error[0] = '\0';
+	if (commit) {
+		c.gid = t->gid;
+		req.body_case = XACT__REQUEST__BODY_COMMIT;
+		req.commit = &c;
+	} else {
+		r.gid = t->gid;
+		req.body_case = XACT__REQUEST__BODY_ROLLBACK;
+		req.rollback = &r;
+	}
+	if ((rv = call(t->client, t, &req, &rep)) != XACT_OK) {
+		return rv;
+	}
+	if (rep->body_case != XACT__REPLY__BODY_OUTCOME) {
+		xact__reply__free_unpacked(rep, NULL);
+		return XACT_EPROTO;
+	}
+	*out = (xact_outcome)rep->outcome->outcome;
+	if (rep->outcome->reason != NULL) {
+		snprintf(t->error, sizeof(t->error), "%s", rep->outcome->reason);
+	}
+	if (pending != NULL && rep->outcome->has_completion_pending) {
+		*pending = rep->outcome->completion_pending;
+	}
+	xact__reply__free_unpacked(rep, NULL);
+	return XACT_OK;
+}
+
+int
+xact_commit(xact_txn *t, xact_outcome *out, int *pending)
+{
+	return finish(t, 1, out, pending);
+}
+
+int
+xact_rollback(xact_txn *t)
+{
+	xact_outcome o;
+	int rv = finish(t, 0, &o, NULL);
+
+	if (rv == XACT_OK && o != XACT_OUTCOME_ABORTED) {
+		rv = o == XACT_OUTCOME_COMMITTED ? XACT_ESTATE : XACT_ETIMEDOUT;
+	}
+	return rv;
+}
+
+size_t
+xact_result_nrows(const xact_result *r)
+{
+	return r->nrows;
+}
+
+size_t
+xact_result_ncols(const xact_result *r)
+{
+	return r->ncols;
+}
+
+const char *
+xact_result_colname(const xact_result *r, size_t col)
+{
+	return col < r->ncols ? r->cols[col] : NULL;
+}
+
+const char *
+xact_result_value(const xact_result *r, size_t row, size_t col)
+{
+	if (row >= r->nrows || col >= r->ncols) {
+		return NULL;
+	}
+	return r->values[row * r->ncols + col];
+}
+
+uint64_t
+xact_result_affected(const xact_result *r)
+{
+	return r->affected;
+}
+
+void
+xact_result_free(xact_result *r)
+{
+	if (r == NULL) {
+		return;
+	}
+	for (size_t i = 0; r->cols != NULL && i < r->ncols; i++) {
+		free(r->cols[i]);
+	}
+	for (size_t i = 0; r->values != NULL && i < r->ncols * r->nrows; i++) {
+		free(r->values[i]);
+	}
+	free(r->cols);
+	free(r->values);
+	free(r);
+}

@@ -1,0 +1,94 @@
+/* config.c - INI loading on top of libinih, and strict value parsers. */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct load_state {
+	config_handler fn;
+	void *user;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int
+on_value(void *arg, const char *section, const char *key, const char *value)
+{
+	struct load_state *ls = arg;
+
+	if (ls->failed) {
+		return 0;
+	}
+	if (ls->fn(ls->user, section, key, value, ls->err, ls->errlen) != 0) {
+		ls->failed = 1;
+		return 0; /* libinih reports the line number */
+	}
+	return 1;
+}
+
+int
+config_load(const char *path, config_handler fn, void *user, char *err, size_t errlen)
+{
+	struct load_state ls = {fn, user, NULL, 0, 0};
+	char why[512] = "syntax error";
+	int line;
+
+	ls.err = why;
+	ls.errlen = sizeof(why);
+	line = ini_parse(path, on_value, &ls);
+	if (line == 0) {
+		return 0;
+	}
+	if (line == -1) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	} else if (line == -2) {
+		snprintf(err, errlen, "%s: out of memory", path);
+	} else {
+		snprintf(err, errlen, "%s:%d: %s", path, line, why);
+	}
+	return -1;
+}
+
+int
+config_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0') {
+		return -1;
+	}
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max) {
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+config_valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32) {
+		return 0;
+	}
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789_-") == n;
+}
+
+int
+config_copy(char *dst, size_t n, const char *src)
+{
+	if (strlen(src) >= n) {
+		return -1;
+	}
+	strcpy(dst, src);
+	return 0;
+}

@@ -1,0 +1,24 @@
+-- xact coordinator journal, schema version 1.
+--
+-- Presumed abort: a gid with no row in `decisions` was aborted.  A commit
+-- decision, with the names of the participants that voted YES, is inserted
+-- and synced (WAL, synchronous=FULL) before any COMMIT is sent.  Completion is
+-- written lazily; completed rows are deleted after the retention period.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE decisions (
+    gid          TEXT PRIMARY KEY,
+    decision     TEXT NOT NULL CHECK (decision IN ('commit')),
+    participants TEXT NOT NULL,     -- comma-separated participant names
+    decided_at   INTEGER NOT NULL,  -- unix time, milliseconds
+    completed_at INTEGER            -- NULL until every participant acked
+);
+
+CREATE INDEX decisions_by_completion ON decisions (completed_at);
+
+INSERT INTO meta (key, value) VALUES ('magic', 'xact-journal');
+INSERT INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT INTO meta (key, value) VALUES ('seq_reserved', '0');
