@@ -18,7 +18,7 @@ LDFLAGS += -fsanitize=$(SANITIZER)
 endif
 
 DEB_PACKAGES = libnng-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler \
-               libinih-dev libsqlite3-dev libpq-dev postgresql
+               libinih-dev libsqlite3-dev sqlite3 libpq-dev postgresql
 
 GEN      = $(B)/gen/xact.pb-c.c $(B)/gen/journal_schema.c
 LIB_SRC  = $(wildcard shared/*.c)
@@ -30,7 +30,7 @@ PART_OBJ = $(B)/participant/branch.o $(B)/participant/agent.o \
            $(B)/participant/part_config.o $(B)/participant/pgbackend.o
 BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl
 UNIT     = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
-TESTBINS = $(B)/tests/bank $(B)/tests/rawsend
+TESTBINS = $(B)/tests/bank $(B)/tests/rawsend $(B)/tests/abandon
 MANS     = $(wildcard docs/*.1 docs/*.8)
 
 .PHONY: all test unit integration demo deps check-deps install uninstall clean
@@ -52,7 +52,7 @@ check-deps:
 	@command -v protoc-c >/dev/null && [ -f /usr/include/nng/nng.h ] && \
 	 [ -f /usr/include/cmocka.h ] && [ -f /usr/include/ini.h ] && \
 	 [ -f /usr/include/sqlite3.h ] && [ -f /usr/include/protobuf-c/protobuf-c.h ] && \
-	 command -v pg_config >/dev/null && [ -d /usr/lib/postgresql ] || $(MAKE) --no-print-directory deps
+	 command -v pg_config >/dev/null && command -v sqlite3 >/dev/null && [ -d /usr/lib/postgresql ] || $(MAKE) --no-print-directory deps
 
 $(B)/gen/xact.pb-c.c: shared/xact.proto | check-deps
 	@mkdir -p $(B)/gen
@@ -91,7 +91,7 @@ integration: all $(TESTBINS)
 	@sh tests/integration/run.sh $(B)
 
 demo: all
-	@sh tests/demo.sh $(B)
+	@XT_BUILD=$(B) bash tests/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \

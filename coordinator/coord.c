@@ -631,7 +631,7 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 		}
 	}
 	if (forget) {
-		log_info("finished gid=%s state=%s reason=\"%s\"", x->t.gid,
+		log_debug("finished gid=%s state=%s reason=\"%s\"", x->t.gid,
 		    txn_state_name(x->t.state), x->t.reason);
 		remember_finished(c, &x->t);
 		txn_remove(c, x);
@@ -704,7 +704,7 @@ on_journal(struct coord *c, struct event *ev)
 		tev.type = TXN_EV_LOG_FAILED;
 		tev.reason = ev->why;
 	} else {
-		log_info("decision durable gid=%s state=%s decision=commit", x->t.gid,
+		log_debug("decision durable gid=%s state=%s decision=commit", x->t.gid,
 		    txn_state_name(x->t.state));
 		/* Crash here: the decision is durable, no COMMIT has left;
 		 * recovery finds it in the journal and commits everywhere. */

@@ -318,6 +318,7 @@ main(int argc, char **argv)
 	int timeout_ms = 30000, i = 1, rv;
 	xact_client *c;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* results and errors interleave in order */
 	if (url == NULL || *url == '\0') {
 		url = "tcp://127.0.0.1:7400";
 	}

@@ -29,6 +29,7 @@
 
 #define BUCKETS 4096
 #define FINISHED_KEEP_MS 120000
+#define LOCAL_GID_MAX 128
 
 struct pbranch {
 	struct pbranch *next;
@@ -122,6 +123,36 @@ branch_free(struct pbranch *b)
 	free(b);
 }
 
+/*
+ * The name of a branch in the database: the global gid plus this agent's
+ * name, like XA's (gtrid, bqual).  Prepared transactions are cluster-wide in
+ * PostgreSQL, so two agents on databases of one cluster would otherwise
+ * collide on the same gid.  It still starts with the gid, which names the
+ * coordinator to ask.
+ */
+static const char *
+local_gid(struct agent *a, const char *gid, char *buf)
+{
+	snprintf(buf, LOCAL_GID_MAX, "%s:%s", gid, a->cfg->name);
+	return buf;
+}
+
+/* The gid of a database branch name of this agent, or NULL when the name
+ * belongs to another agent.  Writes into buf. */
+static const char *
+global_gid(struct agent *a, const char *local, char *buf)
+{
+	size_t n = strlen(local), m = strlen(a->cfg->name);
+
+	if (n <= m + 1 || n - m - 1 >= 64 || local[n - m - 1] != ':' ||
+	    strcmp(local + n - m, a->cfg->name) != 0) {
+		return NULL;
+	}
+	memcpy(buf, local, n - m - 1);
+	buf[n - m - 1] = '\0';
+	return buf;
+}
+
 /* Runs the backend operation the state machine names.  Returns its
  * result; *reply may receive the backend's exec reply. */
 static enum branch_result
@@ -129,6 +160,7 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
     nng_msg **reply, char *err, size_t errlen)
 {
 	enum branch_result r = BRES_OK;
+	char local[LOCAL_GID_MAX];
 
 	switch (op) {
 	case BOP_BEGIN_EXEC:
@@ -150,7 +182,7 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 		}
 		return r;
 	case BOP_PREPARE:
-		r = a->ops->prepare(a->be, b->conn, b->gid, err, errlen);
+		r = a->ops->prepare(a->be, b->conn, local_gid(a, b->gid, local), err, errlen);
 		b->conn = NULL; /* prepare always gives the connection back */
 		return r;
 	case BOP_ROLLBACK:
@@ -158,9 +190,9 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 		b->conn = NULL;
 		return BRES_OK;
 	case BOP_COMMIT_PREPARED:
-		return a->ops->commit_prepared(a->be, b->gid, err, errlen);
+		return a->ops->commit_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
 	case BOP_ROLLBACK_PREPARED:
-		return a->ops->rollback_prepared(a->be, b->gid, err, errlen);
+		return a->ops->rollback_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
 	default:
 		return BRES_OK;
 	}
@@ -239,7 +271,7 @@ handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t se
 	r = run_op(a, b, op, st, &reply, err, sizeof(err));
 	b->state = branch_after(before, req, r);
 	if (before != b->state || op != BOP_NONE) {
-		log_info("branch gid=%s state=%s request=%s op=%s from=%s%s%s", gid,
+		log_debug("branch gid=%s state=%s request=%s op=%s from=%s%s%s", gid,
 		    branch_state_name(b->state), branch_req_name(req), branch_op_name(op),
 		    branch_state_name(before), err[0] ? " error=" : "", err);
 	}
@@ -279,6 +311,27 @@ handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t se
 	return reply;
 }
 
+/* Keeps, in place, the database names that are this agent's, turned into
+ * gids; frees the others.  Returns how many remain. */
+static size_t
+own_gids(struct agent *a, char **names, size_t n)
+{
+	size_t kept = 0;
+	char buf[64];
+
+	for (size_t i = 0; i < n; i++) {
+		const char *gid = global_gid(a, names[i], buf);
+
+		if (gid != NULL && backend_gid_is_safe(gid)) {
+			strcpy(names[i], gid); /* shorter: fits */
+			names[kept++] = names[i];
+		} else {
+			free(names[i]);
+		}
+	}
+	return kept;
+}
+
 static nng_msg *
 handle_list(struct agent *a, const char *prefix)
 {
@@ -291,6 +344,7 @@ handle_list(struct agent *a, const char *prefix)
 	if (a->ops->list_prepared(a->be, prefix, &gids, &n, err, sizeof(err)) != XACT_OK) {
 		return wire_error_reply(XACT_EDB, "cannot list prepared branches: %s", err);
 	}
+	n = own_gids(a, gids, n);
 	lp.n_gids = n;
 	lp.gids = gids;
 	rep.body_case = XACT__REPLY__BODY_LIST_PREPARED;
@@ -439,8 +493,9 @@ reattach(struct agent *a)
 		log_error("cannot list prepared branches: %s", err);
 		return XACT_EDB;
 	}
+	n = own_gids(a, gids, n);
 	for (size_t i = 0; i < n; i++) {
-		struct pbranch *b = backend_gid_is_safe(gids[i]) ? acquire(a, gids[i]) : NULL;
+		struct pbranch *b = acquire(a, gids[i]);
 
 		if (b != NULL) {
 			b->state = BR_PREPARED;

@@ -1,0 +1,90 @@
+/*
+ * rawsend - sends raw bytes as one REQ message to an xact socket and prints
+ * what came back, to test that malformed and oversized messages are
+ * answered with an error or dropped, never a crash.
+ *
+ * usage: rawsend URL garbage|empty|version|nobody|big BYTES
+ * Prints "error CODE TEXT", "reply KIND", or "no reply: WHY"; exits 0.
+ */
+#include "wire.h"
+#include "xact.h"
+
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+main(int argc, char **argv)
+{
+	nng_socket s;
+	nng_msg *msg;
+	Xact__Reply *rep;
+	const char *kind;
+	int rv;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|big [BYTES]\n");
+		return 2;
+	}
+	kind = argv[2];
+	if (nng_req0_open(&s) != 0 || nng_dial(s, argv[1], NULL, 0) != 0) {
+		printf("no reply: cannot connect\n");
+		return 0;
+	}
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 3000);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 3000);
+	if (strcmp(kind, "garbage") == 0) {
+		nng_msg_alloc(&msg, 0);
+		nng_msg_append(msg, "\xff\xfe\x01garbage\x00\x99", 12);
+	} else if (strcmp(kind, "empty") == 0) {
+		nng_msg_alloc(&msg, 0);
+	} else if (strcmp(kind, "version") == 0 || strcmp(kind, "nobody") == 0) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__StatusReq st = XACT__STATUS_REQ__INIT;
+		size_t len;
+
+		if (strcmp(kind, "version") == 0) {
+			req.body_case = XACT__REQUEST__BODY_STATUS;
+			req.status = &st;
+		}
+		req.version = 99;
+		len = xact__request__get_packed_size(&req);
+		nng_msg_alloc(&msg, len);
+		xact__request__pack(&req, nng_msg_body(msg));
+		if (strcmp(kind, "nobody") == 0) {
+			/* version 1, no body */
+			nng_msg_free(msg);
+			req.version = XACT_PROTOCOL_VERSION;
+			len = xact__request__get_packed_size(&req);
+			nng_msg_alloc(&msg, len);
+			xact__request__pack(&req, nng_msg_body(msg));
+		}
+	} else {
+		size_t n = argc > 3 ? strtoul(argv[3], NULL, 10) : 8u << 20;
+
+		nng_msg_alloc(&msg, n);
+		memset(nng_msg_body(msg), 'x', n);
+	}
+	if ((rv = nng_sendmsg(s, msg, 0)) != 0) {
+		nng_msg_free(msg);
+		printf("no reply: send: %s\n", nng_strerror(rv));
+		return 0;
+	}
+	if ((rv = nng_recvmsg(s, &msg, 0)) != 0) {
+		printf("no reply: %s\n", nng_strerror(rv));
+		return 0;
+	}
+	if ((rv = wire_unpack_reply(msg, &rep)) != XACT_OK) {
+		printf("undecodable reply: %s\n", xact_strerror(rv));
+	} else if (rep->body_case == XACT__REPLY__BODY_ERROR) {
+		printf("error %u %s\n", rep->error->code, rep->error->message);
+		xact__reply__free_unpacked(rep, NULL);
+	} else {
+		printf("reply %d\n", rep->body_case);
+		xact__reply__free_unpacked(rep, NULL);
+	}
+	nng_msg_free(msg);
+	nng_close(s);
+	return 0;
+}
