@@ -12,6 +12,9 @@ B        ?= build
 XCFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread -MMD -MP \
            -Ishared -Icoordinator -Iparticipant -I$(B)/gen -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 LDLIBS   = -lnng -lprotobuf-c -linih -lsqlite3 -lpq -pthread
+ifneq ($(CI),)
+XCFLAGS += -Werror
+endif
 ifneq ($(SANITIZER),)
 XCFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZER)
