@@ -296,6 +296,8 @@ call_cb(void *arg)
 		if (k->sending) {
 			nng_msg_free(nng_aio_get_msg(k->aio));
 		}
+		log_debug("call failed gid=%s participant=%s error=\"%s\"", k->gid,
+		    c->parts[k->pid].name, nng_strerror(rv));
 		k->err = wire_nng_err(rv);
 	} else {
 		k->reply = nng_aio_get_msg(k->aio);
@@ -310,31 +312,32 @@ call_cb(void *arg)
 	post(c, ev);
 }
 
-/* Starts a call; its completion arrives as an EV_CALL event.  Takes req's
- * encoding, not req.  Returns 0, or an xact_err (no event will come). */
+/*
+ * Starts a call; its completion, or its failure to start, arrives later as
+ * an EV_CALL event, never synchronously: the state machine is never
+ * re-entered from inside its own actions.  Encodes req, which stays the
+ * caller's.  Returns 0, or XACT_ENOMEM when not even the event could be
+ * made (the transaction's timeout or retry then takes over).
+ */
 static int
 call_start(struct coord *c, enum call_kind kind, int pid, const char *gid,
     Xact__Request *req)
 {
 	struct call *k = calloc(1, sizeof(*k));
-	nng_msg *msg;
-	int rv;
+	struct event *ev = calloc(1, sizeof(*ev));
+	nng_msg *msg = NULL;
+	int rv = 0;
 
-	if (k == NULL || (msg = wire_pack_request(req)) == NULL) {
+	if (k == NULL || ev == NULL) {
 		free(k);
+		free(ev);
+		log_error("out of memory starting a call gid=%s", gid);
 		return XACT_ENOMEM;
 	}
 	k->c = c;
 	k->kind = kind;
 	k->pid = pid;
 	snprintf(k->gid, sizeof(k->gid), "%s", gid);
-	if ((rv = nng_ctx_open(&k->ctx, c->parts[pid].sock)) != 0 ||
-	    (rv = nng_aio_alloc(&k->aio, call_cb, k)) != 0) {
-		nng_msg_free(msg);
-		free(k);
-		return wire_nng_err(rv);
-	}
-	nng_aio_set_timeout(k->aio, (nng_duration)c->cfg->call_timeout_ms);
 	pthread_mutex_lock(&c->lock);
 	k->next = c->calls;
 	if (c->calls != NULL) {
@@ -342,6 +345,18 @@ call_start(struct coord *c, enum call_kind kind, int pid, const char *gid,
 	}
 	c->calls = k;
 	pthread_mutex_unlock(&c->lock);
+	if ((msg = wire_pack_request(req)) == NULL ||
+	    (rv = nng_ctx_open(&k->ctx, c->parts[pid].sock)) != 0 ||
+	    (rv = nng_aio_alloc(&k->aio, call_cb, k)) != 0) {
+		nng_msg_free(msg);
+		k->err = rv ? wire_nng_err(rv) : XACT_ENOMEM;
+		ev->kind = EV_CALL;
+		ev->call = k;
+		post(c, ev);
+		return XACT_OK;
+	}
+	free(ev);
+	nng_aio_set_timeout(k->aio, (nng_duration)c->cfg->call_timeout_ms);
 	k->sending = 1;
 	nng_aio_set_msg(k->aio, msg);
 	nng_ctx_send(k->ctx, k->aio);
@@ -361,8 +376,10 @@ call_free(struct coord *c, struct call *k)
 		k->next->prev = k->prev;
 	}
 	pthread_mutex_unlock(&c->lock);
-	nng_aio_free(k->aio);
-	nng_ctx_close(k->ctx);
+	if (k->aio != NULL) {
+		nng_aio_free(k->aio);
+		nng_ctx_close(k->ctx);
+	}
 	nng_msg_free(k->reply);
 	free(k);
 }
@@ -492,7 +509,7 @@ txn_free(struct ctxn *x)
 /* ---- carrying out actions ---------------------------------------------- */
 
 static void journal_done(void *arg, const char *gid, int err, const char *msg);
-static void apply(struct coord *c, struct ctxn *x, const struct txn_event *ev);
+static int apply(struct coord *c, struct ctxn *x, const struct txn_event *ev);
 
 /* The comma-separated names of the participants that voted YES. */
 static void
@@ -514,16 +531,17 @@ send_exec(struct coord *c, struct ctxn *x, int pid)
 {
 	Xact__Request req = XACT__REQUEST__INIT;
 	Xact__BranchExecReq be = XACT__BRANCH_EXEC_REQ__INIT;
-	struct txn_event ev = {TXN_EV_EXEC_FAILED, pid, XACT_ENOMEM, "out of memory"};
-
 	be.gid = x->t.gid;
-	be.seq = x->exec_seq;
+	be.seq = 0;
+	for (int i = 0; i < x->t.nparts; i++) {
+		if (x->t.parts[i].pid == pid) {
+			be.seq = x->t.parts[i].stmts;
+		}
+	}
 	be.stmt = x->exec_stmt;
 	req.body_case = XACT__REQUEST__BODY_BRANCH_EXEC;
 	req.branch_exec = &be;
-	if (call_start(c, CALL_EXEC, pid, x->t.gid, &req) != XACT_OK) {
-		apply(c, x, &ev);
-	}
+	call_start(c, CALL_EXEC, pid, x->t.gid, &req);
 }
 
 /* Answers the client's statement.  The participant's own reply is
@@ -584,18 +602,14 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 
 	for (int i = 0; i < acts->n; i++) {
 		const struct txn_action *a = &acts->a[i];
-		struct txn_event fail = {TXN_EV_ACK_FAILED, a->pid, XACT_ENOMEM, "out of memory"};
 
 		switch (a->type) {
 		case TXN_ACT_SEND_EXEC:
 			send_exec(c, x, a->pid);
 			break;
 		case TXN_ACT_SEND_PREPARE:
-			fail.type = TXN_EV_VOTE_NO;
-			if (XACT_FAILPOINT("coord.before_prepare") != 0 ||
-			    send_gid_request(c, CALL_PREPARE, a->pid, x->t.gid) != 0) {
-				apply(c, x, &fail);
-			}
+			XACT_FAILPOINT("coord.before_prepare");
+			send_gid_request(c, CALL_PREPARE, a->pid, x->t.gid);
 			break;
 		case TXN_ACT_FORCE_COMMIT:
 			force_commit(c, x);
@@ -606,14 +620,10 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 			if (commits_sent++ == 1) {
 				XACT_FAILPOINT("coord.after_commit_sent");
 			}
-			if (send_gid_request(c, CALL_COMMIT, a->pid, x->t.gid) != 0) {
-				apply(c, x, &fail);
-			}
+			send_gid_request(c, CALL_COMMIT, a->pid, x->t.gid);
 			break;
 		case TXN_ACT_SEND_ABORT:
-			if (send_gid_request(c, CALL_ABORT, a->pid, x->t.gid) != 0) {
-				apply(c, x, &fail);
-			}
+			send_gid_request(c, CALL_ABORT, a->pid, x->t.gid);
 			break;
 		case TXN_ACT_REPLY_EXEC:
 			reply_exec(x, a);
@@ -635,15 +645,17 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 		    txn_state_name(x->t.state), x->t.reason);
 		remember_finished(c, &x->t);
 		txn_remove(c, x);
-		reply_outcome(x->outcome_waiter, x->t.outcome, x->t.reason, 0);
-		x->outcome_waiter = NULL;
+		if (x->outcome_waiter != NULL) {
+			reply_outcome(x->outcome_waiter, x->t.outcome, x->t.reason, 0);
+		}
 		txn_free(x);
 	}
 }
 
 /* Feeds one event to x's state machine and carries out the actions.  May
- * free x (FORGET): callers must not touch x afterwards. */
-static void
+ * free x (FORGET): callers must not touch x afterwards.  Returns 0, or the
+ * state machine's refusal (nothing changed, x still valid). */
+static int
 apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 {
 	struct txn_actions acts;
@@ -654,7 +666,7 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 	if (rv != 0) {
 		log_warn("event refused gid=%s state=%s event=%s err=%s", x->t.gid,
 		    txn_state_name(x->t.state), txn_event_name(ev->type), xact_strerror(rv));
-		return;
+		return rv;
 	}
 	if (before != x->t.state) {
 		log_debug("transition gid=%s event=%s from=%s state=%s", x->t.gid,
@@ -669,6 +681,7 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 		x->retry_at = now_ms() + x->backoff;
 	}
 	do_actions(c, x, &acts);
+	return 0;
 }
 
 /* ---- journal callback -------------------------------------------------- */
@@ -1091,32 +1104,31 @@ handle_exec(struct coord *c, struct sctx *s, Xact__Request *req)
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
-	if (x->t.state == TXN_ACTIVE) {
-		if (x->exec_req != NULL) {
-			xact__request__free_unpacked(x->exec_req, NULL);
-		}
-		x->exec_req = req; /* kept until the statement is forwarded */
-		x->exec_stmt = e->stmt;
-		x->exec_seq = e->seq;
-		x->exec_waiter = s;
-		ev.pid = pid;
-		apply(c, x, &ev);
+	if (x->t.state == TXN_ABORTING || x->t.state == TXN_ABORTED) {
+		reply(s, wire_error_reply(XACT_EABORTED, "transaction %s aborted: %s", x->t.gid,
+		    x->t.reason));
+		xact__request__free_unpacked(req, NULL);
 		return;
 	}
-	ev.pid = pid;
-	x->exec_waiter = s;
-	rv = txn_step(&x->t, &ev, &(struct txn_actions){0});
-	if (rv == 0) {
-		/* aborted: REPLY_EXEC with EABORTED */
-		struct txn_action a = {TXN_ACT_REPLY_EXEC, pid, XACT_EABORTED};
-
-		reply_exec(x, &a);
-	} else {
-		x->exec_waiter = NULL;
-		reply(s, wire_error_reply(rv, "transaction %s is %s: statement refused",
+	if (x->t.state != TXN_ACTIVE) {
+		reply(s, wire_error_reply(XACT_ESTATE, "transaction %s is %s: statement refused",
 		    x->t.gid, txn_state_name(x->t.state)));
+		xact__request__free_unpacked(req, NULL);
+		return;
 	}
-	xact__request__free_unpacked(req, NULL);
+	if (x->exec_req != NULL) {
+		xact__request__free_unpacked(x->exec_req, NULL);
+	}
+	x->exec_req = req; /* kept until the statement is forwarded */
+	x->exec_stmt = e->stmt;
+	x->exec_seq = e->seq;
+	x->exec_waiter = s;
+	ev.pid = pid;
+	if ((rv = apply(c, x, &ev)) != 0) {
+		x->exec_waiter = NULL;
+		reply(s, wire_error_reply(rv, "transaction %s: statement refused: %s", x->t.gid,
+		    rv == XACT_ETOOBIG ? "too many participants" : xact_strerror(rv)));
+	}
 }
 
 static void
@@ -1235,6 +1247,24 @@ on_request(struct coord *c, struct event *ev)
 
 /* ---- timers ------------------------------------------------------------ */
 
+/* A client silent past the transaction timeout, or (safety net) a
+ * statement or vote whose answer never came back as an event. */
+static int
+timed_out(struct coord *c, const struct ctxn *x, int64_t now)
+{
+	int64_t idle = now - x->active_ms;
+
+	switch (x->t.state) {
+	case TXN_ACTIVE:
+		return idle > c->cfg->txn_timeout_ms;
+	case TXN_EXECUTING:
+	case TXN_PREPARING:
+		return idle > c->cfg->txn_timeout_ms + 2 * c->cfg->call_timeout_ms;
+	default:
+		return 0;
+	}
+}
+
 static void
 tick(struct coord *c)
 {
@@ -1244,9 +1274,7 @@ tick(struct coord *c)
 
 	for (int b = 0; b < HASH_BUCKETS && ndue < 256; b++) {
 		for (struct ctxn *x = c->by_gid[b]; x != NULL && ndue < 256; x = x->hnext) {
-			if ((x->t.retry && now >= x->retry_at) ||
-			    (x->t.state == TXN_ACTIVE &&
-			        now - x->active_ms > c->cfg->txn_timeout_ms)) {
+			if ((x->t.retry && now >= x->retry_at) || timed_out(c, x, now)) {
 				due[ndue++] = x;
 			}
 		}
@@ -1255,8 +1283,9 @@ tick(struct coord *c)
 		struct txn_event ev = {due[i]->t.retry ? TXN_EV_RETRY : TXN_EV_TIMEOUT, -1, 0, NULL};
 
 		if (ev.type == TXN_EV_TIMEOUT) {
-			log_warn("client silent, aborting gid=%s state=%s", due[i]->t.gid,
-			    txn_state_name(due[i]->t.state));
+			log_warn("%s, aborting gid=%s state=%s",
+			    due[i]->t.state == TXN_ACTIVE ? "client silent" : "no answer in time",
+			    due[i]->t.gid, txn_state_name(due[i]->t.state));
 		}
 		apply(c, due[i], &ev);
 	}
@@ -1343,7 +1372,9 @@ shutdown_all(struct coord *c)
 	pthread_mutex_lock(&c->lock);
 	for (struct call *k = c->calls; k != NULL; k = k->next) {
 		pthread_mutex_unlock(&c->lock);
-		nng_aio_stop(k->aio);
+		if (k->aio != NULL) {
+			nng_aio_stop(k->aio);
+		}
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);

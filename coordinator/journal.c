@@ -43,7 +43,8 @@ struct item {
 };
 
 struct journal {
-	sqlite3 *wdb; /* writer thread only (and open/reserve before start) */
+	sqlite3 *wdb; /* writer thread only */
+	sqlite3 *sdb; /* gid sequence reservations, from the caller's thread */
 	sqlite3 *rdb; /* reads; serialized by rlock */
 	pthread_mutex_t rlock;
 	pthread_mutex_t lock;
@@ -264,6 +265,13 @@ journal_open(journal **out, const char *path, const char *coord_id, char *err,
 		snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(errno));
 		goto fail;
 	}
+	if (open_conn(path, SQLITE_OPEN_READWRITE, &j->sdb, &any, err, errlen) != XACT_OK) {
+		goto fail;
+	}
+	if (check_durability(j->sdb, why, sizeof(why)) != XACT_OK) {
+		snprintf(err, errlen, "refusing journal %s: %s", path, why);
+		goto fail;
+	}
 	if (open_conn(path, SQLITE_OPEN_READONLY, &j->rdb, &any, err, errlen) != XACT_OK) {
 		goto fail;
 	}
@@ -306,19 +314,19 @@ journal_reserve_seq(journal *j, uint64_t count, uint64_t *first)
 	char *cur;
 	uint64_t base;
 
-	if (exec_sql(j->wdb, "BEGIN IMMEDIATE", why, sizeof(why)) != XACT_OK) {
+	if (exec_sql(j->sdb, "BEGIN IMMEDIATE", why, sizeof(why)) != XACT_OK) {
 		log_error("journal: cannot reserve gids: %s", why);
 		return XACT_EJOURNAL;
 	}
-	cur = query_text(j->wdb, "SELECT value FROM meta WHERE key='seq_reserved'", NULL);
+	cur = query_text(j->sdb, "SELECT value FROM meta WHERE key='seq_reserved'", NULL);
 	base = cur ? strtoull(cur, NULL, 10) : 0;
 	free(cur);
 	snprintf(sql, sizeof(sql),
 	    "UPDATE meta SET value='%llu' WHERE key='seq_reserved'",
 	    (unsigned long long)(base + count));
-	if (exec_sql(j->wdb, sql, why, sizeof(why)) != XACT_OK ||
-	    exec_sql(j->wdb, "COMMIT", why, sizeof(why)) != XACT_OK) {
-		exec_sql(j->wdb, "ROLLBACK", sql, sizeof(sql));
+	if (exec_sql(j->sdb, sql, why, sizeof(why)) != XACT_OK ||
+	    exec_sql(j->sdb, "COMMIT", why, sizeof(why)) != XACT_OK) {
+		exec_sql(j->sdb, "ROLLBACK", sql, sizeof(sql));
 		log_error("journal: cannot reserve gids: %s", why);
 		return XACT_EJOURNAL;
 	}
@@ -606,6 +614,7 @@ journal_close(journal *j)
 		pthread_join(j->thread, NULL);
 	}
 	sqlite3_close(j->rdb);
+	sqlite3_close(j->sdb);
 	sqlite3_close(j->wdb);
 	pthread_mutex_destroy(&j->lock);
 	pthread_mutex_destroy(&j->rlock);

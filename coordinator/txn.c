@@ -203,7 +203,7 @@ maybe_finish(struct txn *t, struct txn_actions *out)
 	if (t->round == 0) {
 		reply_outcome(t, out);
 	}
-	if (owing > 0 || t->round > 0 || t->exec_pid >= 0) {
+	if (owing > 0 || t->round > 0) {
 		return;
 	}
 	if (t->state == TXN_COMMITTING) {
@@ -227,6 +227,12 @@ start_abort(struct txn *t, const char *reason, struct txn_actions *out)
 	t->outcome = XACT_OUTCOME_ABORTED;
 	if (reason != NULL && t->reason[0] == '\0') {
 		snprintf(t->reason, sizeof(t->reason), "%s", reason);
+	}
+	if (t->exec_pid >= 0) {
+		/* The statement in flight is answered now; its result, if
+		 * it ever comes, is dropped. */
+		emit(out, TXN_ACT_REPLY_EXEC, t->exec_pid, XACT_EABORTED);
+		t->exec_pid = -1;
 	}
 	reply_outcome(t, out);
 	send_round(t, out);
@@ -285,6 +291,7 @@ step_active(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 			t->parts[t->nparts].state = TP_ENLISTED;
 			t->nparts++;
 		}
+		find_part(t, ev->pid)->stmts++;
 		t->state = TXN_EXECUTING;
 		t->exec_pid = ev->pid;
 		emit(out, TXN_ACT_SEND_EXEC, ev->pid, 0);
@@ -370,6 +377,10 @@ step_preparing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 		t->client_waiting = 1; /* repeated request: answered at decision */
 		return 0;
 	case TXN_EV_TIMEOUT:
+		/* Safety net: a vote that never arrived counts as NO.  No
+		 * decision exists yet, so aborting is always allowed. */
+		start_abort(t, "votes missing past the transaction timeout", out);
+		return 0;
 	case TXN_EV_RETRY:
 		return 0; /* prepare calls time out on their own */
 	default:
@@ -443,13 +454,7 @@ step_finishing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 		return 0;
 	case TXN_EV_EXEC_DONE:
 	case TXN_EV_EXEC_FAILED:
-		if (ev->pid != t->exec_pid) {
-			return XACT_ESTATE;
-		}
-		t->exec_pid = -1;
-		emit(out, TXN_ACT_REPLY_EXEC, ev->pid, XACT_EABORTED);
-		maybe_finish(t, out);
-		return 0;
+		return 0; /* late: answered when the abort began */
 	case TXN_EV_EXEC:
 		if (t->state == TXN_ABORTING) {
 			emit(out, TXN_ACT_REPLY_EXEC, ev->pid, XACT_EABORTED);

@@ -112,6 +112,7 @@ struct txn_part {
 	int pid;
 	enum txn_part_state state;
 	int attempts; /* unacknowledged COMMIT/ABORT sends */
+	uint32_t stmts; /* statements sent to this branch; numbers them from 1 */
 };
 
 struct txn {

@@ -263,6 +263,16 @@ handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t se
 	}
 	before = b->state;
 	op = branch_op_for(before, req);
+	if (req == BREQ_EXEC && seq != b->last_seq + 1) {
+		/* A gap: earlier statements of this branch are not here (this
+		 * agent restarted and lost them).  Running this one alone
+		 * would commit part of a transaction. */
+		reply = wire_error_reply(XACT_ESTATE, "branch %s: statement %u arrived but %u is "
+		    "the next one here (the agent lost the branch's earlier work)", gid, seq,
+		    b->last_seq + 1);
+		release(a, b);
+		return reply;
+	}
 	if (op == BOP_REFUSE) {
 		release(a, b);
 		return wire_error_reply(XACT_ESTATE, "branch %s is %s: %s refused", gid,

@@ -3,7 +3,8 @@
  * what came back, to test that malformed and oversized messages are
  * answered with an error or dropped, never a crash.
  *
- * usage: rawsend URL garbage|empty|version|nobody|big BYTES
+ * usage: rawsend URL garbage|empty|version|nobody|exec2|big [BYTES]
+ * exec2 is a well-formed statement numbered 2 for a branch nobody began.
  * Prints "error CODE TEXT", "reply KIND", or "no reply: WHY"; exits 0.
  */
 #include "wire.h"
@@ -24,7 +25,7 @@ main(int argc, char **argv)
 	int rv;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|big [BYTES]\n");
+		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec2|big [BYTES]\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -60,6 +61,18 @@ main(int argc, char **argv)
 			nng_msg_alloc(&msg, len);
 			xact__request__pack(&req, nng_msg_body(msg));
 		}
+	} else if (strcmp(kind, "exec2") == 0) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__BranchExecReq be = XACT__BRANCH_EXEC_REQ__INIT;
+		Xact__Statement st = XACT__STATEMENT__INIT;
+
+		st.sql = "INSERT INTO ledger (xfer, amount) VALUES (4, 1)";
+		be.gid = "xact:c1:999999";
+		be.seq = 2;
+		be.stmt = &st;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_EXEC;
+		req.branch_exec = &be;
+		msg = wire_pack_request(&req);
 	} else {
 		size_t n = argc > 3 ? strtoul(argv[3], NULL, 10) : 8u << 20;
 

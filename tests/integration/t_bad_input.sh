@@ -48,6 +48,24 @@ xt_assert_eq "participant dies during statements: exit status" 1 $?
 xt_wait_exit pb 5 || xt_fail "pb did not crash"
 xt_assert_eq "dies during statements: pa rolled back" 1000 "$(balance bank_a 0)"
 
+# ... and one that is back before the coordinator gives up on the call:
+# the call fails (connection reset), the transaction aborts, nothing of it
+# remains on either side.
+XACT_FAILPOINTS=part.before_exec=crash@2 xt_part_b
+xt_wait_port "$BPORT"
+$X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 0" \
+        --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 0" \
+        --on pb "INSERT INTO ledger (xfer, amount) VALUES (3, 1)" 2>"$XT_TMP/e4b" &
+xpid=$!
+xt_wait_exit pb 5 || xt_fail "pb did not crash at its second statement"
+xt_part_b
+wait $xpid
+xt_assert_eq "participant back at once: exit status" 1 $?
+xt_assert_eq "participant back at once: pa rolled back" 1000 "$(balance bank_a 0)"
+xt_assert_eq "participant back at once: pb untouched" 1000 "$(balance bank_b 0)"
+xt_assert_eq "participant back at once: no ledger row" 0 "$(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM ledger WHERE xfer = 3")"
+xt_stop pb
+
 # A participant that dies during prepare, before PREPARE TRANSACTION.
 XACT_FAILPOINTS=pg.before_prepare=crash xt_part_b
 xt_wait_port "$BPORT"
@@ -72,6 +90,17 @@ xt_wait_no_prepared "$PGPORT" bank_b 15 || xt_fail "orphan branch not rolled bac
 xt_assert_grep "re-attached" "re-attached prepared branch" "$XT_TMP/pb.log"
 xt_assert_eq "after prepare crash: pa" 1000 "$(balance bank_a 0)"
 xt_assert_eq "after prepare crash: pb" 1000 "$(balance bank_b 0)"
+
+# A statement numbered 2 for a branch the agent does not know (say, resent
+# to an agent that restarted after running statement 1) is refused: run
+# alone it would commit part of a transaction.
+r=$("$XT_BUILD/tests/rawsend" "$PB_URL" exec2)
+case "$r" in
+"error 12 "*"lost the branch's earlier work"*) ;;
+*) xt_fail "statement 2 of an unknown branch: got '$r'" ;;
+esac
+xt_assert_eq "statement 2 of an unknown branch: no ledger row" 0 \
+    "$(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM ledger WHERE xfer = 4")"
 
 # Malformed and oversized messages straight to both sockets: answered
 # with an error or dropped, and both keep serving.
