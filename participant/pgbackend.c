@@ -130,6 +130,8 @@ command(PGconn *conn, const char *sql, char *err, size_t errlen)
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 		pg_error(conn, res, err, errlen);
+		log_debug("database command failed sql=\"%.60s\" sqlstate=%s error=\"%s\"", sql,
+		    state ? state : "none", err);
 		if (conn_broken(conn) || state == NULL || strncmp(state, "57", 2) == 0 ||
 		    strncmp(state, "08", 2) == 0) {
 			r = BRES_TRANSIENT; /* shutdown, lost connection */

@@ -47,10 +47,17 @@ xt_cleanup() {
 	if [ -n "$XT_TMP" ] && [ -z "${XT_KEEP:-}" ]; then rm -rf "$XT_TMP"; fi
 }
 
+# Ports come from below the kernel's ephemeral range (32768-60999 by
+# default), where outgoing connections could already hold them, and are
+# never handed out twice in one test.
+XT_PORTS_FILE=""
 xt_free_port() {
+	[ -n "$XT_PORTS_FILE" ] || XT_PORTS_FILE="$XT_TMP/ports"
 	while :; do
-		p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+		p=$(( (RANDOM * 32768 + RANDOM) % 17000 + 15000 ))
+		grep -qx "$p" "$XT_PORTS_FILE" 2>/dev/null && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p" >>"$XT_PORTS_FILE"
 			echo "$p"
 			return
 		fi
