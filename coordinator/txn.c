@@ -415,7 +415,10 @@ step_logging(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 		t->client_waiting = 1;
 		return 0;
 	case TXN_EV_TIMEOUT:
-		return 0;
+	case TXN_EV_VOTE_YES:
+	case TXN_EV_VOTE_NO:
+	case TXN_EV_VOTE_READ_ONLY:
+		return 0; /* late or repeated vote: every vote is already in */
 	default:
 		return XACT_ESTATE;
 	}

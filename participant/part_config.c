@@ -102,11 +102,14 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 		return 0;
 	}
 	if (strcmp(key, "log_level") == 0) {
-		if ((cfg->log_level = xlog_level_parse(value)) < 0) {
+		int level = xlog_level_parse(value);
+
+		if (level < 0) {
 			snprintf(err, errlen, "log_level must be error, warn, info or debug, got '%s'",
 			    value);
 			return -1;
 		}
+		cfg->log_level = level;
 		return 0;
 	}
 	snprintf(err, errlen, "unknown key '%s' in [participant]", key);

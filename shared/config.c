@@ -30,11 +30,21 @@ on_value(void *arg, const char *section, const char *key, const char *value)
 	return 1;
 }
 
+static int
+accept_all(void *arg, const char *section, const char *key, const char *value)
+{
+	(void)arg;
+	(void)section;
+	(void)key;
+	(void)value;
+	return 1;
+}
+
 int
 config_load(const char *path, config_handler fn, void *user, char *err, size_t errlen)
 {
 	struct load_state ls = {fn, user, NULL, 0, 0};
-	char why[512] = "syntax error";
+	char why[512] = "";
 	int line;
 
 	ls.err = why;
@@ -47,6 +57,10 @@ config_load(const char *path, config_handler fn, void *user, char *err, size_t e
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 	} else if (line == -2) {
 		snprintf(err, errlen, "%s: out of memory", path);
+	} else if (!ls.failed || ini_parse(path, accept_all, NULL) == line) {
+		/* libinih names the first bad line; when a syntax error comes
+		 * before the first refused key, that line is the syntax error. */
+		snprintf(err, errlen, "%s:%d: syntax error", path, line);
 	} else {
 		snprintf(err, errlen, "%s:%d: %s", path, line, why);
 	}

@@ -36,7 +36,7 @@ static int
 parse_one(char *item)
 {
 	char *eq = strchr(item, '=');
-	char *at;
+	char *at, *end;
 	struct failpoint *fp;
 
 	if (eq == NULL || eq == item || npoints == FP_MAX) {
@@ -51,8 +51,8 @@ parse_one(char *item)
 	fp->nth = 0;
 	if ((at = strchr(eq + 1, '@')) != NULL) {
 		*at = '\0';
-		fp->nth = strtol(at + 1, NULL, 10);
-		if (fp->nth <= 0) {
+		fp->nth = strtol(at + 1, &end, 10);
+		if (fp->nth <= 0 || *end != '\0') {
 			return -1;
 		}
 	}
@@ -62,8 +62,8 @@ parse_one(char *item)
 		fp->action = FP_ERROR;
 	} else if (strncmp(eq + 1, "delay:", 6) == 0) {
 		fp->action = FP_DELAY;
-		fp->delay_ms = strtol(eq + 7, NULL, 10);
-		if (fp->delay_ms <= 0) {
+		fp->delay_ms = strtol(eq + 7, &end, 10);
+		if (fp->delay_ms <= 0 || *end != '\0') {
 			return -1;
 		}
 	} else {

@@ -905,18 +905,17 @@ logging_refuses_rollback_statements_and_acks_and_changes_nothing(void **state)
 }
 
 /* Every vote is in once LOGGING: a vote can only be a duplicate.  It is
- * refused (XACT_ESTATE), unlike in PREPARING and later states where it is
- * ignored with 0; either way nothing may change. */
+ * ignored, as in PREPARING and the later states: nothing may change. */
 static void
-late_vote_while_logging_is_refused_and_changes_nothing(void **state)
+late_vote_while_logging_is_ignored_and_changes_nothing(void **state)
 {
 	struct txn t;
 
 	(void)state;
 	make_logging(&t, 2);
-	REFUSED(&t, VOTE_YES, A);
-	REFUSED(&t, VOTE_NO, A);
-	REFUSED(&t, VOTE_READ_ONLY, B);
+	IGNORED(&t, VOTE_YES, A);
+	IGNORED(&t, VOTE_NO, A);
+	IGNORED(&t, VOTE_READ_ONLY, B);
 	assert_int_equal(t.state, TXN_LOGGING);
 }
 
@@ -1463,7 +1462,7 @@ every_state_answers_every_event_as_documented(void **state)
 		[TXN_ACTIVE] =     {R0, RE, RE, R0, R0, R0, RE, RE, RE, RE, RE, RE, RE, RE},
 		[TXN_EXECUTING] =  {RE, R0, R0, RE, R0, R0, RE, RE, RE, RE, RE, RE, RE, RE},
 		[TXN_PREPARING] =  {RE, RE, RE, R0, RE, R0, R0, R0, R0, RE, RE, RE, RE, R0},
-		[TXN_LOGGING] =    {RE, RE, RE, R0, RE, R0, RE, RE, RE, R0, R0, RE, RE, R0},
+		[TXN_LOGGING] =    {RE, RE, RE, R0, RE, R0, R0, R0, R0, R0, R0, RE, RE, R0},
 		[TXN_COMMITTING] = {RE, R0, R0, R0, R0, R0, R0, R0, R0, RE, RE, R0, R0, R0},
 		[TXN_ABORTING] =   {R0, R0, R0, R0, R0, R0, R0, R0, R0, RE, RE, R0, R0, R0},
 		[TXN_COMMITTED] =  {RE, R0, R0, R0, R0, R0, R0, R0, R0, R0, R0, R0, R0, R0},
@@ -1786,7 +1785,7 @@ main(void)
 		cmocka_unit_test(retry_after_log_failure_forces_the_decision_again_until_it_is_logged),
 		cmocka_unit_test(commit_repeated_while_logging_waits_for_the_decision),
 		cmocka_unit_test(logging_refuses_rollback_statements_and_acks_and_changes_nothing),
-		cmocka_unit_test(late_vote_while_logging_is_refused_and_changes_nothing),
+		cmocka_unit_test(late_vote_while_logging_is_ignored_and_changes_nothing),
 		cmocka_unit_test(acks_in_any_order_commit_answer_the_client_log_completion_and_forget),
 		cmocka_unit_test(unacknowledged_commit_answers_committed_with_pending_and_is_retried),
 		cmocka_unit_test(commit_is_resent_for_ever_and_never_gives_up),
