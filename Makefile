@@ -30,7 +30,8 @@ COORD_OBJ = $(B)/coordinator/txn.o $(B)/coordinator/journal.o \
             $(B)/coordinator/coord.o $(B)/coordinator/coord_config.o \
             $(B)/gen/journal_schema.o
 PART_OBJ = $(B)/participant/branch.o $(B)/participant/agent.o \
-           $(B)/participant/part_config.o $(B)/participant/pgbackend.o
+           $(B)/participant/part_config.o $(B)/participant/pgbackend.o \
+           $(B)/participant/sqlguard.o
 BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl
 UNIT     = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 TESTBINS = $(B)/tests/bank $(B)/tests/rawsend $(B)/tests/abandon

@@ -27,6 +27,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1059,9 +1060,11 @@ reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid, int outcom
 	if (f != NULL) {
 		if (outcome_wanted) {
 			reply_outcome(s, f->outcome, f->reason, 0);
+		} else if (f->outcome == XACT_OUTCOME_COMMITTED) {
+			reply(s, wire_error_reply(XACT_ESTATE, "transaction %s already committed", gid));
 		} else {
-			reply(s, wire_error_reply(XACT_EABORTED, "transaction %s is finished (%s)",
-			    gid, f->outcome == XACT_OUTCOME_COMMITTED ? "committed" : f->reason));
+			reply(s, wire_error_reply(XACT_EABORTED, "transaction %s aborted: %s", gid,
+			    f->reason));
 		}
 		return;
 	}
@@ -1070,6 +1073,17 @@ reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid, int outcom
 		return;
 	}
 	reply(s, wire_error_reply(XACT_ENOTFOUND, "unknown transaction %s", gid));
+}
+
+static int
+enlisted(const struct txn *t, int pid)
+{
+	for (int i = 0; i < t->nparts; i++) {
+		if (t->parts[i].pid == pid) {
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void
@@ -1116,6 +1130,12 @@ handle_exec(struct coord *c, struct sctx *s, Xact__Request *req)
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
+	if (x->t.nparts == TXN_MAX_PARTS && !enlisted(&x->t, pid)) {
+		reply(s, wire_error_reply(XACT_ETOOBIG, "transaction %s: statement refused: "
+		    "more than %d participants", x->t.gid, TXN_MAX_PARTS));
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
 	if (x->exec_req != NULL) {
 		xact__request__free_unpacked(x->exec_req, NULL);
 	}
@@ -1124,11 +1144,8 @@ handle_exec(struct coord *c, struct sctx *s, Xact__Request *req)
 	x->exec_seq = e->seq;
 	x->exec_waiter = s;
 	ev.pid = pid;
-	if ((rv = apply(c, x, &ev)) != 0) {
-		x->exec_waiter = NULL;
-		reply(s, wire_error_reply(rv, "transaction %s: statement refused: %s", x->t.gid,
-		    rv == XACT_ETOOBIG ? "too many participants" : xact_strerror(rv)));
-	}
+	rv = apply(c, x, &ev);
+	assert(rv == 0); /* ACTIVE with room for pid accepts EXEC */
 }
 
 static void
@@ -1141,14 +1158,24 @@ handle_finish(struct coord *c, struct sctx *s, const char *gid, int commit)
 		reply_not_in_memory(c, s, gid, 1);
 		return;
 	}
-	if (x->outcome_waiter != NULL) {
-		reply(x->outcome_waiter, wire_error_reply(XACT_ESTATE,
-		    "superseded by a repeated request"));
-	}
+	struct sctx *old = x->outcome_waiter;
+	enum txn_state state = x->t.state;
+	int rv;
+
 	x->outcome_waiter = s;
 	x->active_ms = now_ms();
-	apply(c, x, &ev);
-	/* x may be gone now. */
+	if ((rv = apply(c, x, &ev)) != 0) {
+		/* Refused (say, a rollback while the commit is deciding):
+		 * nothing changed, x is still there. */
+		x->outcome_waiter = old;
+		reply(s, wire_error_reply(rv, "%s refused: transaction %s is %s",
+		    commit ? "commit" : "rollback", gid, txn_state_name(state)));
+		return;
+	}
+	/* x may be gone now.  A request it replaced gets an answer too. */
+	if (old != NULL) {
+		reply(old, wire_error_reply(XACT_ESTATE, "superseded by a repeated request"));
+	}
 }
 
 static void

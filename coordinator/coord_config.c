@@ -36,8 +36,8 @@ set_participant(struct coord_config *cfg, const char *name, const char *url,
 		snprintf(err, errlen, "bad participant name '%s' (1-32 of A-Z a-z 0-9 _ -)", name);
 		return -1;
 	}
-	if (strstr(url, "://") == NULL) {
-		snprintf(err, errlen, "participant %s: '%s' is not a URL (tcp://HOST:PORT)",
+	if (!config_valid_url(url)) {
+		snprintf(err, errlen, "participant %s: '%s' is not a URL (tcp://HOST:PORT or ipc:///PATH)",
 		    name, url);
 		return -1;
 	}
@@ -185,8 +185,9 @@ coord_config_check(const struct coord_config *cfg, char *err, size_t errlen)
 		         "(use --participant NAME=URL or a [participants] section)");
 		return -1;
 	}
-	if (strstr(cfg->listen, "://") == NULL) {
-		snprintf(err, errlen, "listen '%s' is not a URL (tcp://HOST:PORT)", cfg->listen);
+	if (!config_valid_url(cfg->listen)) {
+		snprintf(err, errlen, "listen '%s' is not a URL (tcp://HOST:PORT or ipc:///PATH)",
+		    cfg->listen);
 		return -1;
 	}
 	for (int i = 0; i < cfg->nparticipants; i++) {

@@ -526,6 +526,10 @@ writer_main(void *arg)
 			free(batch);
 			batch = next;
 		}
+		if (now_ms() - last_gc > 10000) {
+			garbage_collect(j); /* also under constant load */
+			last_gc = now_ms();
+		}
 		pthread_mutex_lock(&j->lock);
 		if (rv == XACT_OK) {
 			j->stats.batches++;

@@ -9,7 +9,7 @@
  *   ACTIVE ---------> EXECUTING ------> ACTIVE
  *     |  COMMIT                 \ EXEC_FAILED, ROLLBACK, TIMEOUT
  *     v                          v
- *   PREPARING --- any NO / unreachable ------> ABORTING --acks--> ABORTED
+ *   PREPARING --- any NO, unreachable, TIMEOUT -> ABORTING --acks--> ABORTED
  *     | every vote YES or READ-ONLY     ^
  *     | (no YES at all: COMMITTED)      | ROLLBACK, TIMEOUT (from ACTIVE)
  *     v

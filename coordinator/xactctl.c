@@ -1,9 +1,9 @@
 /*
  * xactctl - the command line for applications: run statements on several
  * participants as one atomic transaction (exec) and look at the
- * coordinator (status).  It lives beside the coordinator because its
- * operator commands read the coordinator's journal.  The usage text
- * matches docs/xactctl.1.
+ * coordinator (status).  It lives beside the coordinator, whose journal
+ * the operator's commands will read.  The usage text matches
+ * docs/xactctl.1.
  */
 #include "wire.h"
 #include "xact.h"
@@ -125,11 +125,12 @@ print_result_json(const struct stmt *st, const xact_result *r, int first)
 }
 
 static int
-finish_json(const char *gid, const char *outcome, const char *error, int code)
+finish_json(const char *gid, const char *outcome, const char *error, int pending, int code)
 {
 	printf("],\"gid\":");
 	json_str(stdout, gid);
-	printf(",\"outcome\":\"%s\",\"error\":", outcome);
+	printf(",\"outcome\":\"%s\",\"completion_pending\":%s,\"error\":", outcome,
+	    pending ? "true" : "false");
 	json_str(stdout, error && *error ? error : NULL);
 	printf("}\n");
 	return code;
@@ -171,7 +172,7 @@ cmd_exec(xact_client *c, int argc, char **argv)
 		fprintf(stderr, "xactctl: cannot begin: %s\n", xact_strerror(rv));
 		if (json) {
 			printf("{\"results\":[");
-			return finish_json(NULL, "aborted", xact_strerror(rv), EXIT_ABORTED);
+			return finish_json(NULL, "aborted", xact_strerror(rv), 0, EXIT_ABORTED);
 		}
 		return EXIT_ABORTED;
 	}
@@ -192,7 +193,7 @@ cmd_exec(xact_client *c, int argc, char **argv)
 			xact_rollback(t);
 			fprintf(stderr, "xactctl: %s aborted: statement %d on %s failed: %s\n",
 			    xact_txn_gid(t), i + 1, stmts[i].on, why);
-			rv = json ? finish_json(xact_txn_gid(t), "aborted", why, EXIT_ABORTED)
+			rv = json ? finish_json(xact_txn_gid(t), "aborted", why, 0, EXIT_ABORTED)
 			          : EXIT_ABORTED;
 			xact_txn_free(t);
 			return rv;
@@ -209,15 +210,14 @@ cmd_exec(xact_client *c, int argc, char **argv)
 		const char *why = xact_txn_error(t)[0] ? xact_txn_error(t) : xact_strerror(rv);
 
 		fprintf(stderr, "xactctl: %s outcome unknown: %s\n", xact_txn_gid(t), why);
-		rv = json ? finish_json(xact_txn_gid(t), "unknown", why, EXIT_UNKNOWN) : EXIT_UNKNOWN;
+		rv = json ? finish_json(xact_txn_gid(t), "unknown", why, 0, EXIT_UNKNOWN) : EXIT_UNKNOWN;
 	} else if (out == XACT_OUTCOME_ABORTED) {
 		fprintf(stderr, "xactctl: %s aborted: %s\n", xact_txn_gid(t), xact_txn_error(t));
-		rv = json ? finish_json(xact_txn_gid(t), "aborted", xact_txn_error(t), EXIT_ABORTED)
+		rv = json ? finish_json(xact_txn_gid(t), "aborted", xact_txn_error(t), 0, EXIT_ABORTED)
 		          : EXIT_ABORTED;
 	} else {
 		if (json) {
-			rv = finish_json(xact_txn_gid(t), "committed",
-			    pending ? "completion pending" : NULL, EXIT_COMMITTED);
+			rv = finish_json(xact_txn_gid(t), "committed", NULL, pending, EXIT_COMMITTED);
 		} else {
 			printf("committed %s%s\n", xact_txn_gid(t),
 			    pending ? " (completion pending: the coordinator keeps retrying)" : "");
@@ -301,7 +301,7 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 			printf("%-24s %-12s %8llu ", st->txns[i]->gid, st->txns[i]->state,
 			    (unsigned long long)st->txns[i]->age_ms);
 			for (size_t j = 0; j < st->txns[i]->n_participants; j++) {
-				printf("%s%s", j ? "," : " ", st->txns[i]->participants[j]);
+				printf("%s%s", j ? "," : "", st->txns[i]->participants[j]);
 			}
 			putchar('\n');
 		}
@@ -326,7 +326,10 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--coordinator") == 0 && i + 1 < argc) {
 			url = argv[++i];
 		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-			timeout_ms = atoi(argv[++i]);
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+
+			timeout_ms = *end == '\0' && v > 0 && v <= 86400000 ? (int)v : 0;
 			if (timeout_ms <= 0) {
 				fprintf(stderr, "xactctl: --timeout wants milliseconds > 0\n");
 				return EXIT_USAGE;

@@ -15,6 +15,7 @@
 #include "failpoint.h"
 #include "log.h"
 #include "part.h"
+#include "sqlguard.h"
 #include "wire.h"
 #include "xact.h"
 
@@ -153,6 +154,23 @@ global_gid(struct agent *a, const char *local, char *buf)
 	return buf;
 }
 
+/* A statement result that carries a refusal, as the database's errors do:
+ * the client sees it as a failed statement. */
+static nng_msg *
+refused_result(const char *why)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__ExecRep er = XACT__EXEC_REP__INIT;
+	Xact__Result r = XACT__RESULT__INIT;
+
+	r.error = (char *)why;
+	r.sqlstate = "25001"; /* active_sql_transaction */
+	er.result = &r;
+	rep.body_case = XACT__REPLY__BODY_EXEC;
+	rep.exec = &er;
+	return wire_pack_reply(&rep);
+}
+
 /* Runs the backend operation the state machine names.  Returns its
  * result; *reply may receive the backend's exec reply. */
 static enum branch_result
@@ -161,6 +179,7 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 {
 	enum branch_result r = BRES_OK;
 	char local[LOCAL_GID_MAX];
+	const char *why;
 
 	switch (op) {
 	case BOP_BEGIN_EXEC:
@@ -172,6 +191,10 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 	case BOP_EXEC:
 		if (XACT_FAILPOINT("part.before_exec") != 0) {
 			snprintf(err, errlen, "injected failure (part.before_exec)");
+			r = BRES_FAILED;
+		} else if ((why = sqlguard_check(st->sql)) != NULL) {
+			snprintf(err, errlen, "%s", why);
+			*reply = refused_result(why);
 			r = BRES_FAILED;
 		} else {
 			r = a->ops->exec(a->be, b->conn, st, reply);
@@ -250,8 +273,9 @@ handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t se
 	nng_msg *reply = NULL, *dup;
 	char err[1024] = "";
 
-	if (!backend_gid_is_safe(gid)) {
-		return wire_error_reply(XACT_EINVAL, "bad gid (expected xact:[A-Za-z0-9_:-], under 200 bytes)");
+	if (!backend_gid_is_safe(gid) || strlen(gid) >= sizeof(((struct pbranch *)0)->gid)) {
+		return wire_error_reply(XACT_EINVAL,
+		    "bad gid (expected xact:[A-Za-z0-9_:-], under 64 bytes)");
 	}
 	if ((b = acquire(a, gid)) == NULL) {
 		return wire_error_reply(XACT_ENOMEM, "out of memory");

@@ -130,8 +130,9 @@ part_config_check(const struct part_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s is required (flag or config file)", missing);
 		return -1;
 	}
-	if (strstr(cfg->listen, "://") == NULL || strstr(cfg->coordinator, "://") == NULL) {
-		snprintf(err, errlen, "--listen and --coordinator must be URLs (tcp://HOST:PORT)");
+	if (!config_valid_url(cfg->listen) || !config_valid_url(cfg->coordinator)) {
+		snprintf(err, errlen, "--listen and --coordinator must be URLs "
+		    "(tcp://HOST:PORT or ipc:///PATH)");
 		return -1;
 	}
 	return 0;

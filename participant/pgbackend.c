@@ -342,6 +342,13 @@ pg_exec(void *be, void *conn, const Xact__Statement *st, nng_msg **reply)
 	switch (PQresultStatus(res)) {
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
+		if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {
+			/* Something ended the transaction block: the branch's
+			 * work can no longer be prepared as one unit. */
+			*reply = error_result("the statement ended the branch's transaction", "25P01");
+			r = BRES_FAILED;
+			break;
+		}
 		*reply = rows_result(pg, res);
 		r = BRES_OK;
 		break;

@@ -106,3 +106,18 @@ config_copy(char *dst, size_t n, const char *src)
 	strcpy(dst, src);
 	return 0;
 }
+
+int
+config_valid_url(const char *url)
+{
+	static const char *const schemes[] = {"tcp://", "ipc://", "tls+tcp://"};
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(*schemes); i++) {
+		size_t n = strlen(schemes[i]);
+
+		if (strncmp(url, schemes[i], n) == 0 && url[n] != '\0') {
+			return 1;
+		}
+	}
+	return 0;
+}

@@ -21,6 +21,10 @@ int config_parse_long(const char *s, long min, long max, long *out);
 /* Checks a name: 1-32 of [A-Za-z0-9_-].  Returns 1 when valid. */
 int config_valid_name(const char *s);
 
+/* Checks a transport URL: tcp://, ipc:// or tls+tcp:// and an address.
+ * Returns 1 when valid. */
+int config_valid_url(const char *url);
+
 /* Copies src into dst (size n); -1 when it does not fit. */
 int config_copy(char *dst, size_t n, const char *src);
 

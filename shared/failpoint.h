@@ -18,6 +18,8 @@ extern int failpoint_armed;
 int failpoint_init(void);
 /* Parses a specification; used by failpoint_init and tests. */
 int failpoint_configure(const char *spec);
+/* Returns 1 when name is a failpoint of the code. */
+int failpoint_known(const char *name);
 /* Runs the action configured for name: 0, or XACT_EFAILPOINT for error. */
 int failpoint_hit(const char *name);
 

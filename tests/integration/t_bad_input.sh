@@ -18,6 +18,15 @@ xt_assert_eq "failing statement: exit status" 1 $?
 xt_assert_grep "database error text" 'violates check constraint "ledger_amount_check"' "$XT_TMP/e1"
 xt_assert_eq "failing statement: pa untouched" 1000 "$(balance bank_a 0)"
 
+# A statement that would end the branch's own transaction is refused:
+# run, it would commit part of the global transaction behind its back.
+$X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 0" \
+        --on pa "COMMIT" \
+        --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 0" 2>"$XT_TMP/e1b"
+xt_assert_eq "COMMIT inside a branch: exit status" 1 $?
+xt_assert_grep "COMMIT inside a branch: reason" "transaction control statements are not allowed" "$XT_TMP/e1b"
+xt_assert_eq "COMMIT inside a branch: pa untouched" 1000 "$(balance bank_a 0)"
+
 # An unknown participant name.
 $X exec --on nosuch "SELECT 1" 2>"$XT_TMP/e2"
 xt_assert_eq "unknown participant: exit status" 1 $?
@@ -177,6 +186,12 @@ xt_assert_grep "missing flag named" "is required" "$XT_TMP/c6"
 "$XT_BUILD/xact-participant" --name pa --listen "$PA_URL" --coordinator "$COORD_URL" \
     --backend mysql --conninfo x 2>"$XT_TMP/c7"
 xt_assert_eq "unknown backend: exit status" 2 $?
+
+# A failpoint name that does not exist is refused, not ignored.
+XACT_FAILPOINTS=coord.no_such_step=crash "$XT_BUILD/xact-coordinator" --journal "$XT_TMP/fp.db" \
+    --participant "pa=$PA_URL" --listen "tcp://127.0.0.1:$(xt_free_port)" 2>"$XT_TMP/c8"
+xt_assert_eq "unknown failpoint: exit status" 2 $?
+xt_assert_grep "unknown failpoint" "bad XACT_FAILPOINTS" "$XT_TMP/c8"
 
 # Nothing was lost on the way.
 xt_wait_no_prepared "$PGPORT" bank_a 15 || xt_fail "prepared left in bank_a"

@@ -733,37 +733,37 @@ failpoint_configure_accepts_crash_error_and_delay_with_nth_hit(void **state)
 	struct timespec t0, t1;
 
 	(void)state;
-	assert_int_equal(failpoint_configure("a=crash,b=error,c=delay:5@2"), 0);
+	assert_int_equal(failpoint_configure("pg.after_prepare=crash,journal.write=error,pg.before_prepare=delay:5@2"), 0);
 	assert_true(failpoint_armed);
-	assert_int_equal(failpoint_hit("b"), XACT_EFAILPOINT);
-	assert_int_equal(failpoint_hit("b"), XACT_EFAILPOINT);
-	assert_int_equal(XACT_FAILPOINT("b"), XACT_EFAILPOINT);
-	assert_int_equal(failpoint_hit("unconfigured"), 0);
-	assert_int_equal(failpoint_hit("c"), 0); /* first hit: no delay asked */
+	assert_int_equal(failpoint_hit("journal.write"), XACT_EFAILPOINT);
+	assert_int_equal(failpoint_hit("journal.write"), XACT_EFAILPOINT);
+	assert_int_equal(XACT_FAILPOINT("journal.write"), XACT_EFAILPOINT);
+	assert_int_equal(failpoint_hit("part.after_commit"), 0);
+	assert_int_equal(failpoint_hit("pg.before_prepare"), 0); /* first hit: no delay asked */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(failpoint_hit("c"), 0);
+	assert_int_equal(failpoint_hit("pg.before_prepare"), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true(elapsed_ms(&t0, &t1) >= 5);
 	/* ';' separates as well */
-	assert_int_equal(failpoint_configure("x=error;y=delay:1"), 0);
-	assert_int_equal(failpoint_hit("x"), XACT_EFAILPOINT);
-	assert_int_equal(failpoint_hit("b"), 0); /* replaced, not merged */
+	assert_int_equal(failpoint_configure("part.before_exec=error;part.before_vote=delay:1"), 0);
+	assert_int_equal(failpoint_hit("part.before_exec"), XACT_EFAILPOINT);
+	assert_int_equal(failpoint_hit("journal.write"), 0); /* replaced, not merged */
 }
 
 static void
 failpoint_error_at_nth_hit_fires_only_on_that_hit(void **state)
 {
 	(void)state;
-	assert_int_equal(failpoint_configure("x=error@3"), 0);
-	assert_int_equal(failpoint_hit("x"), 0);
-	assert_int_equal(failpoint_hit("x"), 0);
-	assert_int_equal(failpoint_hit("x"), XACT_EFAILPOINT);
-	assert_int_equal(failpoint_hit("x"), 0);
-	assert_int_equal(failpoint_hit("x"), 0);
+	assert_int_equal(failpoint_configure("part.before_exec=error@3"), 0);
+	assert_int_equal(failpoint_hit("part.before_exec"), 0);
+	assert_int_equal(failpoint_hit("part.before_exec"), 0);
+	assert_int_equal(failpoint_hit("part.before_exec"), XACT_EFAILPOINT);
+	assert_int_equal(failpoint_hit("part.before_exec"), 0);
+	assert_int_equal(failpoint_hit("part.before_exec"), 0);
 	/* configuring again starts counting anew */
-	assert_int_equal(failpoint_configure("x=error@1"), 0);
-	assert_int_equal(failpoint_hit("x"), XACT_EFAILPOINT);
-	assert_int_equal(failpoint_hit("x"), 0);
+	assert_int_equal(failpoint_configure("part.before_exec=error@1"), 0);
+	assert_int_equal(failpoint_hit("part.before_exec"), XACT_EFAILPOINT);
+	assert_int_equal(failpoint_hit("part.before_exec"), 0);
 }
 
 static void
@@ -794,29 +794,30 @@ static void
 failpoint_configure_refuses_malformed_specs_and_disarms(void **state)
 {
 	static const char *const bad[] = {
-		"noequals", "=error", "a=", "a=explode", "a=Error", "a=delay", "a=delay:",
-		"a=delay:0", "a=delay:-5", "a=delay:abc", "a=error@0", "a=error@", "a=error@-1",
-		"a=crash@x", "a=error,b", "a=error,=crash",
+		"noequals", "=error", "part.before_vote=", "part.before_vote=explode", "part.before_vote=Error", "part.before_vote=delay", "part.before_vote=delay:",
+		"part.before_vote=delay:0", "part.before_vote=delay:-5", "part.before_vote=delay:abc", "part.before_vote=error@0", "part.before_vote=error@", "part.before_vote=error@-1",
+		"part.before_vote=crash@x", "part.before_vote=error,journal.write", "part.before_vote=error,=crash",
 		"a_name_that_is_far_too_long_for_the_table_of_failpoints_0123456789=error",
+		"no.such.failpoint=error", "journal.write=error,coord.typo=crash",
 	};
 	char many[1024] = "";
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		assert_int_equal(failpoint_configure("armed=error"), 0);
+		assert_int_equal(failpoint_configure("journal.write=error"), 0);
 		assert_true(failpoint_armed);
 		if (failpoint_configure(bad[i]) != -1) {
 			fail_msg("'%s' accepted", bad[i]);
 		}
 		/* a refused spec leaves nothing armed, not even the old one */
 		assert_false(failpoint_armed);
-		assert_int_equal(failpoint_hit("armed"), 0);
-		assert_int_equal(failpoint_hit("a"), 0);
+		assert_int_equal(failpoint_hit("journal.write"), 0);
+		assert_int_equal(failpoint_hit("part.before_vote"), 0);
 	}
 	for (int i = 0; i < 33; i++) { /* one more than the table holds */
-		char one[16];
+		char one[32];
 
-		snprintf(one, sizeof(one), "%sp%d=error", i ? "," : "", i);
+		snprintf(one, sizeof(one), "%sjournal.write=error", i ? "," : "");
 		strcat(many, one);
 	}
 	assert_int_equal(failpoint_configure(many), -1);
@@ -827,14 +828,14 @@ static void
 failpoint_configure_null_or_empty_disarms(void **state)
 {
 	(void)state;
-	assert_int_equal(failpoint_configure("x=error"), 0);
+	assert_int_equal(failpoint_configure("part.before_exec=error"), 0);
 	assert_int_equal(failpoint_configure(NULL), 0);
 	assert_false(failpoint_armed);
-	assert_int_equal(failpoint_hit("x"), 0);
-	assert_int_equal(failpoint_configure("x=error"), 0);
+	assert_int_equal(failpoint_hit("part.before_exec"), 0);
+	assert_int_equal(failpoint_configure("part.before_exec=error"), 0);
 	assert_int_equal(failpoint_configure(""), 0);
 	assert_false(failpoint_armed);
-	assert_int_equal(XACT_FAILPOINT("x"), 0);
+	assert_int_equal(XACT_FAILPOINT("part.before_exec"), 0);
 }
 
 /*
