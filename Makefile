@@ -38,6 +38,7 @@ TESTBINS = $(B)/tests/bank $(B)/tests/rawsend $(B)/tests/abandon
 MANS     = $(wildcard docs/*.1 docs/*.8)
 
 .PHONY: all test unit integration demo deps check-deps install uninstall clean
+.SECONDARY:
 all: $(BINS) $(B)/libxact.a
 
 # Installs the Debian packages the project needs (root), or says how.

@@ -1426,7 +1426,11 @@ shutdown_all(struct coord *c)
 			txn_free(x);
 		}
 	}
+	/* The writer flushes what is queued; its callbacks may still post. */
 	journal_close(c->j);
+	while ((ev = take(c, 0)) != NULL) {
+		free(ev);
+	}
 }
 
 int
