@@ -21,6 +21,7 @@
 #include "journal.h"
 #include "log.h"
 #include "txn.h"
+#include "util.h"
 #include "wire.h"
 #include "xact.h"
 
@@ -142,24 +143,10 @@ struct coord {
 	int64_t next_sweep;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static unsigned
 hash_str(const char *s)
 {
-	unsigned h = 2166136261u;
-
-	while (*s) {
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	}
-	return h % HASH_BUCKETS;
+	return util_hash(s) % HASH_BUCKETS;
 }
 
 /* ---- event queue ------------------------------------------------------- */
@@ -449,7 +436,7 @@ txn_insert(struct coord *c, struct ctxn *x)
 		x->tnext = c->by_token[x->token % HASH_BUCKETS];
 		c->by_token[x->token % HASH_BUCKETS] = x;
 	}
-	x->started_ms = x->active_ms = now_ms();
+	x->started_ms = x->active_ms = util_now_ms();
 	c->ntxns++;
 }
 
@@ -679,7 +666,7 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 		if (x->backoff > RETRY_MAX_MS) {
 			x->backoff = RETRY_MAX_MS;
 		}
-		x->retry_at = now_ms() + x->backoff;
+		x->retry_at = util_now_ms() + x->backoff;
 	}
 	do_actions(c, x, &acts);
 	return 0;
@@ -1099,7 +1086,7 @@ handle_exec(struct coord *c, struct sctx *s, Xact__Request *req)
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
-	x->active_ms = now_ms();
+	x->active_ms = util_now_ms();
 	if (e->seq == x->exec_seq && x->t.state != TXN_EXECUTING && x->exec_reply != NULL) {
 		nng_msg *dup; /* a repeat of the last statement */
 
@@ -1163,7 +1150,7 @@ handle_finish(struct coord *c, struct sctx *s, const char *gid, int commit)
 	int rv;
 
 	x->outcome_waiter = s;
-	x->active_ms = now_ms();
+	x->active_ms = util_now_ms();
 	if ((rv = apply(c, x, &ev)) != 0) {
 		/* Refused (say, a rollback while the commit is deciding):
 		 * nothing changed, x is still there. */
@@ -1189,7 +1176,7 @@ handle_status(struct coord *c, struct sctx *s)
 	Xact__TxnInfo **tp = calloc((size_t)c->ntxns + 1, sizeof(*tp));
 	char **names = calloc((size_t)c->ntxns * TXN_MAX_PARTS + 1, sizeof(char *));
 	size_t nt = 0, nn = 0;
-	int64_t now = now_ms();
+	int64_t now = util_now_ms();
 
 	if (pi == NULL || pp == NULL || ti == NULL || tp == NULL || names == NULL) {
 		reply(s, wire_error_reply(XACT_ENOMEM, "out of memory"));
@@ -1295,7 +1282,7 @@ timed_out(struct coord *c, const struct ctxn *x, int64_t now)
 static void
 tick(struct coord *c)
 {
-	int64_t now = now_ms();
+	int64_t now = util_now_ms();
 	struct ctxn *due[256];
 	int ndue = 0;
 
@@ -1487,9 +1474,9 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 			}
 			free(ev);
 		}
-		if (now_ms() - last_tick >= TICK_MS) {
+		if (util_now_ms() - last_tick >= TICK_MS) {
 			tick(c);
-			last_tick = now_ms();
+			last_tick = util_now_ms();
 		}
 	}
 	log_info("shutting down");

@@ -77,43 +77,6 @@ coord_config_add_participant(struct coord_config *cfg, const char *spec, char *e
 	return set_participant(cfg, name, eq + 1, err, errlen);
 }
 
-/* Parses seconds (whole, 1..max) into milliseconds. */
-static int
-set_seconds(long *dst, const char *key, const char *value, long max, char *err, size_t errlen)
-{
-	long v;
-
-	if (config_parse_long(value, 1, max, &v) != 0) {
-		snprintf(err, errlen, "%s must be a whole number of seconds in 1..%ld, got '%s'",
-		    key, max, value);
-		return -1;
-	}
-	*dst = v * 1000;
-	return 0;
-}
-
-/* Parses milliseconds (1..max). */
-static int
-set_ms(long *dst, const char *key, const char *value, long max, char *err, size_t errlen)
-{
-	if (config_parse_long(value, 1, max, dst) != 0) {
-		snprintf(err, errlen, "%s must be a whole number of milliseconds in 1..%ld, got '%s'",
-		    key, max, value);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-set_string(char *dst, size_t n, const char *key, const char *value, char *err, size_t errlen)
-{
-	if (*value == '\0' || config_copy(dst, n, value) != 0) {
-		snprintf(err, errlen, "%s must be 1..%zu characters", key, n - 1);
-		return -1;
-	}
-	return 0;
-}
-
 int
 coord_config_set(void *arg, const char *section, const char *key, const char *value,
     char *err, size_t errlen)
@@ -129,49 +92,36 @@ coord_config_set(void *arg, const char *section, const char *key, const char *va
 		return -1;
 	}
 	if (strcmp(key, "id") == 0) {
-		if (!config_valid_name(value)) {
-			snprintf(err, errlen, "id must be 1-32 of A-Z a-z 0-9 _ -, got '%s'", value);
-			return -1;
-		}
-		strcpy(cfg->id, value);
-		return 0;
+		return config_set_name(cfg->id, key, value, err, errlen);
 	}
 	if (strcmp(key, "listen") == 0) {
-		return set_string(cfg->listen, sizeof(cfg->listen), key, value, err, errlen);
+		return config_set_text(cfg->listen, sizeof(cfg->listen), key, value, err, errlen);
 	}
 	if (strcmp(key, "journal") == 0) {
-		return set_string(cfg->journal, sizeof(cfg->journal), key, value, err, errlen);
+		return config_set_text(cfg->journal, sizeof(cfg->journal), key, value, err, errlen);
 	}
 	if (strcmp(key, "txn_timeout") == 0) {
-		return set_seconds(&cfg->txn_timeout_ms, key, value, 86400, err, errlen);
+		return config_set_number(&cfg->txn_timeout_ms, key, value, 1, 86400, 1000, "seconds",
+		    err, errlen);
 	}
 	if (strcmp(key, "call_timeout_ms") == 0) {
-		return set_ms(&cfg->call_timeout_ms, key, value, 3600000, err, errlen);
+		return config_set_number(&cfg->call_timeout_ms, key, value, 1, 3600000, 1,
+		    "milliseconds", err, errlen);
 	}
 	if (strcmp(key, "recovery_interval") == 0) {
-		return set_seconds(&cfg->recovery_interval_ms, key, value, 86400, err, errlen);
+		return config_set_number(&cfg->recovery_interval_ms, key, value, 1, 86400, 1000,
+		    "seconds", err, errlen);
 	}
 	if (strcmp(key, "retention") == 0) {
-		return set_seconds(&cfg->retention_ms, key, value, 365L * 86400, err, errlen);
+		return config_set_number(&cfg->retention_ms, key, value, 1, 365L * 86400, 1000,
+		    "seconds", err, errlen);
 	}
 	if (strcmp(key, "max_message") == 0) {
-		if (config_parse_long(value, 1024, 1L << 30, &cfg->max_message) != 0) {
-			snprintf(err, errlen, "max_message must be bytes in 1024..%ld, got '%s'",
-			    1L << 30, value);
-			return -1;
-		}
-		return 0;
+		return config_set_number(&cfg->max_message, key, value, 1024, 1L << 30, 1, "bytes",
+		    err, errlen);
 	}
 	if (strcmp(key, "log_level") == 0) {
-		int level = xlog_level_parse(value);
-
-		if (level < 0) {
-			snprintf(err, errlen, "log_level must be error, warn, info or debug, got '%s'",
-			    value);
-			return -1;
-		}
-		cfg->log_level = level;
-		return 0;
+		return config_set_log_level(&cfg->log_level, value, err, errlen);
 	}
 	snprintf(err, errlen, "unknown key '%s' in [coordinator]", key);
 	return -1;

@@ -172,6 +172,20 @@ check_durability(sqlite3 *db, char *err, size_t errlen)
 	return rv;
 }
 
+/* check_durability for a writing connection (synchronous is set per
+ * connection), with the journal's path in the message. */
+static int
+durable(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	char why[512];
+
+	if (check_durability(db, why, sizeof(why)) != XACT_OK) {
+		snprintf(err, errlen, "refusing journal %s: %s", path, why);
+		return XACT_EJOURNAL;
+	}
+	return XACT_OK;
+}
+
 static int
 has_tables(sqlite3 *db, int *any)
 {
@@ -257,19 +271,15 @@ journal_open(journal **out, const char *path, const char *coord_id, char *err,
 		snprintf(err, errlen, "refusing journal %s: %s", path, why);
 		goto fail;
 	}
-	if (check_durability(j->wdb, why, sizeof(why)) != XACT_OK) {
-		snprintf(err, errlen, "refusing journal %s: %s", path, why);
+	if (durable(j->wdb, path, err, errlen) != XACT_OK) {
 		goto fail;
 	}
 	if (created && fsync_parent(path) != 0) {
 		snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (open_conn(path, SQLITE_OPEN_READWRITE, &j->sdb, &any, err, errlen) != XACT_OK) {
-		goto fail;
-	}
-	if (check_durability(j->sdb, why, sizeof(why)) != XACT_OK) {
-		snprintf(err, errlen, "refusing journal %s: %s", path, why);
+	if (open_conn(path, SQLITE_OPEN_READWRITE, &j->sdb, &any, err, errlen) != XACT_OK ||
+	    durable(j->sdb, path, err, errlen) != XACT_OK) {
 		goto fail;
 	}
 	if (open_conn(path, SQLITE_OPEN_READONLY, &j->rdb, &any, err, errlen) != XACT_OK) {

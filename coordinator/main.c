@@ -3,26 +3,15 @@
  * Flags override the configuration file; the usage text below matches
  * docs/xact-coordinator.8.
  */
-#include "config.h"
 #include "coord.h"
+#include "daemon.h"
 #include "failpoint.h"
 #include "log.h"
 #include "xact.h"
 
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static volatile int stop_flag;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1; /* only a flag: the loop does the work */
-}
 
 static void
 usage(FILE *f)
@@ -51,7 +40,7 @@ usage(FILE *f)
 	    "2 on a usage or configuration error.\n");
 }
 
-enum { OPT_TXN_TIMEOUT = 256, OPT_CALL_TIMEOUT, OPT_RECOVERY, OPT_RETENTION, OPT_LOG, OPT_CHECK };
+enum { OPT_TXN_TIMEOUT = 256, OPT_CALL_TIMEOUT, OPT_RECOVERY, OPT_RETENTION, OPT_LOG };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -64,7 +53,7 @@ static const struct option options[] = {
 	{"recovery-interval", required_argument, NULL, OPT_RECOVERY},
 	{"retention", required_argument, NULL, OPT_RETENTION},
 	{"log-level", required_argument, NULL, OPT_LOG},
-	{"check", no_argument, NULL, OPT_CHECK},
+	{"check", no_argument, NULL, DAEMON_OPT_CHECK},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -86,70 +75,46 @@ flag_key(int opt)
 	}
 }
 
+static int
+participant_flag(void *cfg, int opt, const char *arg, char *err, size_t errlen)
+{
+	return opt == 'p' ? coord_config_add_participant(cfg, arg, err, errlen) : 0;
+}
+
+static int
+check(const void *cfg, char *err, size_t errlen)
+{
+	return coord_config_check(cfg, err, errlen);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct coord_config cfg;
-	char err[1024];
-	int opt, check = 0, rv;
+	struct daemon_spec d = {
+		.prog = "xact-coordinator",
+		.section = "coordinator",
+		.shortopts = "c:l:j:i:p:h",
+		.options = options,
+		.set = coord_config_set,
+		.cfg = &cfg,
+		.flag_key = flag_key,
+		.other_flag = participant_flag,
+		.check = check,
+		.usage = usage,
+	};
+	int rv;
 
 	xlog_init("coordinator", XLOG_INFO);
 	coord_config_defaults(&cfg);
-	/* First pass: the config file, so that flags override it. */
-	while ((opt = getopt_long(argc, argv, "c:l:j:i:p:h", options, NULL)) != -1) {
-		if (opt == 'c' && config_load(optarg, coord_config_set, &cfg, err, sizeof(err)) != 0) {
-			fprintf(stderr, "xact-coordinator: %s\n", err);
-			return 2;
-		} else if (opt == 'h') {
-			usage(stdout);
-			return 0;
-		} else if (opt == '?') {
-			usage(stderr);
-			return 2;
-		}
-	}
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:j:i:p:h", options, NULL)) != -1) {
-		const char *key = flag_key(opt);
-
-		if (opt == 'p') {
-			rv = coord_config_add_participant(&cfg, optarg, err, sizeof(err));
-		} else if (opt == OPT_CHECK) {
-			check = 1;
-			rv = 0;
-		} else if (key != NULL) {
-			rv = coord_config_set(&cfg, "coordinator", key, optarg, err, sizeof(err));
-		} else {
-			rv = 0;
-		}
-		if (rv != 0) {
-			fprintf(stderr, "xact-coordinator: %s\n", err);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "xact-coordinator: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	if (coord_config_check(&cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "xact-coordinator: %s\n", err);
-		return 2;
-	}
-	if (check) {
-		printf("configuration OK\n");
-		return 0;
+	if ((rv = daemon_parse(&d, argc, argv)) >= 0) {
+		return rv;
 	}
 	xlog_init("coordinator", cfg.log_level);
 	if (failpoint_init() != 0) {
 		return 2;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_signals(&stop_flag);
 	rv = coord_run(&cfg, &stop_flag);
 	return rv == XACT_OK ? 0 : 1;
 }

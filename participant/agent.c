@@ -16,6 +16,7 @@
 #include "log.h"
 #include "part.h"
 #include "sqlguard.h"
+#include "util.h"
 #include "wire.h"
 #include "xact.h"
 
@@ -54,24 +55,10 @@ struct agent {
 	struct pbranch *table[BUCKETS];
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static unsigned
 bucket(const char *gid)
 {
-	unsigned h = 2166136261u;
-
-	while (*gid) {
-		h = (h ^ (unsigned char)*gid++) * 16777619u;
-	}
-	return h % BUCKETS;
+	return util_hash(gid) % BUCKETS;
 }
 
 /* Finds gid, creating it in state NONE; the result is referenced and
@@ -97,7 +84,7 @@ acquire(struct agent *a, const char *gid)
 	}
 	if (b != NULL) {
 		b->refs++;
-		b->touched_ms = now_ms();
+		b->touched_ms = util_now_ms();
 	}
 	pthread_mutex_unlock(&a->table_lock);
 	if (b != NULL) {
@@ -112,7 +99,7 @@ release(struct agent *a, struct pbranch *b)
 	pthread_mutex_unlock(&b->lock);
 	pthread_mutex_lock(&a->table_lock);
 	b->refs--;
-	b->touched_ms = now_ms();
+	b->touched_ms = util_now_ms();
 	pthread_mutex_unlock(&a->table_lock);
 }
 
@@ -475,7 +462,7 @@ worker_main(void *arg)
 static void
 housekeeping(struct agent *a)
 {
-	int64_t now = now_ms();
+	int64_t now = util_now_ms();
 	struct pbranch *stale[64];
 	int nstale = 0;
 
@@ -549,7 +536,7 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	struct agent *a = calloc(1, sizeof(*a));
 	char err[1024];
 	int rv, started = 0;
-	int64_t last_hk = now_ms();
+	int64_t last_hk = util_now_ms();
 
 	if (a == NULL) {
 		return XACT_ENOMEM;
@@ -587,9 +574,9 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	    cfg->name, a->ops->name, cfg->listen, cfg->coordinator, started);
 	while (!*stop) {
 		usleep(100 * 1000);
-		if (now_ms() - last_hk >= 1000) {
+		if (util_now_ms() - last_hk >= 1000) {
 			housekeeping(a);
-			last_hk = now_ms();
+			last_hk = util_now_ms();
 		}
 	}
 	log_info("shutting down");

@@ -2,25 +2,15 @@
  * main.c - xact-participant: options, signals, then part_run().
  * The usage text matches docs/xact-participant.8.
  */
-#include "config.h"
+#include "daemon.h"
 #include "failpoint.h"
 #include "log.h"
 #include "part.h"
 #include "xact.h"
 
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 
 static volatile int stop_flag;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 static void
 usage(FILE *f)
@@ -50,7 +40,7 @@ usage(FILE *f)
 	    "configuration error.\n");
 }
 
-enum { OPT_WORKERS = 256, OPT_POOL, OPT_BRANCH_TIMEOUT, OPT_LOG, OPT_CHECK };
+enum { OPT_WORKERS = 256, OPT_POOL, OPT_BRANCH_TIMEOUT, OPT_LOG };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -63,7 +53,7 @@ static const struct option options[] = {
 	{"pool-size", required_argument, NULL, OPT_POOL},
 	{"branch-timeout", required_argument, NULL, OPT_BRANCH_TIMEOUT},
 	{"log-level", required_argument, NULL, OPT_LOG},
-	{"check", no_argument, NULL, OPT_CHECK},
+	{"check", no_argument, NULL, DAEMON_OPT_CHECK},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -85,62 +75,39 @@ flag_key(int opt)
 	}
 }
 
+static int
+check(const void *cfg, char *err, size_t errlen)
+{
+	return part_config_check(cfg, err, errlen);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct part_config cfg;
-	char err[1024];
-	int opt, check = 0, rv;
+	struct daemon_spec d = {
+		.prog = "xact-participant",
+		.section = "participant",
+		.shortopts = "c:h",
+		.options = options,
+		.set = part_config_set,
+		.cfg = &cfg,
+		.flag_key = flag_key,
+		.check = check,
+		.usage = usage,
+	};
+	int rv;
 
 	xlog_init("participant", XLOG_INFO);
 	part_config_defaults(&cfg);
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (opt == 'c' && config_load(optarg, part_config_set, &cfg, err, sizeof(err)) != 0) {
-			fprintf(stderr, "xact-participant: %s\n", err);
-			return 2;
-		} else if (opt == 'h') {
-			usage(stdout);
-			return 0;
-		} else if (opt == '?') {
-			usage(stderr);
-			return 2;
-		}
-	}
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		const char *key = flag_key(opt);
-
-		if (opt == OPT_CHECK) {
-			check = 1;
-		} else if (key != NULL &&
-		    part_config_set(&cfg, "participant", key, optarg, err, sizeof(err)) != 0) {
-			fprintf(stderr, "xact-participant: %s\n", err);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "xact-participant: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	if (part_config_check(&cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "xact-participant: %s\n", err);
-		return 2;
-	}
-	if (check) {
-		printf("configuration OK\n");
-		return 0;
+	if ((rv = daemon_parse(&d, argc, argv)) >= 0) {
+		return rv;
 	}
 	xlog_init(cfg.name, cfg.log_level);
 	if (failpoint_init() != 0) {
 		return 2;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_signals(&stop_flag);
 	rv = part_run(&cfg, &stop_flag);
 	return rv == XACT_OK ? 0 : 1;
 }

@@ -21,22 +21,12 @@ part_config_defaults(struct part_config *cfg)
 }
 
 static int
-set_text(char *dst, size_t n, const char *key, const char *value, char *err, size_t errlen)
-{
-	if (*value == '\0' || config_copy(dst, n, value) != 0) {
-		snprintf(err, errlen, "%s must be 1..%zu characters", key, n - 1);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-set_int(int *dst, const char *key, const char *value, long max, char *err, size_t errlen)
+set_int(int *dst, const char *key, const char *value, long max, const char *unit, char *err,
+    size_t errlen)
 {
 	long v;
 
-	if (config_parse_long(value, 1, max, &v) != 0) {
-		snprintf(err, errlen, "%s must be a whole number in 1..%ld, got '%s'", key, max, value);
+	if (config_set_number(&v, key, value, 1, max, 1, unit, err, errlen) != 0) {
 		return -1;
 	}
 	*dst = (int)v;
@@ -48,25 +38,19 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
     char *err, size_t errlen)
 {
 	struct part_config *cfg = arg;
-	long v;
 
 	if (strcmp(section, "participant") != 0) {
 		snprintf(err, errlen, "unknown section [%s] (expected [participant])", section);
 		return -1;
 	}
 	if (strcmp(key, "name") == 0) {
-		if (!config_valid_name(value)) {
-			snprintf(err, errlen, "name must be 1-32 of A-Z a-z 0-9 _ -, got '%s'", value);
-			return -1;
-		}
-		strcpy(cfg->name, value);
-		return 0;
+		return config_set_name(cfg->name, key, value, err, errlen);
 	}
 	if (strcmp(key, "listen") == 0) {
-		return set_text(cfg->listen, sizeof(cfg->listen), key, value, err, errlen);
+		return config_set_text(cfg->listen, sizeof(cfg->listen), key, value, err, errlen);
 	}
 	if (strcmp(key, "coordinator") == 0) {
-		return set_text(cfg->coordinator, sizeof(cfg->coordinator), key, value, err, errlen);
+		return config_set_text(cfg->coordinator, sizeof(cfg->coordinator), key, value, err, errlen);
 	}
 	if (strcmp(key, "backend") == 0) {
 		if (strcmp(value, "postgres") != 0) {
@@ -77,40 +61,24 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 		return 0;
 	}
 	if (strcmp(key, "conninfo") == 0) {
-		return set_text(cfg->conninfo, sizeof(cfg->conninfo), key, value, err, errlen);
+		return config_set_text(cfg->conninfo, sizeof(cfg->conninfo), key, value, err, errlen);
 	}
 	if (strcmp(key, "workers") == 0) {
-		return set_int(&cfg->workers, key, value, 1024, err, errlen);
+		return set_int(&cfg->workers, key, value, 1024, "threads", err, errlen);
 	}
 	if (strcmp(key, "pool_size") == 0) {
-		return set_int(&cfg->pool_size, key, value, 10000, err, errlen);
+		return set_int(&cfg->pool_size, key, value, 10000, "connections", err, errlen);
 	}
 	if (strcmp(key, "branch_timeout") == 0) {
-		if (config_parse_long(value, 1, 86400, &v) != 0) {
-			snprintf(err, errlen, "branch_timeout must be seconds in 1..86400, got '%s'", value);
-			return -1;
-		}
-		cfg->branch_timeout_ms = v * 1000;
-		return 0;
+		return config_set_number(&cfg->branch_timeout_ms, key, value, 1, 86400, 1000,
+		    "seconds", err, errlen);
 	}
 	if (strcmp(key, "max_message") == 0) {
-		if (config_parse_long(value, 1024, 1L << 30, &cfg->max_message) != 0) {
-			snprintf(err, errlen, "max_message must be bytes in 1024..%ld, got '%s'",
-			    1L << 30, value);
-			return -1;
-		}
-		return 0;
+		return config_set_number(&cfg->max_message, key, value, 1024, 1L << 30, 1, "bytes",
+		    err, errlen);
 	}
 	if (strcmp(key, "log_level") == 0) {
-		int level = xlog_level_parse(value);
-
-		if (level < 0) {
-			snprintf(err, errlen, "log_level must be error, warn, info or debug, got '%s'",
-			    value);
-			return -1;
-		}
-		cfg->log_level = level;
-		return 0;
+		return config_set_log_level(&cfg->log_level, value, err, errlen);
 	}
 	snprintf(err, errlen, "unknown key '%s' in [participant]", key);
 	return -1;

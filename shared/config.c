@@ -1,6 +1,8 @@
 /* config.c - INI loading on top of libinih, and strict value parsers. */
 #include "config.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -119,5 +121,55 @@ config_valid_url(const char *url)
 			return 1;
 		}
 	}
+	return 0;
+}
+
+int
+config_set_text(char *dst, size_t n, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	if (*value == '\0' || config_copy(dst, n, value) != 0) {
+		snprintf(err, errlen, "%s must be 1..%zu characters", key, n - 1);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_set_number(long *dst, const char *key, const char *value, long min, long max,
+    long scale, const char *unit, char *err, size_t errlen)
+{
+	long v;
+
+	if (config_parse_long(value, min, max, &v) != 0) {
+		snprintf(err, errlen, "%s must be a whole number of %s in %ld..%ld, got '%s'", key,
+		    unit, min, max, value);
+		return -1;
+	}
+	*dst = v * scale;
+	return 0;
+}
+
+int
+config_set_log_level(int *dst, const char *value, char *err, size_t errlen)
+{
+	int level = xlog_level_parse(value);
+
+	if (level < 0) {
+		snprintf(err, errlen, "log_level must be error, warn, info or debug, got '%s'", value);
+		return -1;
+	}
+	*dst = level;
+	return 0;
+}
+
+int
+config_set_name(char *dst, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (!config_valid_name(value)) {
+		snprintf(err, errlen, "%s must be 1-32 of A-Z a-z 0-9 _ -, got '%s'", key, value);
+		return -1;
+	}
+	strcpy(dst, value);
 	return 0;
 }

@@ -25,6 +25,19 @@ int config_valid_name(const char *s);
  * Returns 1 when valid. */
 int config_valid_url(const char *url);
 
+/* Setters shared by the daemons' INI keys: each checks value, stores it
+ * in *dst and returns 0, or leaves *dst and returns -1 with a message in
+ * err naming key. */
+int config_set_text(char *dst, size_t n, const char *key, const char *value, char *err,
+    size_t errlen);
+/* A whole number in min..max, in the given unit ("seconds"), stored
+ * multiplied by scale (1000 turns seconds into milliseconds). */
+int config_set_number(long *dst, const char *key, const char *value, long min, long max,
+    long scale, const char *unit, char *err, size_t errlen);
+int config_set_log_level(int *dst, const char *value, char *err, size_t errlen);
+/* A name (config_valid_name); dst holds at least 33 bytes. */
+int config_set_name(char *dst, const char *key, const char *value, char *err, size_t errlen);
+
 /* Copies src into dst (size n); -1 when it does not fit. */
 int config_copy(char *dst, size_t n, const char *src);
 

@@ -1,0 +1,16 @@
+/*
+ * util.h - two small helpers both daemons need: a monotonic clock for
+ * timeouts and the string hash of their gid tables.
+ */
+#ifndef XACT_UTIL_H
+#define XACT_UTIL_H
+
+#include <stdint.h>
+
+/* Milliseconds of CLOCK_MONOTONIC: for intervals, never for dates. */
+int64_t util_now_ms(void);
+
+/* FNV-1a of s. */
+unsigned util_hash(const char *s);
+
+#endif
