@@ -23,7 +23,7 @@ endif
 DEB_PACKAGES = libnng-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler \
                libinih-dev libsqlite3-dev sqlite3 libpq-dev postgresql
 
-GEN      = $(B)/gen/xact.pb-c.c $(B)/gen/journal_schema.c
+GEN      = $(B)/gen/xact.pb-c.c $(B)/gen/journal_schema.c $(B)/gen/sqlite_schema.c
 LIB_SRC  = $(wildcard shared/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/xact.pb-c.o
 COORD_OBJ = $(B)/coordinator/txn.o $(B)/coordinator/journal.o \
@@ -31,7 +31,8 @@ COORD_OBJ = $(B)/coordinator/txn.o $(B)/coordinator/journal.o \
             $(B)/gen/journal_schema.o
 PART_OBJ = $(B)/participant/branch.o $(B)/participant/agent.o \
            $(B)/participant/part_config.o $(B)/participant/pgbackend.o \
-           $(B)/participant/sqlguard.o
+           $(B)/participant/sqlguard.o $(B)/participant/sqlitebackend.o \
+           $(B)/participant/result.o $(B)/gen/sqlite_schema.o
 BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl
 UNIT     = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 TESTBINS = $(B)/tests/bank $(B)/tests/rawsend $(B)/tests/abandon
@@ -69,6 +70,12 @@ $(B)/gen/journal_schema.c: sql/journal.sql
 	@mkdir -p $(B)/gen
 	{ echo 'const char journal_schema_sql[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
+
+# The SQLite participant's side log and in-database tables, likewise.
+$(B)/gen/sqlite_schema.c: sql/sidelog.sql sql/markers.sql
+	@mkdir -p $(B)/gen
+	{ for f in sidelog markers; do echo "const char $${f}_schema_sql[] ="; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' sql/$$f.sql; echo ';'; done; } > $@
 
 $(B)/%.o: %.c $(B)/gen/xact.pb-c.h | check-deps
 	@mkdir -p $(dir $@)

@@ -15,6 +15,7 @@
 #include "failpoint.h"
 #include "log.h"
 #include "part.h"
+#include "result.h"
 #include "sqlguard.h"
 #include "util.h"
 #include "wire.h"
@@ -141,23 +142,6 @@ global_gid(struct agent *a, const char *local, char *buf)
 	return buf;
 }
 
-/* A statement result that carries a refusal, as the database's errors do:
- * the client sees it as a failed statement. */
-static nng_msg *
-refused_result(const char *why)
-{
-	Xact__Reply rep = XACT__REPLY__INIT;
-	Xact__ExecRep er = XACT__EXEC_REP__INIT;
-	Xact__Result r = XACT__RESULT__INIT;
-
-	r.error = (char *)why;
-	r.sqlstate = "25001"; /* active_sql_transaction */
-	er.result = &r;
-	rep.body_case = XACT__REPLY__BODY_EXEC;
-	rep.exec = &er;
-	return wire_pack_reply(&rep);
-}
-
 /* Runs the backend operation the state machine names.  Returns its
  * result; *reply may receive the backend's exec reply. */
 static enum branch_result
@@ -181,7 +165,7 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 			r = BRES_FAILED;
 		} else if ((why = sqlguard_check(st->sql)) != NULL) {
 			snprintf(err, errlen, "%s", why);
-			*reply = refused_result(why);
+			*reply = result_error(why, "25001"); /* active_sql_transaction */
 			r = BRES_FAILED;
 		} else {
 			r = a->ops->exec(a->be, b->conn, st, reply);
@@ -536,13 +520,13 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	struct agent *a = calloc(1, sizeof(*a));
 	char err[1024];
 	int rv, started = 0;
-	int64_t last_hk = util_now_ms();
+	int64_t last_hk = util_now_ms(), last_maint = util_now_ms();
 
 	if (a == NULL) {
 		return XACT_ENOMEM;
 	}
 	a->cfg = cfg;
-	a->ops = &pgbackend_ops;
+	a->ops = strcmp(cfg->backend, "sqlite") == 0 ? &sqlitebackend_ops : &pgbackend_ops;
 	pthread_mutex_init(&a->table_lock, NULL);
 	if (a->ops->open(&a->be, cfg, err, sizeof(err)) != XACT_OK) {
 		log_error("%s", err);
@@ -574,6 +558,10 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	    cfg->name, a->ops->name, cfg->listen, cfg->coordinator, started);
 	while (!*stop) {
 		usleep(100 * 1000);
+		if (a->ops->maintain != NULL && util_now_ms() - last_maint >= 60000) {
+			a->ops->maintain(a->be);
+			last_maint = util_now_ms();
+		}
 		if (util_now_ms() - last_hk >= 1000) {
 			housekeeping(a);
 			last_hk = util_now_ms();

@@ -46,9 +46,12 @@ struct backend_ops {
 	 * array of *n malloc'd strings, freed by the caller. */
 	int (*list_prepared)(void *be, const char *prefix, char ***gids, size_t *n,
 	    char *err, size_t errlen);
+	/* Optional (NULL): periodic clean-up, called about once a minute. */
+	void (*maintain)(void *be);
 };
 
 extern const struct backend_ops pgbackend_ops;
+extern const struct backend_ops sqlitebackend_ops;
 
 /* A gid is interpolated into SQL (PREPARE TRANSACTION takes no parameter):
  * only "xact:" followed by [A-Za-z0-9_:-], under 200 bytes, is accepted. */

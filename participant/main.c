@@ -17,16 +17,20 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: xact-participant [--config FILE] --name NAME --listen URL --coordinator URL\n"
-	    "                        --backend postgres --conninfo CONNINFO [--workers N]\n"
-	    "                        [--pool-size N] [--branch-timeout SECONDS]\n"
+	    "                        --backend postgres --conninfo CONNINFO\n"
+	    "                        | --backend sqlite --database PATH [--lock-timeout MS]\n"
+	    "                        [--workers N] [--pool-size N] [--branch-timeout SECONDS]\n"
 	    "                        [--log-level LEVEL] [--check]\n"
 	    "\n"
 	    "  --config FILE           INI file ([participant]); flags override it\n"
 	    "  --name NAME             this participant's name, as the coordinator knows it\n"
 	    "  --listen URL            where the coordinator connects (tcp://HOST:PORT)\n"
 	    "  --coordinator URL       the coordinator that owns this agent's branches\n"
-	    "  --backend postgres      the local database kind\n"
-	    "  --conninfo CONNINFO     libpq connection string of the local database\n"
+	    "  --backend KIND          the local database: postgres or sqlite\n"
+	    "  --conninfo CONNINFO     postgres: libpq connection string of the database\n"
+	    "  --database PATH         sqlite: the database file (it must exist); its side log\n"
+	    "                          is PATH-xact-log, and this agent must be its only writer\n"
+	    "  --lock-timeout MS       sqlite: wait this long for the write lock, then fail (2000)\n"
 	    "  --workers N             threads serving requests (32)\n"
 	    "  --pool-size N           most database connections held (64)\n"
 	    "  --branch-timeout SECONDS  roll back an unprepared branch idle this long (300)\n"
@@ -40,7 +44,7 @@ usage(FILE *f)
 	    "configuration error.\n");
 }
 
-enum { OPT_WORKERS = 256, OPT_POOL, OPT_BRANCH_TIMEOUT, OPT_LOG };
+enum { OPT_WORKERS = 256, OPT_POOL, OPT_BRANCH_TIMEOUT, OPT_LOG, OPT_DATABASE, OPT_LOCK_TIMEOUT };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -49,6 +53,8 @@ static const struct option options[] = {
 	{"coordinator", required_argument, NULL, 'C'},
 	{"backend", required_argument, NULL, 'b'},
 	{"conninfo", required_argument, NULL, 'd'},
+	{"database", required_argument, NULL, OPT_DATABASE},
+	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"pool-size", required_argument, NULL, OPT_POOL},
 	{"branch-timeout", required_argument, NULL, OPT_BRANCH_TIMEOUT},
@@ -67,6 +73,8 @@ flag_key(int opt)
 	case 'C': return "coordinator";
 	case 'b': return "backend";
 	case 'd': return "conninfo";
+	case OPT_DATABASE: return "database";
+	case OPT_LOCK_TIMEOUT: return "lock_timeout_ms";
 	case OPT_WORKERS: return "workers";
 	case OPT_POOL: return "pool_size";
 	case OPT_BRANCH_TIMEOUT: return "branch_timeout";

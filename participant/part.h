@@ -11,7 +11,9 @@ struct part_config {
 	char listen[256];
 	char coordinator[256];
 	char backend[16];
-	char conninfo[1024];
+	char conninfo[1024];  /* postgres */
+	char database[1024];  /* sqlite: the database file */
+	long lock_timeout_ms; /* sqlite: wait this long for the write lock */
 	int workers;          /* threads serving requests */
 	int pool_size;        /* most database connections held */
 	long branch_timeout_ms; /* an unprepared branch idle this long is rolled back */

@@ -16,6 +16,7 @@ part_config_defaults(struct part_config *cfg)
 	cfg->workers = 32;
 	cfg->pool_size = 64;
 	cfg->branch_timeout_ms = 300000;
+	cfg->lock_timeout_ms = 2000;
 	cfg->max_message = 4 * 1024 * 1024;
 	cfg->log_level = XLOG_INFO;
 }
@@ -53,8 +54,8 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 		return config_set_text(cfg->coordinator, sizeof(cfg->coordinator), key, value, err, errlen);
 	}
 	if (strcmp(key, "backend") == 0) {
-		if (strcmp(value, "postgres") != 0) {
-			snprintf(err, errlen, "backend must be 'postgres', got '%s'", value);
+		if (strcmp(value, "postgres") != 0 && strcmp(value, "sqlite") != 0) {
+			snprintf(err, errlen, "backend must be 'postgres' or 'sqlite', got '%s'", value);
 			return -1;
 		}
 		strcpy(cfg->backend, value);
@@ -62,6 +63,13 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 	}
 	if (strcmp(key, "conninfo") == 0) {
 		return config_set_text(cfg->conninfo, sizeof(cfg->conninfo), key, value, err, errlen);
+	}
+	if (strcmp(key, "database") == 0) {
+		return config_set_text(cfg->database, sizeof(cfg->database), key, value, err, errlen);
+	}
+	if (strcmp(key, "lock_timeout_ms") == 0) {
+		return config_set_number(&cfg->lock_timeout_ms, key, value, 1, 3600000, 1,
+		    "milliseconds", err, errlen);
 	}
 	if (strcmp(key, "workers") == 0) {
 		return set_int(&cfg->workers, key, value, 1024, "threads", err, errlen);
@@ -87,15 +95,22 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 int
 part_config_check(const struct part_config *cfg, char *err, size_t errlen)
 {
+	int pg = strcmp(cfg->backend, "postgres") == 0;
 	const char *missing = cfg->name[0] == '\0' ? "--name"
 	    : cfg->listen[0] == '\0'               ? "--listen"
 	    : cfg->coordinator[0] == '\0'          ? "--coordinator"
 	    : cfg->backend[0] == '\0'              ? "--backend"
-	    : cfg->conninfo[0] == '\0'             ? "--conninfo"
+	    : pg && cfg->conninfo[0] == '\0'       ? "--conninfo (backend postgres)"
+	    : !pg && cfg->database[0] == '\0'      ? "--database (backend sqlite)"
 	                                           : NULL;
 
 	if (missing != NULL) {
 		snprintf(err, errlen, "%s is required (flag or config file)", missing);
+		return -1;
+	}
+	if ((pg && cfg->database[0] != '\0') || (!pg && cfg->conninfo[0] != '\0')) {
+		snprintf(err, errlen, "%s belongs to the %s backend, not to %s",
+		    pg ? "--database" : "--conninfo", pg ? "sqlite" : "postgres", cfg->backend);
 		return -1;
 	}
 	if (!config_valid_url(cfg->listen) || !config_valid_url(cfg->coordinator)) {

@@ -14,6 +14,7 @@
 #include "failpoint.h"
 #include "log.h"
 #include "part.h"
+#include "result.h"
 #include "wire.h"
 #include "xact.h"
 
@@ -232,83 +233,38 @@ pg_begin(void *be, void **out, char *err, size_t errlen)
 	return r;
 }
 
-/* Packs a Result message as the exec reply. */
-static nng_msg *
-pack_result(Xact__Result *r)
-{
-	Xact__Reply rep = XACT__REPLY__INIT;
-	Xact__ExecRep er = XACT__EXEC_REP__INIT;
-
-	er.result = r;
-	rep.body_case = XACT__REPLY__BODY_EXEC;
-	rep.exec = &er;
-	return wire_pack_reply(&rep);
-}
-
-static nng_msg *
-error_result(const char *msg, const char *sqlstate)
-{
-	Xact__Result r = XACT__RESULT__INIT;
-
-	r.error = (char *)msg;
-	r.sqlstate = (char *)sqlstate;
-	return pack_result(&r);
-}
-
-/* Turns a PGresult with rows into a packed reply. */
+/* Copies a PGresult's rows into a reply. */
 static nng_msg *
 rows_result(struct pg *pg, PGresult *res)
 {
 	int nc = PQnfields(res), nr = PQntuples(res);
-	Xact__Result r = XACT__RESULT__INIT;
-	char **cols = calloc((size_t)nc + 1, sizeof(char *));
-	Xact__Row *rows = calloc((size_t)nr + 1, sizeof(Xact__Row));
-	Xact__Row **rowp = calloc((size_t)nr + 1, sizeof(Xact__Row *));
-	Xact__Param *vals = calloc((size_t)nr * (size_t)nc + 1, sizeof(Xact__Param));
-	Xact__Param **valp = calloc((size_t)nr * (size_t)nc + 1, sizeof(Xact__Param *));
-	nng_msg *msg = NULL;
+	struct result *r = result_new((size_t)nc);
 
-	if (cols == NULL || rows == NULL || rowp == NULL || vals == NULL || valp == NULL) {
-		goto out;
+	if (r == NULL) {
+		return NULL;
 	}
 	for (int j = 0; j < nc; j++) {
-		cols[j] = PQfname(res, j);
+		if (result_set_column(r, (size_t)j, PQfname(res, j)) != 0) {
+			goto nomem;
+		}
 	}
 	for (int i = 0; i < nr; i++) {
-		xact__row__init(&rows[i]);
-		rows[i].n_values = (size_t)nc;
-		rows[i].values = &valp[(size_t)i * nc];
-		for (int j = 0; j < nc; j++) {
-			Xact__Param *v = &vals[(size_t)i * nc + j];
-
-			xact__param__init(v);
-			if (!PQgetisnull(res, i, j)) {
-				v->has_value = 1;
-				v->value.data = (uint8_t *)PQgetvalue(res, i, j);
-				v->value.len = (size_t)PQgetlength(res, i, j);
-			}
-			valp[(size_t)i * nc + j] = v;
+		if (result_add_row(r) != 0) {
+			goto nomem;
 		}
-		rowp[i] = &rows[i];
+		for (int j = 0; j < nc; j++) {
+			if (!PQgetisnull(res, i, j) &&
+			    result_set_value(r, (size_t)j, PQgetvalue(res, i, j),
+			        (size_t)PQgetlength(res, i, j)) != 0) {
+				goto nomem;
+			}
+		}
 	}
-	r.n_columns = (size_t)nc;
-	r.columns = cols;
-	r.n_rows = (size_t)nr;
-	r.rows = rowp;
-	r.has_affected = 1;
-	r.affected = strtoull(PQcmdTuples(res), NULL, 10);
-	if (protobuf_c_message_get_packed_size(&r.base) + 64 > pg->max_message) {
-		msg = error_result("result too large for one message", "54000");
-	} else {
-		msg = pack_result(&r);
-	}
-out:
-	free(cols);
-	free(rows);
-	free(rowp);
-	free(vals);
-	free(valp);
-	return msg;
+	result_set_affected(r, strtoull(PQcmdTuples(res), NULL, 10));
+	return result_finish(r, pg->max_message);
+nomem:
+	result_free(r);
+	return result_error("out of memory", NULL);
 }
 
 static enum branch_result
@@ -322,7 +278,7 @@ pg_exec(void *be, void *conn, const Xact__Statement *st, nng_msg **reply)
 
 	*reply = NULL;
 	if (values == NULL) {
-		*reply = error_result("out of memory", NULL);
+		*reply = result_error("out of memory", NULL);
 		return BRES_FAILED;
 	}
 	for (size_t i = 0; i < st->n_params; i++) {
@@ -333,7 +289,7 @@ pg_exec(void *be, void *conn, const Xact__Statement *st, nng_msg **reply)
 		}
 		if (memchr(p->value.data, 0, p->value.len) != NULL ||
 		    (values[i] = strndup((const char *)p->value.data, p->value.len)) == NULL) {
-			*reply = error_result("parameter holds a NUL byte or memory ran out", "22021");
+			*reply = result_error("parameter holds a NUL byte or memory ran out", "22021");
 			goto out;
 		}
 	}
@@ -345,7 +301,7 @@ pg_exec(void *be, void *conn, const Xact__Statement *st, nng_msg **reply)
 		if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {
 			/* Something ended the transaction block: the branch's
 			 * work can no longer be prepared as one unit. */
-			*reply = error_result("the statement ended the branch's transaction", "25P01");
+			*reply = result_error("the statement ended the branch's transaction", "25P01");
 			r = BRES_FAILED;
 			break;
 		}
@@ -354,7 +310,7 @@ pg_exec(void *be, void *conn, const Xact__Statement *st, nng_msg **reply)
 		break;
 	default:
 		pg_error(conn, res, err, sizeof(err));
-		*reply = error_result(err, PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		*reply = result_error(err, PQresultErrorField(res, PG_DIAG_SQLSTATE));
 		r = conn_broken(conn) ? BRES_TRANSIENT : BRES_FAILED;
 		break;
 	}

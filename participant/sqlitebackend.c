@@ -1,0 +1,1039 @@
+/*
+ * sqlitebackend.c - the SQLite backend.  SQLite has no PREPARE TRANSACTION,
+ * so the agent makes the prepared state itself (docs/sqlite.md):
+ *
+ *   1. A branch runs in its own connection's transaction; a session object
+ *      (SQLite's session extension) records every row it changes.
+ *   2. PREPARE: the session's changeset is force-written to the side log
+ *      (an SQLite file beside the database, sql/sidelog.sql) and the
+ *      transaction is kept open, holding the write lock.  Only then YES.
+ *   3. COMMIT: a marker row for the gid is inserted in the same transaction
+ *      as the data, and the transaction commits (synchronous=FULL).  Then
+ *      the side-log row is deleted.
+ *   4. Start-up: for every side-log row, a marker means the branch
+ *      committed (the row is deleted); no marker means it is still
+ *      prepared: the changeset is applied again in an open transaction,
+ *      which is held as the prepared branch.  Nothing is applied twice,
+ *      nothing is lost; the changeset carries the values the branch wrote,
+ *      so random() or datetime('now') are reproduced exactly.
+ *
+ * The agent must be the database's only writer: a changeset is applied on
+ * top of what is on disk.  A changeset that no longer applies stops the
+ * agent, which keeps the side-log row for the operator.
+ *
+ * Failpoints: sqlite.before_log (changeset not yet logged),
+ * sqlite.after_commit (data and marker committed, side-log row not deleted).
+ */
+#define SQLITE_ENABLE_SESSION
+#define SQLITE_ENABLE_PREUPDATE_HOOK
+#include "backend.h"
+
+#include "failpoint.h"
+#include "log.h"
+#include "part.h"
+#include "result.h"
+#include "xact.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define SIDELOG_VERSION 1
+#define MARKER_KEEP_MS (3600 * 1000)
+
+/* sql/sidelog.sql and sql/markers.sql, made C strings by the Makefile. */
+extern const char sidelog_schema_sql[];
+extern const char markers_schema_sql[];
+
+struct sconn {
+	struct sconn *next;
+	sqlite3 *db;
+	sqlite3_session *sess;
+	int internal; /* the backend's own statements: the authorizer allows */
+};
+
+struct prepared {
+	struct prepared *next;
+	char gid[128];
+	struct sconn *c;
+};
+
+struct sl {
+	char *path, *logpath;
+	int lock_timeout_ms;
+	size_t max_message;
+	int lockfd;
+	sqlite3 *log;             /* the side log; guarded by log_lock */
+	pthread_mutex_t log_lock;
+	pthread_mutex_t lock;     /* idle, prepared */
+	struct sconn *idle;
+	struct prepared *prepared;
+};
+
+static int64_t
+wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Runs SQL that returns no rows; on error fills err. */
+static int
+run(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* One text value of a one-row query with an optional text parameter; NULL
+ * when there is no row or on error. */
+static char *
+query_text(sqlite3 *db, const char *sql, const char *param)
+{
+	sqlite3_stmt *st;
+	char *out = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		return NULL;
+	}
+	if (param != NULL) {
+		sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
+		out = strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return out;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+/*
+ * Branch statements may read and write the application's tables, nothing
+ * else: no schema change (a changeset does not carry one), no ATTACH, no
+ * PRAGMA, no transaction control, and no write to the agent's own xact_
+ * tables.
+ */
+static int
+authorize(void *arg, int action, const char *a, const char *b, const char *db, const char *t)
+{
+	struct sconn *c = arg;
+
+	(void)b;
+	(void)db;
+	(void)t;
+	if (c->internal) {
+		return SQLITE_OK;
+	}
+	switch (action) {
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE:
+		return a != NULL && strncmp(a, "xact_", 5) == 0 ? SQLITE_DENY : SQLITE_OK;
+	case SQLITE_PRAGMA:
+		/* The session extension reads a table's layout itself. */
+		return a != NULL && (strcmp(a, "table_info") == 0 || strcmp(a, "table_xinfo") == 0)
+		    ? SQLITE_OK : SQLITE_DENY;
+	case SQLITE_SELECT:
+	case SQLITE_READ:
+	case SQLITE_FUNCTION:
+	case SQLITE_RECURSIVE:
+	case SQLITE_SAVEPOINT:
+		return SQLITE_OK;
+	default:
+		return SQLITE_DENY;
+	}
+}
+
+/* Opens a read-write connection to path with the agent's settings. */
+static int
+open_db(const char *path, int busy_ms, sqlite3 **out, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, busy_ms);
+	if (run(db, "PRAGMA synchronous=FULL", err, errlen) != 0) {
+		sqlite3_close(db);
+		return -1;
+	}
+	*out = db;
+	return 0;
+}
+
+/* Runs the backend's own statement (BEGIN, COMMIT...) past the authorizer. */
+static int
+run_internal(struct sconn *c, const char *sql, char *err, size_t errlen)
+{
+	int rv;
+
+	c->internal = 1;
+	rv = run(c->db, sql, err, errlen);
+	c->internal = 0;
+	return rv;
+}
+
+static void
+conn_close(struct sconn *c)
+{
+	if (c != NULL) {
+		if (c->sess != NULL) {
+			sqlite3session_delete(c->sess);
+		}
+		sqlite3_close(c->db);
+		free(c);
+	}
+}
+
+static struct sconn *
+conn_get(struct sl *s, char *err, size_t errlen)
+{
+	struct sconn *c;
+
+	pthread_mutex_lock(&s->lock);
+	if ((c = s->idle) != NULL) {
+		s->idle = c->next;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (c != NULL) {
+		return c;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (open_db(s->path, s->lock_timeout_ms, &c->db, err, errlen) != 0) {
+		free(c);
+		return NULL;
+	}
+	sqlite3_set_authorizer(c->db, authorize, c);
+	return c;
+}
+
+/* Gives a connection back, its session deleted.  One still inside a
+ * transaction (a failed ROLLBACK) is closed, which rolls back. */
+static void
+conn_put(struct sl *s, struct sconn *c)
+{
+	if (c->sess != NULL) {
+		sqlite3session_delete(c->sess);
+		c->sess = NULL;
+	}
+	c->internal = 0;
+	if (!sqlite3_get_autocommit(c->db)) {
+		conn_close(c);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	c->next = s->idle;
+	s->idle = c;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Sessions record the application's tables only. */
+static int
+table_filter(void *arg, const char *table)
+{
+	(void)arg;
+	return strncmp(table, "xact_", 5) != 0;
+}
+
+/* ---- the side log ------------------------------------------------------- */
+
+static int
+log_insert(struct sl *s, const char *gid, const void *cs, int n, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->log_lock);
+	if (sqlite3_prepare_v2(s->log, "INSERT OR REPLACE INTO branches (gid, changeset, created_at) "
+	                               "VALUES (?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "side log: %s", sqlite3_errmsg(s->log));
+		pthread_mutex_unlock(&s->log_lock);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, cs, n, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, wall_ms());
+	/* Autocommit with synchronous=FULL: durable when it returns. */
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "side log: %s", sqlite3_errmsg(s->log));
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->log_lock);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void
+log_delete(struct sl *s, const char *gid)
+{
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->log_lock);
+	if (sqlite3_prepare_v2(s->log, "DELETE FROM branches WHERE gid = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			/* Harmless: at the next start the marker (or its
+			 * absence after a rollback) settles the row. */
+			log_warn("side log: cannot delete gid=%s: %s", gid, sqlite3_errmsg(s->log));
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->log_lock);
+}
+
+/* ---- prepared branches -------------------------------------------------- */
+
+static void
+prepared_add(struct sl *s, struct prepared *p)
+{
+	pthread_mutex_lock(&s->lock);
+	p->next = s->prepared;
+	s->prepared = p;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Removes and returns the prepared branch gid, or NULL. */
+static struct prepared *
+prepared_take(struct sl *s, const char *gid)
+{
+	struct prepared **pp, *p = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (pp = &s->prepared; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->gid, gid) == 0) {
+			p = *pp;
+			*pp = p->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return p;
+}
+
+static int
+has_marker(sqlite3 *db, const char *gid)
+{
+	char *v = query_text(db, "SELECT 1 FROM xact_markers WHERE gid = ?", gid);
+	int found = v != NULL;
+
+	free(v);
+	return found;
+}
+
+static int
+conflict(void *arg, int kind, sqlite3_changeset_iter *it)
+{
+	(void)arg;
+	(void)kind;
+	(void)it;
+	return SQLITE_CHANGESET_ABORT; /* the database changed behind the agent */
+}
+
+/* Applies a logged changeset in a new open transaction and holds it as the
+ * prepared branch gid.  Returns 0, or -1 with err. */
+static int
+reapply(struct sl *s, const char *gid, const void *cs, int n, char *err, size_t errlen)
+{
+	struct sconn *c = conn_get(s, err, errlen);
+	struct prepared *p;
+	int rc;
+
+	if (c == NULL) {
+		return -1;
+	}
+	c->internal = 1;
+	if (run(c->db, "BEGIN IMMEDIATE", err, errlen) != 0) {
+		conn_close(c);
+		return -1;
+	}
+	rc = sqlite3changeset_apply(c->db, n, (void *)cs, NULL, conflict, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "the changeset of %s no longer applies to %s (%s): the "
+		         "database was changed by another writer; its record is kept in %s",
+		    gid, s->path, sqlite3_errstr(rc), s->logpath);
+		conn_close(c);
+		return -1;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		conn_close(c);
+		return -1;
+	}
+	snprintf(p->gid, sizeof(p->gid), "%s", gid);
+	p->c = c;
+	prepared_add(s, p);
+	return 0;
+}
+
+/* Settles every side-log row at start-up (see the file comment, step 4). */
+static int
+recover(struct sl *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	char **done = NULL;
+	size_t ndone = 0;
+	int rc = SQLITE_DONE, rv = 0;
+
+	if (open_db(s->path, s->lock_timeout_ms, &db, err, errlen) != 0) {
+		return -1;
+	}
+	if (sqlite3_prepare_v2(s->log, "SELECT gid, changeset FROM branches ORDER BY created_at",
+	        -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "side log %s: %s", s->logpath, sqlite3_errmsg(s->log));
+		sqlite3_close(db);
+		return -1;
+	}
+	while (rv == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *gid = (const char *)sqlite3_column_text(st, 0);
+		char **more;
+
+		if (gid == NULL) {
+			continue;
+		}
+		if (!has_marker(db, gid)) {
+			log_info("recovery: branch gid=%s state=prepared; applying its changeset again",
+			    gid);
+			rv = reapply(s, gid, sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1),
+			    err, errlen);
+			continue;
+		}
+		/* Committed before the crash: the record only has to go. */
+		log_info("recovery: branch gid=%s state=committed (marker found)", gid);
+		if ((more = realloc(done, (ndone + 1) * sizeof(*done))) != NULL &&
+		    (more[ndone] = strdup(gid)) != NULL) {
+			done = more;
+			ndone++;
+		} else if (more != NULL) {
+			done = more;
+		}
+	}
+	if (rv == 0 && rc != SQLITE_DONE) {
+		snprintf(err, errlen, "side log %s: %s", s->logpath, sqlite3_errmsg(s->log));
+		rv = -1;
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < ndone; i++) {
+		if (rv == 0) {
+			log_delete(s, done[i]);
+		}
+		free(done[i]);
+	}
+	free(done);
+	sqlite3_close(db);
+	return rv;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static int
+random_id(char *out, size_t n)
+{
+	unsigned char b[16];
+	int fd = open("/dev/urandom", O_RDONLY);
+
+	if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b)) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		return -1;
+	}
+	close(fd);
+	for (size_t i = 0; i < sizeof(b) && 2 * i + 2 < n; i++) {
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	}
+	return 0;
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+	char *copy = strdup(path), *slash;
+	int fd, rv = -1;
+
+	if (copy == NULL) {
+		return -1;
+	}
+	slash = strrchr(copy, '/');
+	if (slash == NULL) {
+		strcpy(copy, ".");
+	} else if (slash == copy) {
+		slash[1] = '\0';
+	} else {
+		*slash = '\0';
+	}
+	if ((fd = open(copy, O_RDONLY | O_DIRECTORY)) >= 0) {
+		rv = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return rv;
+}
+
+/* Checks the database file and prepares it: WAL, the agent's tables, its
+ * id (stored in *id, 33 bytes), a primary key on every table. */
+static int
+open_database(struct sl *s, char *id, char *err, size_t errlen)
+{
+	struct stat sb;
+	sqlite3 *db;
+	char why[512], *v;
+	int rv = -1;
+
+	if (stat(s->path, &sb) != 0) {
+		snprintf(err, errlen, "database %s does not exist (the agent does not create "
+		         "databases)", s->path);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "database %s is not a regular file", s->path);
+		return -1;
+	}
+	if (access(s->path, R_OK | W_OK) != 0) {
+		snprintf(err, errlen, "database %s is read-only for this agent: %s", s->path,
+		    strerror(errno));
+		return -1;
+	}
+	if (open_db(s->path, 1000, &db, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	if ((v = query_text(db, "SELECT count(*) FROM sqlite_master", NULL)) == NULL) {
+		snprintf(err, errlen, "%s is not a usable SQLite database: %s", s->path,
+		    sqlite3_errmsg(db));
+		goto out;
+	}
+	free(v);
+	if (run(db, "BEGIN IMMEDIATE", why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "database %s is locked by another process (%s): the agent must "
+		         "be its only writer", s->path, why);
+		goto out;
+	}
+	if (run(db, markers_schema_sql, why, sizeof(why)) != 0 || run(db, "COMMIT", why, sizeof(why))) {
+		snprintf(err, errlen, "cannot prepare database %s: %s", s->path, why);
+		goto out;
+	}
+	if ((v = query_text(db, "PRAGMA journal_mode=WAL", NULL)) == NULL || strcmp(v, "wal") != 0) {
+		snprintf(err, errlen, "database %s cannot use WAL mode: %s", s->path,
+		    v ? v : sqlite3_errmsg(db));
+		free(v);
+		goto out;
+	}
+	free(v);
+	if ((v = query_text(db, "SELECT value FROM xact_meta WHERE key = 'db_id'", NULL)) == NULL) {
+		char fresh[33] = "", sql[128];
+
+		if (random_id(fresh, sizeof(fresh)) != 0) {
+			snprintf(err, errlen, "cannot read /dev/urandom");
+			goto out;
+		}
+		snprintf(sql, sizeof(sql), "INSERT INTO xact_meta VALUES ('db_id', '%s')", fresh);
+		if (run(db, sql, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "cannot write to %s: %s", s->path, why);
+			goto out;
+		}
+		v = strdup(fresh);
+	}
+	snprintf(id, 33, "%s", v ? v : "");
+	free(v);
+	v = query_text(db,
+	    "SELECT m.name FROM sqlite_master AS m WHERE m.type = 'table' "
+	    "AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name NOT LIKE 'xact\\_%' ESCAPE '\\' "
+	    "AND NOT EXISTS (SELECT 1 FROM pragma_table_info(m.name) AS t WHERE t.pk > 0) LIMIT 1",
+	    NULL);
+	if (v != NULL) {
+		snprintf(err, errlen, "table %s of %s has no PRIMARY KEY: the SQLite backend records "
+		         "changes by primary key and cannot serve it", v, s->path);
+		free(v);
+		goto out;
+	}
+	rv = 0;
+out:
+	sqlite3_close(db);
+	return rv;
+}
+
+/* Opens (creating) the side log, locks it for this agent alone, and
+ * checks it belongs to the database with id. */
+static int
+open_sidelog(struct sl *s, const char *id, char *err, size_t errlen)
+{
+	struct stat sb;
+	int created = stat(s->logpath, &sb) != 0 || sb.st_size == 0;
+	char why[512], *magic, *version, *owner;
+	int rv = -1;
+
+	if ((s->lockfd = open(s->logpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, errlen, "cannot open side log %s: %s", s->logpath, strerror(errno));
+		return -1;
+	}
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "side log %s is locked: another agent serves %s", s->logpath,
+		    s->path);
+		return -1;
+	}
+	if (sqlite3_open_v2(s->logpath, &s->log, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    run(s->log, "PRAGMA synchronous=FULL", why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "cannot open side log %s: %s", s->logpath,
+		    s->log ? sqlite3_errmsg(s->log) : "no memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(s->log, 5000);
+	if (created) {
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "INSERT INTO meta VALUES ('db_id', '%s')", id);
+		if (run(s->log, "BEGIN", why, sizeof(why)) != 0 ||
+		    run(s->log, sidelog_schema_sql, why, sizeof(why)) != 0 ||
+		    run(s->log, sql, why, sizeof(why)) != 0 || run(s->log, "COMMIT", why, sizeof(why))) {
+			snprintf(err, errlen, "cannot create side log %s: %s", s->logpath, why);
+			return -1;
+		}
+	}
+	magic = query_text(s->log, "SELECT value FROM meta WHERE key = 'magic'", NULL);
+	version = query_text(s->log, "SELECT value FROM meta WHERE key = 'schema_version'", NULL);
+	owner = query_text(s->log, "SELECT value FROM meta WHERE key = 'db_id'", NULL);
+	if (magic == NULL || strcmp(magic, "xact-sidelog") != 0) {
+		snprintf(err, errlen, "side log %s is corrupt or not an xact side log (%s): refusing "
+		         "to guess what was prepared", s->logpath, sqlite3_errmsg(s->log));
+	} else if (version == NULL || atoi(version) != SIDELOG_VERSION) {
+		snprintf(err, errlen, "side log %s has schema version %s; this build reads %d",
+		    s->logpath, version ? version : "?", SIDELOG_VERSION);
+	} else if (owner == NULL || strcmp(owner, id) != 0) {
+		snprintf(err, errlen, "side log %s belongs to another database (id %s; %s has id %s)",
+		    s->logpath, owner ? owner : "?", s->path, id);
+	} else {
+		char *mode = query_text(s->log, "PRAGMA journal_mode=WAL", NULL);
+
+		if (mode == NULL || strcmp(mode, "wal") != 0) {
+			snprintf(err, errlen, "side log %s cannot use WAL mode", s->logpath);
+		} else if (created && fsync_dir_of(s->logpath) != 0) {
+			snprintf(err, errlen, "cannot sync the folder of %s: %s", s->logpath,
+			    strerror(errno));
+		} else {
+			rv = 0;
+		}
+		free(mode);
+	}
+	free(magic);
+	free(version);
+	free(owner);
+	return rv;
+}
+
+static void sq_close(void *be);
+
+static int
+sq_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
+{
+	struct sl *s = calloc(1, sizeof(*s));
+	char id[33] = "";
+
+	*out = NULL;
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return XACT_ENOMEM;
+	}
+	s->lockfd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->log_lock, NULL);
+	s->lock_timeout_ms = (int)cfg->lock_timeout_ms;
+	s->max_message = (size_t)cfg->max_message;
+	if ((s->path = strdup(cfg->database)) == NULL ||
+	    (s->logpath = malloc(strlen(cfg->database) + 10)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		sq_close(s);
+		return XACT_ENOMEM;
+	}
+	sprintf(s->logpath, "%s-xact-log", cfg->database);
+	if (open_database(s, id, err, errlen) != 0 || open_sidelog(s, id, err, errlen) != 0 ||
+	    recover(s, err, errlen) != 0) {
+		sq_close(s);
+		return XACT_EDB;
+	}
+	*out = s;
+	return XACT_OK;
+}
+
+static void
+sq_close(void *be)
+{
+	struct sl *s = be;
+
+	/* Prepared branches stay prepared: their rows remain in the side log
+	 * and closing their connections rolls the open transactions back;
+	 * the next start applies the changesets again. */
+	while (s->prepared != NULL) {
+		struct prepared *p = s->prepared;
+
+		s->prepared = p->next;
+		conn_close(p->c);
+		free(p);
+	}
+	while (s->idle != NULL) {
+		struct sconn *c = s->idle;
+
+		s->idle = c->next;
+		conn_close(c);
+	}
+	sqlite3_close(s->log);
+	if (s->lockfd >= 0) {
+		close(s->lockfd);
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->log_lock);
+	free(s->path);
+	free(s->logpath);
+	free(s);
+}
+
+/* ---- branch operations -------------------------------------------------- */
+
+static enum branch_result
+sq_begin(void *be, void **out, char *err, size_t errlen)
+{
+	struct sl *s = be;
+	struct sconn *c = conn_get(s, err, errlen);
+
+	if (c == NULL) {
+		return BRES_TRANSIENT;
+	}
+	if (run_internal(c, "BEGIN", err, errlen) != 0 ||
+	    sqlite3session_create(c->db, "main", &c->sess) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot begin: %s", sqlite3_errmsg(c->db));
+		conn_close(c);
+		return BRES_TRANSIENT;
+	}
+	sqlite3session_table_filter(c->sess, table_filter, NULL);
+	if (sqlite3session_attach(c->sess, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot record changes: %s", sqlite3_errmsg(c->db));
+		conn_close(c);
+		return BRES_TRANSIENT;
+	}
+	*out = c;
+	return BRES_OK;
+}
+
+static int
+only_blanks(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ';') {
+		p++;
+	}
+	return *p == '\0';
+}
+
+static enum branch_result
+sq_exec(void *be, void *vconn, const Xact__Statement *st, nng_msg **reply)
+{
+	struct sl *s = be;
+	struct sconn *c = vconn;
+	sqlite3_stmt *stmt = NULL;
+	const char *tail = NULL;
+	struct result *r = NULL;
+	int rc, ncols;
+	char msg[1024];
+
+	*reply = NULL;
+	if (sqlite3_prepare_v2(c->db, st->sql, -1, &stmt, &tail) != SQLITE_OK || stmt == NULL) {
+		snprintf(msg, sizeof(msg), "%s", stmt == NULL && sqlite3_errcode(c->db) == SQLITE_OK
+		                                     ? "empty statement" : sqlite3_errmsg(c->db));
+		goto failed;
+	}
+	if (!only_blanks(tail)) {
+		snprintf(msg, sizeof(msg), "one statement per call: text after the first statement");
+		goto failed;
+	}
+	for (size_t i = 0; i < st->n_params; i++) {
+		const Xact__Param *p = st->params[i];
+
+		rc = p->has_value ? sqlite3_bind_text(stmt, (int)i + 1, (const char *)p->value.data,
+		                        (int)p->value.len, SQLITE_STATIC)
+		                  : sqlite3_bind_null(stmt, (int)i + 1);
+		if (rc != SQLITE_OK) {
+			snprintf(msg, sizeof(msg), "parameter $%zu: %s", i + 1, sqlite3_errmsg(c->db));
+			goto failed;
+		}
+	}
+	ncols = sqlite3_column_count(stmt);
+	if ((r = result_new((size_t)ncols)) == NULL) {
+		snprintf(msg, sizeof(msg), "out of memory");
+		goto failed;
+	}
+	for (int j = 0; j < ncols; j++) {
+		result_set_column(r, (size_t)j, sqlite3_column_name(stmt, j));
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (result_add_row(r) != 0) {
+			snprintf(msg, sizeof(msg), "out of memory");
+			goto failed;
+		}
+		for (int j = 0; j < ncols; j++) {
+			const void *v = sqlite3_column_type(stmt, j) == SQLITE_NULL
+			    ? NULL : sqlite3_column_text(stmt, j);
+
+			result_set_value(r, (size_t)j, v, (size_t)sqlite3_column_bytes(stmt, j));
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(msg, sizeof(msg), "%s%s", sqlite3_errmsg(c->db),
+		    (rc & 0xff) == SQLITE_BUSY ? " (another branch holds the database's write lock)"
+		                               : "");
+		goto failed;
+	}
+	if (sqlite3_get_autocommit(c->db)) {
+		snprintf(msg, sizeof(msg), "the statement ended the branch's transaction");
+		goto failed;
+	}
+	result_set_affected(r, sqlite3_stmt_readonly(stmt) ? 0 : (uint64_t)sqlite3_changes(c->db));
+	sqlite3_finalize(stmt);
+	*reply = result_finish(r, s->max_message);
+	return BRES_OK;
+failed:
+	result_free(r);
+	sqlite3_finalize(stmt);
+	*reply = result_error(msg, NULL);
+	return BRES_FAILED;
+}
+
+static void
+sq_rollback(void *be, void *vconn)
+{
+	struct sconn *c = vconn;
+	char ignore[256];
+
+	run_internal(c, "ROLLBACK", ignore, sizeof(ignore));
+	conn_put(be, c);
+}
+
+static enum branch_result
+sq_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
+{
+	struct sl *s = be;
+	struct sconn *c = vconn;
+	struct prepared *p;
+	void *cs = NULL;
+	int n = 0, rc;
+
+	/* Not sqlite3session_isempty(): a session that failed to record says
+	 * "empty" there, and only the changeset call reports the failure.  A
+	 * write taken for a read would commit outside the protocol. */
+	if ((rc = sqlite3session_changeset(c->sess, &n, &cs)) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot capture the branch's changes: %s", sqlite3_errstr(rc));
+		sq_rollback(be, c);
+		return BRES_FAILED;
+	}
+	if (n == 0) {
+		/* Read only (or changes that cancel out): nothing to keep. */
+		sqlite3_free(cs);
+		if (run_internal(c, "COMMIT", err, errlen) != 0) {
+			sq_rollback(be, c);
+			return BRES_FAILED;
+		}
+		conn_put(s, c);
+		return BRES_READ_ONLY;
+	}
+	if (XACT_FAILPOINT("sqlite.before_log") != 0) {
+		snprintf(err, errlen, "injected failure (sqlite.before_log)");
+		sqlite3_free(cs);
+		sq_rollback(be, c);
+		return BRES_FAILED;
+	}
+	/* The write-ahead step.  Crash before it returns: no record, the
+	 * open transaction dies with the process, the vote was never sent:
+	 * the coordinator aborts.  After: the record survives; at restart the
+	 * changeset is applied again and held as prepared. */
+	if (log_insert(s, gid, cs, n, err, errlen) != 0 || (p = calloc(1, sizeof(*p))) == NULL) {
+		sqlite3_free(cs);
+		sq_rollback(be, c);
+		log_delete(s, gid);
+		return BRES_FAILED;
+	}
+	sqlite3_free(cs);
+	sqlite3session_delete(c->sess);
+	c->sess = NULL;
+	snprintf(p->gid, sizeof(p->gid), "%s", gid);
+	p->c = c;
+	prepared_add(s, p);
+	return BRES_OK;
+}
+
+/* Answers COMMIT/ABORT for a gid that is not held prepared: its marker
+ * tells whether it committed. */
+static enum branch_result
+not_held(struct sl *s, char *err, size_t errlen, const char *gid, int *committed)
+{
+	struct sconn *c = conn_get(s, err, errlen);
+
+	if (c == NULL) {
+		return BRES_TRANSIENT;
+	}
+	*committed = has_marker(c->db, gid);
+	conn_put(s, c);
+	return BRES_NOT_FOUND;
+}
+
+static enum branch_result
+sq_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
+{
+	struct sl *s = be;
+	struct prepared *p = prepared_take(s, gid);
+	sqlite3_stmt *st;
+	int committed = 0, rc;
+
+	if (p == NULL) {
+		enum branch_result r = not_held(s, err, errlen, gid, &committed);
+
+		return r == BRES_NOT_FOUND && committed ? BRES_OK : r;
+	}
+	p->c->internal = 1;
+	if (sqlite3_prepare_v2(p->c->db, "INSERT INTO xact_markers (gid, committed_at) VALUES (?, ?)",
+	        -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot write the marker: %s", sqlite3_errmsg(p->c->db));
+		p->c->internal = 0;
+		prepared_add(s, p);
+		return BRES_TRANSIENT;
+	}
+	sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, wall_ms());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	/* The data and the marker commit together, synced. */
+	if (rc != SQLITE_DONE || run(p->c->db, "COMMIT", err, errlen) != 0) {
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errlen, "cannot write the marker: %s", sqlite3_errmsg(p->c->db));
+		}
+		p->c->internal = 0;
+		if (!sqlite3_get_autocommit(p->c->db)) {
+			prepared_add(s, p); /* still prepared: the coordinator retries */
+			return BRES_TRANSIENT;
+		}
+		/* SQLite rolled the transaction back: the log record brings it
+		 * back at the next start; this agent can no longer commit it. */
+		log_error("commit of gid=%s failed and SQLite rolled it back: %s; restart the agent "
+		          "to prepare it again from the side log", gid, err);
+		conn_close(p->c);
+		free(p);
+		return BRES_TRANSIENT;
+	}
+	/* Crash here: committed with its marker, side-log record still there;
+	 * recovery sees the marker and only drops the record. */
+	XACT_FAILPOINT("sqlite.after_commit");
+	log_delete(s, gid);
+	conn_put(s, p->c);
+	free(p);
+	return BRES_OK;
+}
+
+static enum branch_result
+sq_rollback_prepared(void *be, const char *gid, char *err, size_t errlen)
+{
+	struct sl *s = be;
+	struct prepared *p = prepared_take(s, gid);
+	int committed = 0;
+
+	if (p == NULL) {
+		enum branch_result r = not_held(s, err, errlen, gid, &committed);
+
+		if (r == BRES_NOT_FOUND && committed) {
+			snprintf(err, errlen, "branch %s already committed", gid);
+			return BRES_FAILED;
+		}
+		return r;
+	}
+	sq_rollback(s, p->c);
+	/* Crash here: no marker, the record is still there: recovery prepares
+	 * it again and the coordinator's abort rolls it back once more. */
+	log_delete(s, gid);
+	free(p);
+	return BRES_OK;
+}
+
+static int
+sq_list_prepared(void *be, const char *prefix, char ***gids, size_t *n, char *err, size_t errlen)
+{
+	struct sl *s = be;
+	size_t cap = 0;
+
+	(void)err;
+	(void)errlen;
+	*gids = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->lock);
+	for (struct prepared *p = s->prepared; p != NULL; p = p->next) {
+		cap++;
+	}
+	if ((*gids = calloc(cap + 1, sizeof(char *))) == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		return XACT_ENOMEM;
+	}
+	for (struct prepared *p = s->prepared; p != NULL; p = p->next) {
+		if (strncmp(p->gid, prefix, strlen(prefix)) == 0 &&
+		    ((*gids)[*n] = strdup(p->gid)) != NULL) {
+			(*n)++;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return XACT_OK;
+}
+
+/* Markers only matter until their branch's side-log record is gone and
+ * the coordinator stopped asking; an hour is ample. */
+static void
+sq_maintain(void *be)
+{
+	struct sl *s = be;
+	char err[256], sql[128];
+	struct sconn *c = conn_get(s, err, sizeof(err));
+
+	if (c == NULL) {
+		return;
+	}
+	c->internal = 1;
+	snprintf(sql, sizeof(sql), "DELETE FROM xact_markers WHERE committed_at < %lld",
+	    (long long)(wall_ms() - MARKER_KEEP_MS));
+	if (run(c->db, sql, err, sizeof(err)) != 0) {
+		log_debug("marker clean-up skipped: %s", err);
+	}
+	conn_put(s, c);
+}
+
+const struct backend_ops sqlitebackend_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.exec = sq_exec,
+	.prepare = sq_prepare,
+	.rollback = sq_rollback,
+	.commit_prepared = sq_commit_prepared,
+	.rollback_prepared = sq_rollback_prepared,
+	.list_prepared = sq_list_prepared,
+	.maintain = sq_maintain,
+};
