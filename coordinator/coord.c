@@ -1095,7 +1095,10 @@ handle_exec(struct coord *c, struct sctx *s, Xact__Request *req)
 		return;
 	}
 	if (e->seq == x->exec_seq && x->t.state == TXN_EXECUTING) {
-		reply(x->exec_waiter, NULL); /* superseded by this repeat */
+		if (x->exec_waiter != NULL) {
+			reply(x->exec_waiter, wire_error_reply(XACT_ESTATE,
+			    "superseded by a repeated request"));
+		}
 		x->exec_waiter = s;
 		xact__request__free_unpacked(req, NULL);
 		return;

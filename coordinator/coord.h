@@ -6,7 +6,8 @@
  *
  * Threads: nng's aio callbacks only queue events; one loop thread owns every
  * transaction and runs every transition; the journal's writer thread does
- * the fsyncs.  No lock is held across a network round trip or a disk sync.
+ * the fsyncs of decisions (the loop thread syncs only to reserve a block of
+ * gids, once per 10000).  No lock is held across a network round trip.
  */
 #ifndef XACT_COORD_H
 #define XACT_COORD_H

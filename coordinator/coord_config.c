@@ -37,7 +37,7 @@ set_participant(struct coord_config *cfg, const char *name, const char *url,
 		return -1;
 	}
 	if (!config_valid_url(url)) {
-		snprintf(err, errlen, "participant %s: '%s' is not a URL (tcp://HOST:PORT or ipc:///PATH)",
+		snprintf(err, errlen, "participant %s: '%s' is not a URL (tcp://HOST:PORT, ipc:///PATH or tls+tcp://HOST:PORT)",
 		    name, url);
 		return -1;
 	}
@@ -136,7 +136,7 @@ coord_config_check(const struct coord_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	if (!config_valid_url(cfg->listen)) {
-		snprintf(err, errlen, "listen '%s' is not a URL (tcp://HOST:PORT or ipc:///PATH)",
+		snprintf(err, errlen, "listen '%s' is not a URL (tcp://HOST:PORT, ipc:///PATH or tls+tcp://HOST:PORT)",
 		    cfg->listen);
 		return -1;
 	}

@@ -2,10 +2,11 @@
  * journal.h - the coordinator's durable decision log: one SQLite file in WAL
  * mode with synchronous=FULL (schema: sql/journal.sql).
  *
- * It owns two connections: one for its writer thread, which batches every
+ * It owns three connections: one for its writer thread, which batches every
  * pending decision into one transaction (group commit: one fsync serves many
- * transactions), and one for reads, which sees only committed, hence
- * durable, rows.  The journal never talks to the network.
+ * transactions); one for gid reservations, made from the caller's thread;
+ * and one for reads, which sees only committed, hence durable, rows.  The
+ * journal never talks to the network.
  */
 #ifndef XACT_JOURNAL_H
 #define XACT_JOURNAL_H

@@ -54,7 +54,8 @@ extern const struct backend_ops pgbackend_ops;
 extern const struct backend_ops sqlitebackend_ops;
 
 /* A gid is interpolated into SQL (PREPARE TRANSACTION takes no parameter):
- * only "xact:" followed by [A-Za-z0-9_:-], under 200 bytes, is accepted. */
+ * only "xact:" followed by [A-Za-z0-9_:-], under 200 bytes, is accepted.
+ * (The agent itself takes global gids under 64 bytes only.) */
 int backend_gid_is_safe(const char *gid);
 
 #endif

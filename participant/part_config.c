@@ -115,7 +115,7 @@ part_config_check(const struct part_config *cfg, char *err, size_t errlen)
 	}
 	if (!config_valid_url(cfg->listen) || !config_valid_url(cfg->coordinator)) {
 		snprintf(err, errlen, "--listen and --coordinator must be URLs "
-		    "(tcp://HOST:PORT or ipc:///PATH)");
+		    "(tcp://HOST:PORT, ipc:///PATH or tls+tcp://HOST:PORT)");
 		return -1;
 	}
 	return 0;

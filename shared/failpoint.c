@@ -34,7 +34,8 @@ static const char *const known[] = {
 	"coord.before_prepare", "coord.before_decision", "coord.after_decision",
 	"coord.after_commit_sent", "journal.write", "part.before_exec", "part.before_vote",
 	"part.after_commit", "pg.before_prepare", "pg.after_prepare",
-	"pg.before_commit_prepared", "pg.after_commit_prepared",
+	"pg.before_commit_prepared", "pg.after_commit_prepared", "sqlite.before_log",
+	"sqlite.after_commit",
 };
 
 int failpoint_armed;

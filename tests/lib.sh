@@ -169,11 +169,13 @@ xt_assert_grep() { # WHAT PATTERN FILE
 	grep -q -- "$2" "$3" || { cat "$3" >&2; xt_fail "$1: '$2' not found in $3"; }
 }
 
-# ---- the bank fixture: one cluster, databases bank_a and bank_b, ----------
-# ---- participants pa and pb, one coordinator --------------------------------
+# ---- the bank fixture: one cluster with database bank_a behind -----------
+# ---- participant pa; bank_b behind pb, a PostgreSQL database or, with ------
+# ---- XT_B_BACKEND=sqlite, an SQLite file; one coordinator -----------------
 
 XT_ACCOUNTS=10
 XT_SEED_BALANCE=1000
+XT_B_BACKEND=${XT_B_BACKEND:-postgres}
 
 xt_bank_schema() { # PORT DB
 	xt_createdb "$1" "$2"
@@ -185,13 +187,56 @@ xt_bank_schema() { # PORT DB
 	    >/dev/null || xt_fail "schema for $2"
 }
 
+xt_bank_sqlite_schema() { # FILE
+	sqlite3 -batch "$1" "
+	    CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
+	    CREATE TABLE ledger (xfer INTEGER PRIMARY KEY,
+	                         amount INTEGER NOT NULL CONSTRAINT ledger_amount_check CHECK (amount > 0));
+	    WITH RECURSIVE g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM g WHERE x < $XT_ACCOUNTS - 1)
+	    INSERT INTO accounts SELECT x, $XT_SEED_BALANCE FROM g;" || xt_fail "schema for $1"
+}
+
+# SQL on bank_a, and on bank_b whatever its backend.
+xt_a_sql() { xt_sql "$PGPORT" bank_a "$1"; }
+xt_b_sql() {
+	if [ "$XT_B_BACKEND" = sqlite ]; then
+		sqlite3 -batch "$SQLITE_B" "$1"
+	else
+		xt_sql "$PGPORT" bank_b "$1"
+	fi
+}
+
+# Prepared branches held for bank_b: PostgreSQL's, or the side log's rows.
+xt_b_prepared() {
+	if [ "$XT_B_BACKEND" = sqlite ]; then
+		sqlite3 -batch "$SQLITE_B-xact-log" "SELECT count(*) FROM branches"
+	else
+		xt_prepared "$PGPORT" bank_b
+	fi
+}
+
+xt_wait_b_no_prepared() { # SECONDS
+	i=0
+	while [ "$(xt_b_prepared)" != 0 ]; do
+		i=$((i + 1))
+		[ $i -gt $(($1 * 10)) ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
 # xt_bank_up [extra coordinator flags...]: sets PGPORT, COORD_URL, PA_URL,
-# PB_URL, JOURNAL; starts pa, pb and coord.
+# PB_URL, JOURNAL (and SQLITE_B); starts pa, pb and coord.
 xt_bank_up() {
 	xt_pg_start main
 	PGPORT=$PGPORT_main
 	xt_bank_schema "$PGPORT" bank_a
-	xt_bank_schema "$PGPORT" bank_b
+	if [ "$XT_B_BACKEND" = sqlite ]; then
+		SQLITE_B="$XT_TMP/bank_b.db"
+		xt_bank_sqlite_schema "$SQLITE_B"
+	else
+		xt_bank_schema "$PGPORT" bank_b
+	fi
 	CPORT=$(xt_free_port); APORT=$(xt_free_port); BPORT=$(xt_free_port)
 	COORD_URL="tcp://127.0.0.1:$CPORT"
 	PA_URL="tcp://127.0.0.1:$APORT"
@@ -210,8 +255,13 @@ xt_part_a() {
 	    --conninfo "$(xt_conninfo "$PGPORT" bank_a)" "$@"
 }
 xt_part_b() {
-	xt_part pb --name pb --listen "$PB_URL" --coordinator "$COORD_URL" --backend postgres \
-	    --conninfo "$(xt_conninfo "$PGPORT" bank_b)" "$@"
+	if [ "$XT_B_BACKEND" = sqlite ]; then
+		xt_part pb --name pb --listen "$PB_URL" --coordinator "$COORD_URL" --backend sqlite \
+		    --database "$SQLITE_B" "$@"
+	else
+		xt_part pb --name pb --listen "$PB_URL" --coordinator "$COORD_URL" --backend postgres \
+		    --conninfo "$(xt_conninfo "$PGPORT" bank_b)" "$@"
+	fi
 }
 xt_coord_start() {
 	xt_coord coord --listen "$COORD_URL" --journal "$JOURNAL" --id c1 \
@@ -220,13 +270,9 @@ xt_coord_start() {
 }
 
 xt_bank_total() {
-	a=$(xt_sql "$PGPORT" bank_a "SELECT sum(balance) FROM accounts")
-	b=$(xt_sql "$PGPORT" bank_b "SELECT sum(balance) FROM accounts")
+	a=$(xt_a_sql "SELECT sum(balance) FROM accounts")
+	b=$(xt_b_sql "SELECT sum(balance) FROM accounts")
 	echo $((a + b))
-}
-
-xt_xfers() { # DB: the transfers in DB's ledger, sorted
-	xt_sql "$PGPORT" "$1" "SELECT xfer FROM ledger ORDER BY 1" | sort
 }
 
 # xt_bank_check OUTFILE: the invariants after a bank run.  Every transfer
@@ -235,12 +281,12 @@ xt_xfers() { # DB: the transfers in DB's ledger, sorted
 xt_bank_check() {
 	out=$1
 	xt_wait_no_prepared "$PGPORT" bank_a 15 || xt_fail "prepared transactions left in bank_a"
-	xt_wait_no_prepared "$PGPORT" bank_b 15 || xt_fail "prepared transactions left in bank_b"
+	xt_wait_b_no_prepared 15 || xt_fail "prepared branches left for bank_b"
 	xt_assert_eq "total balance" $((2 * XT_ACCOUNTS * XT_SEED_BALANCE)) "$(xt_bank_total)"
 	awk '$2 == "committed" {print $1}' "$out" | sort >"$XT_TMP/committed"
 	awk '$2 == "aborted" {print $1}' "$out" | sort >"$XT_TMP/aborted"
-	xt_xfers bank_a >"$XT_TMP/ledger_a"
-	xt_xfers bank_b >"$XT_TMP/ledger_b"
+	xt_a_sql "SELECT xfer FROM ledger ORDER BY 1" | sort >"$XT_TMP/ledger_a"
+	xt_b_sql "SELECT xfer FROM ledger ORDER BY 1" | sort >"$XT_TMP/ledger_b"
 	cmp -s "$XT_TMP/ledger_a" "$XT_TMP/ledger_b" || {
 		diff "$XT_TMP/ledger_a" "$XT_TMP/ledger_b" >&2
 		xt_fail "the two databases disagree on which transfers committed"
