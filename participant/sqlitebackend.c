@@ -176,6 +176,13 @@ open_db(const char *path, int busy_ms, sqlite3 **out, char *err, size_t errlen)
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, busy_ms);
 	if (run(db, "PRAGMA synchronous=FULL", err, errlen) != 0) {
+		if ((sqlite3_errcode(db) & 0xff) == SQLITE_BUSY) {
+			snprintf(err, errlen, "database %s is locked by another process (%s): the "
+			         "agent must be its only writer", path, sqlite3_errmsg(db));
+		} else {
+			snprintf(err, errlen, "%s is not a usable SQLite database: %s", path,
+			    sqlite3_errmsg(db));
+		}
 		sqlite3_close(db);
 		return -1;
 	}
@@ -600,7 +607,8 @@ open_sidelog(struct sl *s, const char *id, char *err, size_t errlen)
 	}
 	if (sqlite3_open_v2(s->logpath, &s->log, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
 	    run(s->log, "PRAGMA synchronous=FULL", why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "cannot open side log %s: %s", s->logpath,
+		snprintf(err, errlen, "side log %s is corrupt or not an xact side log (%s): refusing "
+		         "to guess what was prepared", s->logpath,
 		    s->log ? sqlite3_errmsg(s->log) : "no memory");
 		return -1;
 	}

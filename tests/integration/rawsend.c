@@ -3,9 +3,11 @@
  * what came back, to test that malformed and oversized messages are
  * answered with an error or dropped, never a crash.
  *
- * usage: rawsend URL garbage|empty|version|nobody|exec2|big [BYTES]
- * exec2 is a well-formed statement numbered 2 for a branch nobody began.
- * Prints "error CODE TEXT", "reply KIND", or "no reply: WHY"; exits 0.
+ * usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|big [BYTES]
+ * exec2 is a well-formed statement numbered 2 for a branch nobody began;
+ * exec1 is statement 1 of a new branch that writes account 1.
+ * Prints "error CODE TEXT", "statement error TEXT", "reply KIND", or
+ * "no reply: WHY"; exits 0.
  */
 #include "wire.h"
 #include "xact.h"
@@ -25,7 +27,7 @@ main(int argc, char **argv)
 	int rv;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec2|big [BYTES]\n");
+		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|big [BYTES]\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -61,14 +63,16 @@ main(int argc, char **argv)
 			nng_msg_alloc(&msg, len);
 			xact__request__pack(&req, nng_msg_body(msg));
 		}
-	} else if (strcmp(kind, "exec2") == 0) {
+	} else if (strcmp(kind, "exec2") == 0 || strcmp(kind, "exec1") == 0) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__BranchExecReq be = XACT__BRANCH_EXEC_REQ__INIT;
 		Xact__Statement st = XACT__STATEMENT__INIT;
+		int first = strcmp(kind, "exec1") == 0;
 
-		st.sql = "INSERT INTO ledger (xfer, amount) VALUES (4, 1)";
-		be.gid = "xact:c1:999999";
-		be.seq = 2;
+		st.sql = first ? "UPDATE accounts SET balance = balance + 1 WHERE id = 1"
+		               : "INSERT INTO ledger (xfer, amount) VALUES (4, 1)";
+		be.gid = first ? "xact:c1:999998" : "xact:c1:999999";
+		be.seq = first ? 1 : 2;
 		be.stmt = &st;
 		req.body_case = XACT__REQUEST__BODY_BRANCH_EXEC;
 		req.branch_exec = &be;
@@ -92,6 +96,9 @@ main(int argc, char **argv)
 		printf("undecodable reply: %s\n", xact_strerror(rv));
 	} else if (rep->body_case == XACT__REPLY__BODY_ERROR) {
 		printf("error %u %s\n", rep->error->code, rep->error->message);
+		xact__reply__free_unpacked(rep, NULL);
+	} else if (rep->body_case == XACT__REPLY__BODY_EXEC && rep->exec->result->error != NULL) {
+		printf("statement error %s\n", rep->exec->result->error);
 		xact__reply__free_unpacked(rep, NULL);
 	} else {
 		printf("reply %d\n", rep->body_case);

@@ -1,0 +1,134 @@
+# The SQLite agent and bad input: a database file that is missing, not
+# SQLite, read-only, locked by another process, or has a table without a
+# primary key; a side log that is corrupt or belongs to another database; a
+# statement error; a schema change; a changeset that no longer applies at
+# recovery.  Also: a branch waits behind a prepared one only up to
+# --lock-timeout, and a branch that only read votes READ-ONLY.
+XT_B_BACKEND=sqlite
+. tests/lib.sh
+xt_init
+xt_bank_up
+xt_stop pb
+xt_part_b --log-level debug
+xt_wait_port "$BPORT"
+X="$XT_BUILD/xactctl --coordinator $COORD_URL --timeout 20000"
+total=$((2 * XT_ACCOUNTS * XT_SEED_BALANCE))
+
+# agent FILE ARGS...: runs an SQLite agent in the foreground on FILE; it
+# must refuse to start.  Its stderr is in $XT_TMP/agent.err.
+agent() {
+	f=$1; shift
+	timeout 20 "$@" --name px --listen "tcp://127.0.0.1:$(xt_free_port)" \
+	    --coordinator "$COORD_URL" --backend sqlite --database "$f" 2>"$XT_TMP/agent.err"
+}
+refused() { # WHAT PATTERN EXIT_STATUS
+	xt_assert_eq "$1: exit status" 1 "$3"
+	xt_assert_grep "$1" "$2" "$XT_TMP/agent.err"
+}
+
+agent "$XT_TMP/missing.db" "$XT_BUILD/xact-participant"
+refused "missing database" "does not exist" $?
+
+echo "plain text, not a database at all; long enough to fill a header page" >"$XT_TMP/text.db"
+agent "$XT_TMP/text.db" "$XT_BUILD/xact-participant"
+refused "not SQLite" "is not a usable SQLite database" $?
+
+sqlite3 -batch "$XT_TMP/nopk.db" "CREATE TABLE t (a INTEGER, b TEXT);"
+agent "$XT_TMP/nopk.db" "$XT_BUILD/xact-participant"
+refused "table without primary key" "table t of .* has no PRIMARY KEY" $?
+
+# Read-only for the agent's user (root writes anything, so the agent runs
+# as postgres on a file it may only read).
+if [ -n "$XT_AS_PG" ]; then
+	sqlite3 -batch "$XT_TMP/ro.db" "CREATE TABLE t (a INTEGER PRIMARY KEY);"
+	chmod 644 "$XT_TMP/ro.db"
+	cp "$XT_BUILD/xact-participant" "$XT_TMP/agent-bin"
+	agent "$XT_TMP/ro.db" $XT_AS_PG "$XT_TMP/agent-bin"
+	refused "read-only database" "is read-only for this agent" $?
+fi
+
+# Locked by another process.
+sqlite3 -batch "$XT_TMP/locked.db" "CREATE TABLE t (a INTEGER PRIMARY KEY);"
+{ echo "BEGIN EXCLUSIVE;"; sleep 8; } | sqlite3 -batch "$XT_TMP/locked.db" &
+lockpid=$!
+sleep 0.5
+agent "$XT_TMP/locked.db" "$XT_BUILD/xact-participant"
+refused "locked database" "is locked by another process" $?
+kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null
+
+# Side logs: corrupt, and one that belongs to another database.
+sqlite3 -batch "$XT_TMP/one.db" "CREATE TABLE t (a INTEGER PRIMARY KEY);"
+sqlite3 -batch "$XT_TMP/two.db" "CREATE TABLE t (a INTEGER PRIMARY KEY);"
+for f in one two; do
+	timeout 1 "$XT_BUILD/xact-participant" --name p$f --listen "tcp://127.0.0.1:$(xt_free_port)" \
+	    --coordinator "$COORD_URL" --backend sqlite --database "$XT_TMP/$f.db" 2>/dev/null
+done
+[ -s "$XT_TMP/one.db-xact-log" ] || xt_fail "no side log made beside one.db"
+cp "$XT_TMP/two.db-xact-log" "$XT_TMP/one.db-xact-log"
+agent "$XT_TMP/one.db" "$XT_BUILD/xact-participant"
+refused "side log of another database" "belongs to another database" $?
+head -c 4096 /dev/urandom >"$XT_TMP/two.db-xact-log"
+agent "$XT_TMP/two.db" "$XT_BUILD/xact-participant"
+refused "corrupt side log" "is corrupt or not an xact side log" $?
+
+# A statement error and a schema change: clear errors, nothing changes.
+$X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 0" \
+        --on pb "INSERT INTO ledger (xfer, amount) VALUES (1, -5)" 2>"$XT_TMP/e1"
+xt_assert_eq "statement error: exit status" 1 $?
+xt_assert_grep "statement error text" "CHECK constraint failed" "$XT_TMP/e1"
+$X exec --on pb "CREATE TABLE x (a INTEGER PRIMARY KEY)" 2>"$XT_TMP/e2"
+xt_assert_eq "schema change: exit status" 1 $?
+xt_assert_grep "schema change refused" "not authorized" "$XT_TMP/e2"
+xt_assert_eq "after errors: total" "$total" "$(xt_bank_total)"
+
+# A branch that only read votes READ-ONLY: committed, nothing journaled.
+$X exec --on pb "SELECT count(*) AS n FROM accounts" >"$XT_TMP/ro.out" || xt_fail "read-only exec"
+gid=$(sed -n 's/^committed \(xact:[^ ]*\).*/\1/p' "$XT_TMP/ro.out")
+xt_assert_grep "read-only vote" "branch gid=$gid state=read-only" "$XT_TMP/pb.log"
+xt_assert_eq "read-only: no journal record" 0 \
+    "$(sqlite3 -batch "$JOURNAL" "SELECT count(*) FROM decisions WHERE gid = '$gid'")"
+
+# A prepared branch holds the write lock; another writer waits only
+# --lock-timeout, then fails cleanly.
+xt_stop pb
+xt_part_b --log-level debug --lock-timeout 300
+xt_wait_port "$BPORT"
+xt_stop coord
+XACT_FAILPOINTS=coord.before_decision=delay:3000 xt_coord_start
+xt_wait_port "$CPORT"
+$X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 1" \
+        --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 1" >"$XT_TMP/first" 2>&1 &
+first=$!
+i=0
+until grep -q "failpoint fired name=coord.before_decision" "$XT_TMP/coord.log"; do
+	i=$((i + 1)); [ $i -gt 100 ] && xt_fail "the first transfer never prepared"
+	sleep 0.05
+done
+# The coordinator's loop sleeps in the failpoint; go straight to the agent.
+r=$("$XT_BUILD/tests/rawsend" "$PB_URL" exec1)
+case "$r" in
+*"database is locked"*"write lock"*) ;;
+*) xt_fail "a writer behind a prepared branch: got '$r'" ;;
+esac
+wait $first
+xt_assert_eq "the prepared transfer commits" 0 $?
+xt_stop coord
+xt_coord_start
+xt_wait_port "$CPORT"
+
+# A changeset that no longer applies at recovery: the agent refuses to
+# serve the database, says why, and keeps the side-log record.
+xt_stop pb
+XACT_FAILPOINTS=part.before_vote=crash xt_part_b
+xt_wait_port "$BPORT"
+$X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 2" \
+        --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 2" 2>/dev/null
+xt_wait_exit pb 5 || xt_fail "pb did not crash before its vote"
+xt_assert_eq "branch logged" 1 "$(xt_b_prepared)"
+sqlite3 -batch "$SQLITE_B" "UPDATE accounts SET balance = 5 WHERE id = 2;"
+xt_part_b
+xt_wait_exit pb 10 || xt_fail "pb served a database whose changeset no longer applies"
+xt_assert_eq "changeset does not apply: exit status" 1 "$XT_STATUS"
+xt_assert_grep "changeset does not apply" "no longer applies" "$XT_TMP/pb.log"
+xt_assert_eq "the side-log record is kept" 1 "$(xt_b_prepared)"
+echo ok
