@@ -65,6 +65,23 @@ struct sctx {
 	enum sctx_state state;
 };
 
+/* ---- events ------------------------------------------------------------ */
+
+enum ev_kind { EV_REQUEST, EV_CALL, EV_JOURNAL };
+
+struct event {
+	struct event *next;
+	struct coord *c;     /* EV_JOURNAL: where to post it */
+	int embedded;        /* part of a struct call: freed with it */
+	enum ev_kind kind;
+	struct sctx *sctx;   /* EV_REQUEST */
+	nng_msg *msg;        /* EV_REQUEST */
+	struct call *call;   /* EV_CALL */
+	char gid[64];        /* EV_JOURNAL */
+	int err;
+	char why[256];
+};
+
 /* ---- outgoing calls (coordinator -> participant) ----------------------- */
 
 enum call_kind { CALL_EXEC, CALL_PREPARE, CALL_COMMIT, CALL_ABORT, CALL_LIST };
@@ -80,6 +97,7 @@ struct call {
 	char gid[64];
 	int err;       /* transport error, xact_err */
 	nng_msg *reply;
+	struct event ev; /* its completion: never lost to a failed malloc */
 };
 
 /* ---- transactions ------------------------------------------------------ */
@@ -105,21 +123,6 @@ struct finished {
 	char reason[160];
 };
 
-/* ---- events ------------------------------------------------------------ */
-
-enum ev_kind { EV_REQUEST, EV_CALL, EV_JOURNAL };
-
-struct event {
-	struct event *next;
-	enum ev_kind kind;
-	struct sctx *sctx;   /* EV_REQUEST */
-	nng_msg *msg;        /* EV_REQUEST */
-	struct call *call;   /* EV_CALL */
-	char gid[64];        /* EV_JOURNAL */
-	int err;
-	char why[256];
-};
-
 struct coord {
 	const struct coord_config *cfg;
 	volatile int *stop;
@@ -141,6 +144,7 @@ struct coord {
 	unsigned finished_next;
 	uint64_t seq_next, seq_limit;
 	int64_t next_sweep;
+	int scan_from; /* tick's first bucket */
 };
 
 static unsigned
@@ -173,7 +177,7 @@ take(struct coord *c, int wait_ms)
 	if (c->ev_head == NULL && wait_ms > 0) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += (long)wait_ms * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
@@ -290,11 +294,8 @@ call_cb(void *arg)
 	} else {
 		k->reply = nng_aio_get_msg(k->aio);
 	}
-	if ((ev = calloc(1, sizeof(*ev))) == NULL) {
-		/* Without memory the loop cannot learn of it; the call is
-		 * lost, and the transaction's retry or timeout takes over. */
-		return;
-	}
+	ev = &k->ev;
+	ev->embedded = 1;
 	ev->kind = EV_CALL;
 	ev->call = k;
 	post(c, ev);
@@ -304,21 +305,18 @@ call_cb(void *arg)
  * Starts a call; its completion, or its failure to start, arrives later as
  * an EV_CALL event, never synchronously: the state machine is never
  * re-entered from inside its own actions.  Encodes req, which stays the
- * caller's.  Returns 0, or XACT_ENOMEM when not even the event could be
- * made (the transaction's timeout or retry then takes over).
+ * caller's.  Returns 0, or XACT_ENOMEM when not even the call could be
+ * allocated (then the safety-net timeout ends an undecided transaction).
  */
 static int
 call_start(struct coord *c, enum call_kind kind, int pid, const char *gid,
     Xact__Request *req)
 {
 	struct call *k = calloc(1, sizeof(*k));
-	struct event *ev = calloc(1, sizeof(*ev));
 	nng_msg *msg = NULL;
 	int rv = 0;
 
-	if (k == NULL || ev == NULL) {
-		free(k);
-		free(ev);
+	if (k == NULL) {
 		log_error("out of memory starting a call gid=%s", gid);
 		return XACT_ENOMEM;
 	}
@@ -338,12 +336,12 @@ call_start(struct coord *c, enum call_kind kind, int pid, const char *gid,
 	    (rv = nng_aio_alloc(&k->aio, call_cb, k)) != 0) {
 		nng_msg_free(msg);
 		k->err = rv ? wire_nng_err(rv) : XACT_ENOMEM;
-		ev->kind = EV_CALL;
-		ev->call = k;
-		post(c, ev);
+		k->ev.embedded = 1;
+		k->ev.kind = EV_CALL;
+		k->ev.call = k;
+		post(c, &k->ev);
 		return XACT_OK;
 	}
-	free(ev);
 	nng_aio_set_timeout(k->aio, (nng_duration)c->cfg->call_timeout_ms);
 	k->sending = 1;
 	nng_aio_set_msg(k->aio, msg);
@@ -565,8 +563,9 @@ reply_exec(struct ctxn *x, const struct txn_action *a)
 static void
 force_commit(struct coord *c, struct ctxn *x)
 {
-	char names[1024];
+	char names[2048];
 	struct txn_event ev = {TXN_EV_LOG_FAILED, -1, XACT_EJOURNAL, NULL};
+	struct event *done;
 	int rv;
 
 	/* Crash here: every vote is in, nothing is journaled; recovery
@@ -577,7 +576,16 @@ force_commit(struct coord *c, struct ctxn *x)
 		return;
 	}
 	yes_names(c, &x->t, names, sizeof(names));
-	if ((rv = journal_submit_commit(c->j, x->t.gid, names, journal_done, c)) != 0) {
+	/* The event that will carry the result is made now, so that the
+	 * journal's callback can never fail to report. */
+	if ((done = calloc(1, sizeof(*done))) == NULL) {
+		ev.reason = "out of memory";
+		apply(c, x, &ev);
+		return;
+	}
+	done->c = c;
+	if ((rv = journal_submit_commit(c->j, x->t.gid, names, journal_done, done)) != 0) {
+		free(done);
 		ev.reason = xact_strerror(rv);
 		apply(c, x, &ev);
 	}
@@ -674,17 +682,14 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 
 /* ---- journal callback -------------------------------------------------- */
 
-/* Runs on the journal's writer thread: only queues. */
+/* Runs on the journal's writer thread: only queues.  arg is the event
+ * force_commit made for it. */
 static void
 journal_done(void *arg, const char *gid, int err, const char *msg)
 {
-	struct coord *c = arg;
-	struct event *ev = calloc(1, sizeof(*ev));
+	struct event *ev = arg;
+	struct coord *c = ev->c;
 
-	if (ev == NULL) {
-		log_error("out of memory queuing journal result gid=%s", gid);
-		return;
-	}
 	ev->kind = EV_JOURNAL;
 	snprintf(ev->gid, sizeof(ev->gid), "%s", gid);
 	ev->err = err;
@@ -1289,7 +1294,14 @@ tick(struct coord *c)
 	struct ctxn *due[256];
 	int ndue = 0;
 
-	for (int b = 0; b < HASH_BUCKETS && ndue < 256; b++) {
+	/* Start where the last tick stopped, so that no bucket starves when
+	 * more than 256 transactions are due. */
+	for (int n = 0; n < HASH_BUCKETS && ndue < 256; n++) {
+		int b = (c->scan_from + n) % HASH_BUCKETS;
+
+		if (ndue < 256) {
+			c->scan_from = b;
+		}
 		for (struct ctxn *x = c->by_gid[b]; x != NULL && ndue < 256; x = x->hnext) {
 			if ((x->t.retry && now >= x->retry_at) || timed_out(c, x, now)) {
 				due[ndue++] = x;
@@ -1400,7 +1412,9 @@ shutdown_all(struct coord *c)
 		if (ev->kind == EV_REQUEST) {
 			nng_msg_free(ev->msg);
 		}
-		free(ev);
+		if (!ev->embedded) {
+			free(ev);
+		}
 	}
 	while (c->calls != NULL) {
 		call_free(c, c->calls);
@@ -1419,7 +1433,7 @@ shutdown_all(struct coord *c)
 	/* The writer flushes what is queued; its callbacks may still post. */
 	journal_close(c->j);
 	while ((ev = take(c, 0)) != NULL) {
-		free(ev);
+		free(ev); /* journal results only: the calls are gone */
 	}
 }
 
@@ -1436,7 +1450,11 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 	c->cfg = cfg;
 	c->stop = stop;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	c->ev_tail = &c->ev_head;
 	c->nparts = cfg->nparticipants;
 	for (int i = 0; i < c->nparts; i++) {
@@ -1464,6 +1482,8 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 		struct event *ev = take(c, TICK_MS);
 
 		if (ev != NULL) {
+			int embedded = ev->embedded;
+
 			switch (ev->kind) {
 			case EV_REQUEST:
 				on_request(c, ev);
@@ -1475,7 +1495,9 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 				on_journal(c, ev);
 				break;
 			}
-			free(ev);
+			if (!embedded) {
+				free(ev); /* an embedded one went with its call */
+			}
 		}
 		if (util_now_ms() - last_tick >= TICK_MS) {
 			tick(c);

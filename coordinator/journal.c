@@ -117,6 +117,16 @@ fsync_parent(const char *path)
 	return rv;
 }
 
+static int
+has_seq(sqlite3 *db)
+{
+	char *v = query_text(db, "SELECT value FROM meta WHERE key='seq_reserved'", NULL);
+	int ok = v != NULL && *v != '\0';
+
+	free(v);
+	return ok;
+}
+
 /* Checks that the file is an xact journal of our version (and, when
  * coord_id is given, of this coordinator). */
 static int
@@ -134,6 +144,9 @@ check_identity(sqlite3 *db, const char *coord_id, char *err, size_t errlen)
 		snprintf(err, errlen, "journal schema version %s is not supported "
 		         "(this build reads version %d)", version ? version : "?",
 		    JOURNAL_SCHEMA_VERSION);
+	} else if (!has_seq(db)) {
+		snprintf(err, errlen, "journal has no gid sequence (meta row seq_reserved): "
+		         "damaged, refusing to hand out gids again");
 	} else if (coord_id != NULL && owner != NULL && strcmp(owner, coord_id) != 0) {
 		snprintf(err, errlen, "journal belongs to coordinator id '%s', not '%s'",
 		    owner, coord_id);
@@ -207,7 +220,12 @@ journal_alloc(void)
 	if (j != NULL) {
 		pthread_mutex_init(&j->lock, NULL);
 		pthread_mutex_init(&j->rlock, NULL);
-		pthread_cond_init(&j->cv, NULL);
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&j->cv, &ca);
+		pthread_condattr_destroy(&ca);
 		j->tail = &j->head;
 	}
 	return j;
@@ -320,21 +338,30 @@ fail:
 int
 journal_reserve_seq(journal *j, uint64_t count, uint64_t *first)
 {
-	char sql[256], why[512];
-	char *cur;
+	char sql[256], why[512] = "update failed";
+	char *cur, *end = NULL;
 	uint64_t base;
 
 	if (exec_sql(j->sdb, "BEGIN IMMEDIATE", why, sizeof(why)) != XACT_OK) {
 		log_error("journal: cannot reserve gids: %s", why);
 		return XACT_EJOURNAL;
 	}
+	/* No row, or one that does not read back: refuse.  Starting again
+	 * from 1 would hand out gids that already have decisions. */
 	cur = query_text(j->sdb, "SELECT value FROM meta WHERE key='seq_reserved'", NULL);
-	base = cur ? strtoull(cur, NULL, 10) : 0;
+	base = cur ? strtoull(cur, &end, 10) : 0;
+	if (cur == NULL || *cur == '\0' || *end != '\0') {
+		snprintf(why, sizeof(why), "the seq_reserved row is missing or unreadable");
+		free(cur);
+		exec_sql(j->sdb, "ROLLBACK", sql, sizeof(sql));
+		log_error("journal: cannot reserve gids: %s", why);
+		return XACT_EJOURNAL;
+	}
 	free(cur);
 	snprintf(sql, sizeof(sql),
 	    "UPDATE meta SET value='%llu' WHERE key='seq_reserved'",
 	    (unsigned long long)(base + count));
-	if (exec_sql(j->sdb, sql, why, sizeof(why)) != XACT_OK ||
+	if (exec_sql(j->sdb, sql, why, sizeof(why)) != XACT_OK || sqlite3_changes(j->sdb) != 1 ||
 	    exec_sql(j->sdb, "COMMIT", why, sizeof(why)) != XACT_OK) {
 		exec_sql(j->sdb, "ROLLBACK", sql, sizeof(sql));
 		log_error("journal: cannot reserve gids: %s", why);
@@ -503,7 +530,7 @@ writer_main(void *arg)
 		while (j->head == NULL && !j->stopping) {
 			struct timespec ts;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
+			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&j->cv, &j->lock, &ts);
 			if (j->head == NULL && now_ms() - last_gc > 10000) {

@@ -20,7 +20,7 @@ typedef struct journal journal;
 
 struct journal_record {
 	char gid[64];
-	char participants[1024]; /* comma-separated names */
+	char participants[2048]; /* comma-separated names (32 x 33 fit) */
 	int64_t decided_at;      /* unix ms */
 	int64_t completed_at;    /* 0 while pending */
 };

@@ -202,6 +202,9 @@ maybe_finish(struct txn *t, struct txn_actions *out)
 	}
 	if (t->round == 0) {
 		reply_outcome(t, out);
+		if (owing > 0) {
+			t->retry = 1; /* a branch failed, or joined after the round */
+		}
 	}
 	if (owing > 0 || t->round > 0) {
 		return;
@@ -453,6 +456,8 @@ step_finishing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 		if (t->round == 0) {
 			send_round(t, out);
 			maybe_finish(t, out);
+		} else {
+			t->retry = 0; /* the round in flight sets it again if needed */
 		}
 		return 0;
 	case TXN_EV_EXEC_DONE:

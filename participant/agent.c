@@ -24,6 +24,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,10 @@ struct pbranch {
 
 struct agent {
 	const struct part_config *cfg;
+	atomic_int executing;     /* workers running a statement */
+	atomic_int executing_new; /* ... the first statement of a branch */
+	int max_executing;        /* the rest serve PREPARE, COMMIT, ABORT, lists */
+	int max_new;              /* first statements may take this many */
 	const struct backend_ops *ops;
 	void *be;
 	nng_socket sock;
@@ -232,9 +237,59 @@ ack_reply(enum branch_state s, const char *detail)
 	return wire_pack_reply(&rep);
 }
 
+static nng_msg *handle_branch_locked(struct agent *a, enum branch_req req, const char *gid,
+    uint32_t seq, const Xact__Statement *st);
+
 /* Handles EXEC, PREPARE, COMMIT and ABORT for one gid. */
 static nng_msg *
 handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t seq,
+    const Xact__Statement *st)
+{
+	nng_msg *reply;
+
+	if (!backend_gid_is_safe(gid) || strlen(gid) >= sizeof(((struct pbranch *)0)->gid)) {
+		return wire_error_reply(XACT_EINVAL,
+		    "bad gid (expected xact:[A-Za-z0-9_:-], under 64 bytes)");
+	}
+	/*
+	 * Statements can wait on locks (up to the statement timeout).  If they
+	 * took every worker, the commits and aborts that release those locks
+	 * could not be served; and if new branches took every statement slot,
+	 * the branches holding the locks could not go on.  So a quarter of
+	 * the workers never run statements, and first statements get at most
+	 * half of all workers.  Beyond that a statement is refused at once:
+	 * its transaction aborts before it holds anything.
+	 */
+	int first = req == BREQ_EXEC && seq == 1;
+
+	if (req == BREQ_EXEC) {
+		int busy = atomic_fetch_add(&a->executing, 1) >= a->max_executing;
+
+		if (first) {
+			busy |= atomic_fetch_add(&a->executing_new, 1) >= a->max_new;
+		}
+		if (busy) {
+			atomic_fetch_sub(&a->executing, 1);
+			if (first) {
+				atomic_fetch_sub(&a->executing_new, 1);
+			}
+			return wire_error_reply(XACT_EDB, "agent busy: too many statements waiting "
+			    "(%d workers); try the transaction again", a->cfg->workers);
+		}
+	}
+	reply = handle_branch_locked(a, req, gid, seq, st);
+	if (req == BREQ_EXEC) {
+		atomic_fetch_sub(&a->executing, 1);
+		if (first) {
+			atomic_fetch_sub(&a->executing_new, 1);
+		}
+	}
+	return reply;
+}
+
+/* handle_branch, once a statement slot is held when one is needed. */
+static nng_msg *
+handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint32_t seq,
     const Xact__Statement *st)
 {
 	struct pbranch *b;
@@ -244,10 +299,6 @@ handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t se
 	nng_msg *reply = NULL, *dup;
 	char err[1024] = "";
 
-	if (!backend_gid_is_safe(gid) || strlen(gid) >= sizeof(((struct pbranch *)0)->gid)) {
-		return wire_error_reply(XACT_EINVAL,
-		    "bad gid (expected xact:[A-Za-z0-9_:-], under 64 bytes)");
-	}
 	if ((b = acquire(a, gid)) == NULL) {
 		return wire_error_reply(XACT_ENOMEM, "out of memory");
 	}
@@ -287,7 +338,11 @@ handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t se
 		}
 		b->last_seq = seq;
 		nng_msg_free(b->last_reply);
-		b->last_reply = nng_msg_dup(&dup, reply) == 0 ? dup : NULL;
+		b->last_reply = NULL;
+		/* Kept for a repeat only while the branch can take more. */
+		if (b->state == BR_ACTIVE && nng_msg_dup(&dup, reply) == 0) {
+			b->last_reply = dup;
+		}
 		break;
 	case BREQ_PREPARE:
 		if (err[0] == '\0' && b->state != BR_PREPARED) {
@@ -476,7 +531,12 @@ housekeeping(struct agent *a)
 		struct pbranch *b = stale[i];
 
 		pthread_mutex_lock(&b->lock);
-		if (b->state == BR_ACTIVE) {
+		/* Judged idle under the table lock; a statement may have come
+		 * in since.  Look again now that the branch is ours. */
+		pthread_mutex_lock(&a->table_lock);
+		int idle = util_now_ms() - b->touched_ms > a->cfg->branch_timeout_ms;
+		pthread_mutex_unlock(&a->table_lock);
+		if (b->state == BR_ACTIVE && idle) {
 			log_warn("rolling back abandoned branch gid=%s state=%s", b->gid,
 			    branch_state_name(b->state));
 			a->ops->rollback(a->be, b->conn);
@@ -526,6 +586,8 @@ part_run(const struct part_config *cfg, volatile int *stop)
 		return XACT_ENOMEM;
 	}
 	a->cfg = cfg;
+	a->max_executing = cfg->workers - (cfg->workers + 3) / 4;
+	a->max_new = cfg->workers / 2;
 	a->ops = strcmp(cfg->backend, "sqlite") == 0 ? &sqlitebackend_ops : &pgbackend_ops;
 	pthread_mutex_init(&a->table_lock, NULL);
 	if (a->ops->open(&a->be, cfg, err, sizeof(err)) != XACT_OK) {

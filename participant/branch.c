@@ -15,7 +15,7 @@ static const enum branch_op ops[NSTATES][NREQS] = {
 	[BR_ACTIVE] =    {BOP_EXEC,       BOP_PREPARE, BOP_REFUSE,          BOP_ROLLBACK},
 	[BR_PREPARED] =  {BOP_REFUSE,     BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED},
 	[BR_COMMITTED] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE},
-	[BR_ABORTED] =   {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE},
+	[BR_ABORTED] =   {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_ROLLBACK_PREPARED},
 	[BR_READ_ONLY] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE},
 };
 
@@ -64,6 +64,9 @@ branch_after(enum branch_state s, enum branch_req r, enum branch_result res)
 		}
 		return s;
 	case BOP_ROLLBACK_PREPARED:
+		/* Also from ABORTED: a PREPARE TRANSACTION still running when
+		 * the branch was given up may complete afterwards, so an ABORT
+		 * always asks the database (NOT_FOUND is the usual answer). */
 		if (res == BRES_OK || res == BRES_NOT_FOUND) {
 			return BR_ABORTED;
 		}

@@ -15,8 +15,10 @@
  * Invariants:
  *  - PREPARED is entered only after the backend made the prepared state
  *    durable (YES is sent only then).
- *  - COMMITTED and ABORTED are final; a repeated or late COMMIT/ABORT is
- *    answered from them, no operation runs twice.
+ *  - COMMITTED and ABORTED are final; a repeated or late COMMIT is
+ *    answered from them.  A repeated ABORT asks the database again
+ *    (ROLLBACK PREPARED, usually "not found"), since a prepare cut off by a
+ *    crash may complete after the branch was given up.
  *  - A late EXEC or PREPARE for an ABORTED branch is refused.
  *  - A transient failure (connection lost, server restarting) of COMMIT or
  *    ABORT PREPARED leaves the branch PREPARED: the coordinator retries.

@@ -19,7 +19,8 @@ usage(FILE *f)
 	    "usage: xact-participant [--config FILE] --name NAME --listen URL --coordinator URL\n"
 	    "                        --backend postgres --conninfo CONNINFO\n"
 	    "                        | --backend sqlite --database PATH [--lock-timeout MS]\n"
-	    "                        [--workers N] [--pool-size N] [--branch-timeout SECONDS]\n"
+	    "                        [--statement-timeout MS] [--workers N] [--pool-size N]\n"
+	    "                        [--branch-timeout SECONDS]\n"
 	    "                        [--log-level LEVEL] [--check]\n"
 	    "\n"
 	    "  --config FILE           INI file ([participant]); flags override it\n"
@@ -31,7 +32,12 @@ usage(FILE *f)
 	    "  --database PATH         sqlite: the database file (it must exist); its side log\n"
 	    "                          is PATH-xact-log, and this agent must be its only writer\n"
 	    "  --lock-timeout MS       sqlite: wait this long for the write lock, then fail (2000)\n"
-	    "  --workers N             threads serving requests (32)\n"
+	    "  --statement-timeout MS  postgres: a statement, or a wait for a lock, fails after\n"
+	    "                          MS; keep it below the coordinator's --call-timeout (5000)\n"
+	    "  --workers N             threads serving requests, at least 2 (64); a quarter\n"
+	    "                          of them never run statements, so that commits, aborts\n"
+	    "                          and recovery are served while statements wait on locks,\n"
+	    "                          and at most half run the first statement of a branch\n"
 	    "  --pool-size N           most database connections held (64)\n"
 	    "  --branch-timeout SECONDS  roll back an unprepared branch idle this long (300)\n"
 	    "  --log-level LEVEL       error, warn, info or debug (info)\n"
@@ -44,7 +50,8 @@ usage(FILE *f)
 	    "configuration error.\n");
 }
 
-enum { OPT_WORKERS = 256, OPT_POOL, OPT_BRANCH_TIMEOUT, OPT_LOG, OPT_DATABASE, OPT_LOCK_TIMEOUT };
+enum { OPT_WORKERS = 256, OPT_POOL, OPT_BRANCH_TIMEOUT, OPT_LOG, OPT_DATABASE, OPT_LOCK_TIMEOUT,
+	OPT_STATEMENT_TIMEOUT };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -55,6 +62,7 @@ static const struct option options[] = {
 	{"conninfo", required_argument, NULL, 'd'},
 	{"database", required_argument, NULL, OPT_DATABASE},
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+	{"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"pool-size", required_argument, NULL, OPT_POOL},
 	{"branch-timeout", required_argument, NULL, OPT_BRANCH_TIMEOUT},
@@ -75,6 +83,7 @@ flag_key(int opt)
 	case 'd': return "conninfo";
 	case OPT_DATABASE: return "database";
 	case OPT_LOCK_TIMEOUT: return "lock_timeout_ms";
+	case OPT_STATEMENT_TIMEOUT: return "statement_timeout_ms";
 	case OPT_WORKERS: return "workers";
 	case OPT_POOL: return "pool_size";
 	case OPT_BRANCH_TIMEOUT: return "branch_timeout";

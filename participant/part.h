@@ -14,6 +14,7 @@ struct part_config {
 	char conninfo[1024];  /* postgres */
 	char database[1024];  /* sqlite: the database file */
 	long lock_timeout_ms; /* sqlite: wait this long for the write lock */
+	long statement_timeout_ms; /* postgres: statement_timeout and lock_timeout */
 	int workers;          /* threads serving requests */
 	int pool_size;        /* most database connections held */
 	long branch_timeout_ms; /* an unprepared branch idle this long is rolled back */

@@ -13,21 +13,22 @@ void
 part_config_defaults(struct part_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->workers = 32;
+	cfg->workers = 64;
 	cfg->pool_size = 64;
 	cfg->branch_timeout_ms = 300000;
 	cfg->lock_timeout_ms = 2000;
+	cfg->statement_timeout_ms = 5000;
 	cfg->max_message = 4 * 1024 * 1024;
 	cfg->log_level = XLOG_INFO;
 }
 
 static int
-set_int(int *dst, const char *key, const char *value, long max, const char *unit, char *err,
-    size_t errlen)
+set_int(int *dst, const char *key, const char *value, long min, long max, const char *unit,
+    char *err, size_t errlen)
 {
 	long v;
 
-	if (config_set_number(&v, key, value, 1, max, 1, unit, err, errlen) != 0) {
+	if (config_set_number(&v, key, value, min, max, 1, unit, err, errlen) != 0) {
 		return -1;
 	}
 	*dst = (int)v;
@@ -71,11 +72,15 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 		return config_set_number(&cfg->lock_timeout_ms, key, value, 1, 3600000, 1,
 		    "milliseconds", err, errlen);
 	}
+	if (strcmp(key, "statement_timeout_ms") == 0) {
+		return config_set_number(&cfg->statement_timeout_ms, key, value, 1, 3600000, 1,
+		    "milliseconds", err, errlen);
+	}
 	if (strcmp(key, "workers") == 0) {
-		return set_int(&cfg->workers, key, value, 1024, "threads", err, errlen);
+		return set_int(&cfg->workers, key, value, 2, 1024, "threads", err, errlen);
 	}
 	if (strcmp(key, "pool_size") == 0) {
-		return set_int(&cfg->pool_size, key, value, 10000, "connections", err, errlen);
+		return set_int(&cfg->pool_size, key, value, 1, 10000, "connections", err, errlen);
 	}
 	if (strcmp(key, "branch_timeout") == 0) {
 		return config_set_number(&cfg->branch_timeout_ms, key, value, 1, 86400, 1000,

@@ -28,9 +28,14 @@
 
 #define POOL_WAIT_S 10
 #define GID_MAX 199
+/* COMMIT/ROLLBACK PREPARED and listings may open this many connections
+ * beyond the pool's size: branches holding every pooled connection must
+ * not keep a decision from being carried out. */
+#define CONTROL_EXTRA 4
 
 struct pg {
 	char *conninfo;
+	char options[128]; /* -c statement_timeout=... -c lock_timeout=... */
 	size_t max_message;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -67,21 +72,36 @@ conn_broken(PGconn *conn)
 	return PQstatus(conn) != CONNECTION_OK;
 }
 
-/* Takes an idle connection, or opens one while under the pool's size, or
- * waits up to POOL_WAIT_S for one.  NULL (with err) on failure. */
+/* Opens a connection: libpq's connect timeout and keepalives, and the
+ * agent's statement and lock timeouts as session defaults (they survive
+ * DISCARD ALL).  Settings in the conninfo string override these. */
 static PGconn *
-pool_get(struct pg *pg, char *err, size_t errlen)
+pg_connect(struct pg *pg)
+{
+	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "options",
+		"dbname", NULL};
+	const char *values[] = {"5", "1", "30", pg->options, pg->conninfo, NULL};
+
+	return PQconnectdbParams(keys, values, 1);
+}
+
+/* Takes an idle connection, or opens one while under the pool's size (plus
+ * CONTROL_EXTRA for control work), or waits up to POOL_WAIT_S for one.
+ * NULL (with err) on failure. */
+static PGconn *
+pool_get(struct pg *pg, int control, char *err, size_t errlen)
 {
 	struct timespec until;
 	PGconn *conn = NULL;
+	int max = pg->max + (control ? CONTROL_EXTRA : 0);
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += POOL_WAIT_S;
 	pthread_mutex_lock(&pg->lock);
-	while (pg->nidle == 0 && pg->total >= pg->max) {
+	while (pg->nidle == 0 && pg->total >= max) {
 		if (pthread_cond_timedwait(&pg->cv, &pg->lock, &until) == ETIMEDOUT) {
 			pthread_mutex_unlock(&pg->lock);
-			snprintf(err, errlen, "all %d database connections busy", pg->max);
+			snprintf(err, errlen, "all %d database connections busy", max);
 			return NULL;
 		}
 	}
@@ -92,7 +112,7 @@ pool_get(struct pg *pg, char *err, size_t errlen)
 	}
 	pg->total++;
 	pthread_mutex_unlock(&pg->lock);
-	conn = PQconnectdb(pg->conninfo);
+	conn = pg_connect(pg);
 	if (conn_broken(conn)) {
 		pg_error(conn, NULL, err, errlen);
 		PQfinish(conn);
@@ -105,12 +125,25 @@ pool_get(struct pg *pg, char *err, size_t errlen)
 	return conn;
 }
 
-/* Gives a connection back; a broken one is closed. */
+/*
+ * Gives a connection back; a broken one, or one still in a transaction, is
+ * closed.  dirty: client SQL ran on it, so session state it may have set
+ * (SET, advisory locks, cursors WITH HOLD, LISTEN...) is discarded first:
+ * it must not leak into the next branch.
+ */
 static void
-pool_put(struct pg *pg, PGconn *conn)
+pool_put(struct pg *pg, PGconn *conn, int dirty)
 {
+	int keep = !conn_broken(conn) && PQtransactionStatus(conn) == PQTRANS_IDLE;
+
+	if (keep && dirty) {
+		PGresult *res = PQexec(conn, "DISCARD ALL");
+
+		keep = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+	}
 	pthread_mutex_lock(&pg->lock);
-	if (conn_broken(conn) || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+	if (!keep || pg->nidle == pg->max) {
 		PQfinish(conn);
 		pg->total--;
 	} else {
@@ -156,15 +189,21 @@ pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 
 	*out = NULL;
 	if (pg == NULL || (pg->conninfo = strdup(cfg->conninfo)) == NULL ||
-	    (pg->idle = calloc((size_t)cfg->pool_size, sizeof(PGconn *))) == NULL) {
+	    (pg->idle = calloc((size_t)cfg->pool_size + 1, sizeof(PGconn *))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	pg->max = cfg->pool_size;
 	pg->max_message = (size_t)cfg->max_message;
+	snprintf(pg->options, sizeof(pg->options), "-c statement_timeout=%ld -c lock_timeout=%ld",
+	    cfg->statement_timeout_ms, cfg->statement_timeout_ms);
 	pthread_mutex_init(&pg->lock, NULL);
-	pthread_cond_init(&pg->cv, NULL);
-	if ((conn = pool_get(pg, err, errlen)) == NULL) {
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pg->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((conn = pool_get(pg, 1, err, errlen)) == NULL) {
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", err);
@@ -174,7 +213,7 @@ pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 	res = PQexec(conn, "SELECT current_setting('max_prepared_transactions')::int");
 	mpt = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : -1;
 	PQclear(res);
-	pool_put(pg, conn);
+	pool_put(pg, conn, 0);
 	if (mpt <= 0) {
 		snprintf(err, errlen, mpt == 0
 		    ? "PostgreSQL has max_prepared_transactions = 0: prepared transactions "
@@ -221,14 +260,14 @@ pg_begin(void *be, void **out, char *err, size_t errlen)
 	/* A pooled connection may have died while idle (server restart):
 	 * one retry on a fresh connection. */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((conn = pool_get(pg, err, errlen)) == NULL) {
+		if ((conn = pool_get(pg, 0, err, errlen)) == NULL) {
 			return BRES_TRANSIENT;
 		}
 		if ((r = command(conn, "BEGIN", err, errlen)) == BRES_OK) {
 			*out = conn;
 			return BRES_OK;
 		}
-		pool_put(pg, conn);
+		pool_put(pg, conn, 0);
 	}
 	return r;
 }
@@ -341,20 +380,20 @@ pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 		PQclear(res);
 		r = conn_broken(conn) ? BRES_TRANSIENT : BRES_FAILED;
 		command(conn, "ROLLBACK", err + strlen(err), 0);
-		pool_put(pg, conn);
+		pool_put(pg, conn, 1);
 		return r == BRES_TRANSIENT ? BRES_FAILED : r; /* nothing prepared yet */
 	}
 	read_only = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (read_only) {
 		r = command(conn, "COMMIT", err, errlen);
-		pool_put(pg, conn);
+		pool_put(pg, conn, 1);
 		return r == BRES_OK ? BRES_READ_ONLY : BRES_FAILED;
 	}
 	if (XACT_FAILPOINT("pg.before_prepare") != 0) {
 		snprintf(err, errlen, "injected failure (pg.before_prepare)");
 		command(conn, "ROLLBACK", sql, sizeof(sql));
-		pool_put(pg, conn);
+		pool_put(pg, conn, 1);
 		return BRES_FAILED;
 	}
 	snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", gid);
@@ -365,7 +404,7 @@ pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 		command(conn, "ROLLBACK", ignore, sizeof(ignore));
 		r = BRES_FAILED;
 	}
-	pool_put(pg, conn);
+	pool_put(pg, conn, 1);
 	/* Crash here: prepared in PostgreSQL, vote not sent.  At restart the
 	 * agent re-attaches the branch; the coordinator, which saw no vote,
 	 * aborts it. */
@@ -379,7 +418,7 @@ pg_rollback(void *be, void *conn)
 	char ignore[256];
 
 	command(conn, "ROLLBACK", ignore, sizeof(ignore));
-	pool_put(be, conn);
+	pool_put(be, conn, 1);
 }
 
 /* COMMIT PREPARED / ROLLBACK PREPARED on any pooled connection (outside a
@@ -395,12 +434,12 @@ finish_prepared(struct pg *pg, const char *verb, const char *gid, char *err, siz
 		snprintf(err, errlen, "refusing unsafe gid");
 		return BRES_FAILED;
 	}
-	if ((conn = pool_get(pg, err, errlen)) == NULL) {
+	if ((conn = pool_get(pg, 1, err, errlen)) == NULL) {
 		return BRES_TRANSIENT;
 	}
 	snprintf(sql, sizeof(sql), "%s '%s'", verb, gid);
 	r = command(conn, sql, err, errlen);
-	pool_put(pg, conn);
+	pool_put(pg, conn, 0);
 	return r;
 }
 
@@ -438,7 +477,7 @@ pg_list_prepared(void *be, const char *prefix, char ***gids, size_t *n, char *er
 
 	*gids = NULL;
 	*n = 0;
-	if ((conn = pool_get(pg, err, errlen)) == NULL) {
+	if ((conn = pool_get(pg, 1, err, errlen)) == NULL) {
 		return XACT_EDB;
 	}
 	res = PQexecParams(conn,
@@ -447,13 +486,13 @@ pg_list_prepared(void *be, const char *prefix, char ***gids, size_t *n, char *er
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error(conn, res, err, errlen);
 		PQclear(res);
-		pool_put(pg, conn);
+		pool_put(pg, conn, 0);
 		return XACT_EDB;
 	}
 	nr = PQntuples(res);
 	if ((*gids = calloc((size_t)nr + 1, sizeof(char *))) == NULL) {
 		PQclear(res);
-		pool_put(pg, conn);
+		pool_put(pg, conn, 0);
 		return XACT_ENOMEM;
 	}
 	for (int i = 0; i < nr; i++) {
@@ -462,7 +501,7 @@ pg_list_prepared(void *be, const char *prefix, char ***gids, size_t *n, char *er
 		}
 	}
 	PQclear(res);
-	pool_put(pg, conn);
+	pool_put(pg, conn, 0);
 	return XACT_OK;
 }
 

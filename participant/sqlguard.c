@@ -11,12 +11,14 @@
 #include <string.h>
 #include <strings.h>
 
-/* Skips blanks, -- comments and (nested) block comments. */
+/* Skips blanks, empty statements, -- comments and (nested) block comments. */
 static const char *
 skip_blank(const char *p)
 {
 	for (;;) {
-		while (isspace((unsigned char)*p)) {
+		/* Empty statements too: PostgreSQL drops them, so ";COMMIT"
+		 * is a COMMIT. */
+		while (isspace((unsigned char)*p) || *p == ';') {
 			p++;
 		}
 		if (p[0] == '-' && p[1] == '-') {

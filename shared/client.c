@@ -28,6 +28,7 @@ struct xact_txn {
 	xact_client *client;
 	char gid[256];
 	uint32_t seq;
+	int broken; /* a statement's fate is unknown: only rollback is allowed */
 	char error[1024];
 };
 
@@ -243,6 +244,11 @@ xact_exec(xact_txn *t, const char *participant, const char *sql, int nparams,
 		*res = NULL;
 	}
 	t->error[0] = '\0';
+	if (t->broken) {
+		snprintf(t->error, sizeof(t->error), "an earlier statement's outcome is unknown "
+		         "(no answer from the coordinator): roll back");
+		return XACT_ESTATE;
+	}
 	if (participant == NULL || sql == NULL || nparams < 0 ||
 	    (nparams > 0 && params == NULL)) {
 		return XACT_EINVAL;
@@ -277,6 +283,11 @@ xact_exec(xact_txn *t, const char *participant, const char *sql, int nparams,
 	rv = call(t->client, t, &req, &rep);
 	free(pv);
 	free(pp);
+	if (rv == XACT_ETIMEDOUT || rv == XACT_EUNREACHABLE || rv == XACT_ECLOSED) {
+		/* The statement may or may not have run: a retry would run it
+		 * again under a new number, a commit would commit either way. */
+		t->broken = 1;
+	}
 	if (rv != XACT_OK) {
 		return rv;
 	}
@@ -307,6 +318,11 @@ finish(xact_txn *t, int commit, xact_outcome *out, int *pending)
 		*pending = 0;
 	}
 	t->error[0] = '\0';
+	if (commit && t->broken) {
+		snprintf(t->error, sizeof(t->error), "an earlier statement's outcome is unknown: "
+		         "roll back instead");
+		return XACT_ESTATE;
+	}
 	if (commit) {
 		c.gid = t->gid;
 		req.body_case = XACT__REQUEST__BODY_COMMIT;

@@ -97,7 +97,10 @@ const char *xact_txn_error(const xact_txn *t);
  * NULL, *res holds the rows (free with xact_result_free()).  A statement that
  * fails in its database returns XACT_ESQL with the database's message in
  * xact_txn_error(); the whole global transaction is then aborted on every
- * participant, and commit reports XACT_OUTCOME_ABORTED.
+ * participant, and commit reports XACT_OUTCOME_ABORTED.  When no answer
+ * came (XACT_ETIMEDOUT, XACT_EUNREACHABLE) the statement may or may not
+ * have run: the transaction then refuses further statements and commit
+ * (XACT_ESTATE); roll it back.
  */
 int xact_exec(xact_txn *t, const char *participant, const char *sql,
     int nparams, const char *const *params, xact_result **res);

@@ -27,6 +27,23 @@ xt_assert_eq "COMMIT inside a branch: exit status" 1 $?
 xt_assert_grep "COMMIT inside a branch: reason" "transaction control statements are not allowed" "$XT_TMP/e1b"
 xt_assert_eq "COMMIT inside a branch: pa untouched" 1000 "$(balance bank_a 0)"
 
+# Session state set by one branch does not leak into later ones through
+# the agent's connection pool.
+$X exec --on pa "SET default_transaction_read_only = on" \
+        --on pa "SELECT pg_advisory_lock(42)" >/dev/null || xt_fail "session-state branch"
+xt_assert_eq "advisory lock released with the branch" 0 \
+    "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")"
+for i in 1 2 3; do
+	$X exec --on pa "UPDATE accounts SET balance = balance + 0 WHERE id = 9" >/dev/null ||
+	    xt_fail "a SET from an earlier branch leaked into a later one"
+done
+
+# ";COMMIT" is a COMMIT to PostgreSQL: refused like one.
+$X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 0" \
+        --on pa ";COMMIT" 2>"$XT_TMP/e1c"
+xt_assert_eq ";COMMIT inside a branch: exit status" 1 $?
+xt_assert_eq ";COMMIT inside a branch: pa untouched" 1000 "$(balance bank_a 0)"
+
 # An unknown participant name.
 $X exec --on nosuch "SELECT 1" 2>"$XT_TMP/e2"
 xt_assert_eq "unknown participant: exit status" 1 $?

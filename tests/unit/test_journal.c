@@ -491,6 +491,34 @@ reserve_seq_never_hands_out_a_number_twice_across_reopen(void **state)
 	assert_int_equal(strtoull(v, NULL, 10), next - 1);
 }
 
+/* A journal whose sequence row is gone must not start again from 1: those
+ * gids may have decisions already. */
+static void
+a_journal_without_its_sequence_row_is_refused_and_reserves_nothing(void **state)
+{
+	char path[512], err[512];
+	journal *j;
+	uint64_t first = 0;
+
+	(void)state;
+	path_for(path, sizeof(path), "noseq.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_reserve_seq(j, 10, &first), XACT_OK);
+	/* The row disappears under an open journal: reserving fails. */
+	sql_exec(path, "DELETE FROM meta WHERE key='seq_reserved'");
+	first = 0;
+	assert_int_equal(journal_reserve_seq(j, 10, &first), XACT_EJOURNAL);
+	assert_int_equal(first, 0);
+	journal_close(j);
+	/* ... and the journal is refused at the next open. */
+	open_refused(path, "c1", err, sizeof(err));
+	assert_non_null(strstr(err, "seq_reserved"));
+	sql_exec(path, "INSERT INTO meta VALUES ('seq_reserved', 'garbage')");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_reserve_seq(j, 10, &first), XACT_EJOURNAL);
+	journal_close(j);
+}
+
 static void
 reserve_seq_works_while_the_writer_is_running(void **state)
 {
@@ -845,6 +873,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(open_creates_a_new_journal_that_reopens_for_the_same_coordinator),
+		cmocka_unit_test(a_journal_without_its_sequence_row_is_refused_and_reserves_nothing),
 		cmocka_unit_test(new_journal_is_in_wal_mode_with_xact_meta_readable_by_sqlite),
 		cmocka_unit_test(reopen_puts_a_journal_back_in_wal_mode),
 		cmocka_unit_test(refuses_a_file_that_is_not_sqlite_and_leaves_it_untouched),

@@ -46,6 +46,12 @@ comments_and_blanks_do_not_hide_a_commit(void **state)
 	assert_non_null(sqlguard_check("/* a /* nested */ comment */ COMMIT"));
 	assert_non_null(sqlguard_check("/* c */ -- d\n  rollback"));
 	assert_null(sqlguard_check("/* COMMIT */ SELECT 1"));
+	/* Empty statements before it: PostgreSQL drops them. */
+	assert_non_null(sqlguard_check(";COMMIT"));
+	assert_non_null(sqlguard_check(" ; ;\n; commit"));
+	assert_non_null(sqlguard_check("/**/;COMMIT AND CHAIN"));
+	assert_non_null(sqlguard_check(";PREPARE TRANSACTION 'mine'"));
+	assert_null(sqlguard_check(";SELECT 1"));
 	assert_null(sqlguard_check("-- COMMIT\nSELECT 1"));
 }
 
