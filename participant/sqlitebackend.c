@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -68,9 +69,10 @@ struct prepared {
 
 struct sl {
 	char *path, *logpath;
+	char name[40]; /* ":<agent name>": the suffix of this agent's branches */
 	int lock_timeout_ms;
 	size_t max_message;
-	int lockfd;
+	int lockfd;               /* the database file, flock'ed: one agent per inode */
 	sqlite3 *log;             /* the side log; guarded by log_lock */
 	pthread_mutex_t log_lock;
 	pthread_mutex_t lock;     /* idle, prepared */
@@ -122,6 +124,17 @@ query_text(sqlite3 *db, const char *sql, const char *param)
 	return out;
 }
 
+/* The integer a one-row count query returns; -1 on error. */
+static int
+query_count(sqlite3 *db, const char *sql)
+{
+	char *v = query_text(db, sql, NULL);
+	int n = v ? atoi(v) : -1;
+
+	free(v);
+	return n;
+}
+
 /* ---- connections -------------------------------------------------------- */
 
 /*
@@ -145,7 +158,7 @@ authorize(void *arg, int action, const char *a, const char *b, const char *db, c
 	case SQLITE_INSERT:
 	case SQLITE_UPDATE:
 	case SQLITE_DELETE:
-		return a != NULL && strncmp(a, "xact_", 5) == 0 ? SQLITE_DENY : SQLITE_OK;
+		return a != NULL && strncasecmp(a, "xact_", 5) == 0 ? SQLITE_DENY : SQLITE_OK;
 	case SQLITE_PRAGMA:
 		/* The session extension reads a table's layout itself. */
 		return a != NULL && (strcmp(a, "table_info") == 0 || strcmp(a, "table_xinfo") == 0)
@@ -264,7 +277,7 @@ static int
 table_filter(void *arg, const char *table)
 {
 	(void)arg;
-	return strncmp(table, "xact_", 5) != 0;
+	return strncasecmp(table, "xact_", 5) != 0; /* SQLite names ignore case */
 }
 
 /* ---- the side log ------------------------------------------------------- */
@@ -312,6 +325,34 @@ log_delete(struct sl *s, const char *gid)
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->log_lock);
+}
+
+/* Reads the side-log record of gid: 1 and a malloc'd copy of its changeset
+ * in *cs (when cs is not NULL), 0 when there is none, -1 on error. */
+static int
+log_lookup(struct sl *s, const char *gid, void **cs, int *n)
+{
+	sqlite3_stmt *st;
+	int rv = -1, rc;
+
+	pthread_mutex_lock(&s->log_lock);
+	if (sqlite3_prepare_v2(s->log, "SELECT changeset FROM branches WHERE gid = ?", -1, &st,
+	        NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		rv = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+		if (rv == 1 && cs != NULL) {
+			*n = sqlite3_column_bytes(st, 0);
+			if ((*cs = malloc((size_t)*n + 1)) == NULL) {
+				rv = -1;
+			} else {
+				memcpy(*cs, sqlite3_column_blob(st, 0), (size_t)*n);
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->log_lock);
+	return rv;
 }
 
 /* ---- prepared branches -------------------------------------------------- */
@@ -424,6 +465,16 @@ recover(struct sl *s, char *err, size_t errlen)
 		if (gid == NULL) {
 			continue;
 		}
+		if (strlen(gid) <= strlen(s->name) ||
+		    strcmp(gid + strlen(gid) - strlen(s->name), s->name) != 0) {
+			/* Re-applied, it would hold the write lock while no
+			 * coordinator ever asks this agent about it. */
+			snprintf(err, errlen, "side log %s holds branch %s, which is not this agent's "
+			         "(%s): start the agent under the name it had", s->logpath, gid,
+			    s->name + 1);
+			rv = -1;
+			break;
+		}
 		if (!has_marker(db, gid)) {
 			log_info("recovery: branch gid=%s state=prepared; applying its changeset again",
 			    gid);
@@ -506,22 +557,12 @@ fsync_dir_of(const char *path)
 /* Checks the database file and prepares it: WAL, the agent's tables, its
  * id (stored in *id, 33 bytes), a primary key on every table. */
 static int
-open_database(struct sl *s, char *id, char *err, size_t errlen)
+open_database(struct sl *s, char *id, int *served_before, char *err, size_t errlen)
 {
-	struct stat sb;
 	sqlite3 *db;
 	char why[512], *v;
 	int rv = -1;
 
-	if (stat(s->path, &sb) != 0) {
-		snprintf(err, errlen, "database %s does not exist (the agent does not create "
-		         "databases)", s->path);
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "database %s is not a regular file", s->path);
-		return -1;
-	}
 	if (access(s->path, R_OK | W_OK) != 0) {
 		snprintf(err, errlen, "database %s is read-only for this agent: %s", s->path,
 		    strerror(errno));
@@ -553,7 +594,9 @@ open_database(struct sl *s, char *id, char *err, size_t errlen)
 		goto out;
 	}
 	free(v);
-	if ((v = query_text(db, "SELECT value FROM xact_meta WHERE key = 'db_id'", NULL)) == NULL) {
+	v = query_text(db, "SELECT value FROM xact_meta WHERE key = 'db_id'", NULL);
+	*served_before = v != NULL;
+	if (v == NULL) {
 		char fresh[33] = "", sql[128];
 
 		if (random_id(fresh, sizeof(fresh)) != 0) {
@@ -580,32 +623,55 @@ open_database(struct sl *s, char *id, char *err, size_t errlen)
 		free(v);
 		goto out;
 	}
+	/* The session extension silently skips rows whose key holds NULL: a
+	 * key column that may be NULL could lose a branch's write. */
+	v = query_text(db,
+	    "SELECT m.name || '.' || t.name FROM sqlite_master AS m, pragma_table_info(m.name) AS t "
+	    "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	    "AND m.name NOT LIKE 'xact\\_%' ESCAPE '\\' AND t.pk > 0 AND t.\"notnull\" = 0 "
+	    "AND NOT (upper(t.type) = 'INTEGER' AND "
+	    "(SELECT count(*) FROM pragma_table_info(m.name) AS u WHERE u.pk > 0) = 1) LIMIT 1",
+	    NULL);
+	if (v != NULL) {
+		snprintf(err, errlen, "primary key column %s of %s may hold NULL: declare it NOT "
+		         "NULL (changes to such rows cannot be recorded)", v, s->path);
+		free(v);
+		goto out;
+	}
+	/* Applying a changeset again fires triggers again: their writes
+	 * would be doubled or conflict at recovery. */
+	v = query_text(db, "SELECT name FROM sqlite_master WHERE type = 'trigger' LIMIT 1", NULL);
+	if (v != NULL) {
+		snprintf(err, errlen, "%s has trigger %s: the SQLite backend cannot serve a database "
+		         "with triggers (recovery would run them twice)", s->path, v);
+		free(v);
+		goto out;
+	}
 	rv = 0;
 out:
 	sqlite3_close(db);
 	return rv;
 }
 
-/* Opens (creating) the side log, locks it for this agent alone, and
+/* Opens the side log, creating it for a database never served before, and
  * checks it belongs to the database with id. */
 static int
-open_sidelog(struct sl *s, const char *id, char *err, size_t errlen)
+open_sidelog(struct sl *s, const char *id, int served_before, char *err, size_t errlen)
 {
 	struct stat sb;
-	int created = stat(s->logpath, &sb) != 0 || sb.st_size == 0;
+	int created = stat(s->logpath, &sb) != 0;
 	char why[512], *magic, *version, *owner;
 	int rv = -1;
 
-	if ((s->lockfd = open(s->logpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		snprintf(err, errlen, "cannot open side log %s: %s", s->logpath, strerror(errno));
+	if (created && served_before) {
+		snprintf(err, errlen, "side log %s is missing, but an agent served %s before: "
+		         "prepared branches may be lost with it.  Put it back; if you know no "
+		         "branch was prepared, delete the row db_id from xact_meta to start afresh",
+		    s->logpath, s->path);
 		return -1;
 	}
-	if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		snprintf(err, errlen, "side log %s is locked: another agent serves %s", s->logpath,
-		    s->path);
-		return -1;
-	}
-	if (sqlite3_open_v2(s->logpath, &s->log, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	if (sqlite3_open_v2(s->logpath, &s->log, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	        NULL) != SQLITE_OK ||
 	    run(s->log, "PRAGMA synchronous=FULL", why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "side log %s is corrupt or not an xact side log (%s): refusing "
 		         "to guess what was prepared", s->logpath,
@@ -657,11 +723,43 @@ open_sidelog(struct sl *s, const char *id, char *err, size_t errlen)
 
 static void sq_close(void *be);
 
+/*
+ * One agent per database: an flock on the database file itself, so that
+ * other paths to it (symbolic or hard links) are caught too.  The
+ * descriptor stays open until sq_close, after SQLite's own connections
+ * are closed (closing it earlier would drop SQLite's POSIX locks).
+ */
+static int
+lock_database(struct sl *s, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if ((s->lockfd = open(s->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT) {
+			snprintf(err, errlen, "database %s does not exist (the agent does not create "
+			         "databases)", s->path);
+		} else {
+			snprintf(err, errlen, "cannot open database %s: %s", s->path, strerror(errno));
+		}
+		return -1;
+	}
+	if (fstat(s->lockfd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "database %s is not a regular file", s->path);
+		return -1;
+	}
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "database %s is already served by another agent", s->path);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 sq_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 {
 	struct sl *s = calloc(1, sizeof(*s));
 	char id[33] = "";
+	int served_before = 0;
 
 	*out = NULL;
 	if (s == NULL) {
@@ -680,8 +778,10 @@ sq_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 		return XACT_ENOMEM;
 	}
 	sprintf(s->logpath, "%s-xact-log", cfg->database);
-	if (open_database(s, id, err, errlen) != 0 || open_sidelog(s, id, err, errlen) != 0 ||
-	    recover(s, err, errlen) != 0) {
+	snprintf(s->name, sizeof(s->name), ":%s", cfg->name);
+	if (lock_database(s, err, errlen) != 0 ||
+	    open_database(s, id, &served_before, err, errlen) != 0 ||
+	    open_sidelog(s, id, served_before, err, errlen) != 0 || recover(s, err, errlen) != 0) {
 		sq_close(s);
 		return XACT_EDB;
 	}
@@ -757,6 +857,33 @@ only_blanks(const char *p)
 	return *p == '\0';
 }
 
+/*
+ * The index of parameter n ("$n", as PostgreSQL numbers them).  SQLite
+ * numbers "$n" parameters in the order they first appear, not by n, so
+ * "VALUES ($2, $1)" must be bound by name.  "?n" and a bare "?" (by
+ * position) work too.  0 when the statement has no such parameter.
+ */
+static int
+param_index(sqlite3_stmt *stmt, size_t n)
+{
+	char name[24];
+	int idx;
+
+	snprintf(name, sizeof(name), "$%zu", n);
+	if ((idx = sqlite3_bind_parameter_index(stmt, name)) != 0) {
+		return idx;
+	}
+	snprintf(name, sizeof(name), "?%zu", n);
+	if ((idx = sqlite3_bind_parameter_index(stmt, name)) != 0) {
+		return idx;
+	}
+	if ((int)n <= sqlite3_bind_parameter_count(stmt) &&
+	    sqlite3_bind_parameter_name(stmt, (int)n) == NULL) {
+		return (int)n; /* a bare "?" */
+	}
+	return 0;
+}
+
 static enum branch_result
 sq_exec(void *be, void *vconn, const Xact__Statement *st, nng_msg **reply)
 {
@@ -767,6 +894,7 @@ sq_exec(void *be, void *vconn, const Xact__Statement *st, nng_msg **reply)
 	struct result *r = NULL;
 	int rc, ncols;
 	char msg[1024];
+	const char *state = NULL;
 
 	*reply = NULL;
 	if (sqlite3_prepare_v2(c->db, st->sql, -1, &stmt, &tail) != SQLITE_OK || stmt == NULL) {
@@ -780,10 +908,14 @@ sq_exec(void *be, void *vconn, const Xact__Statement *st, nng_msg **reply)
 	}
 	for (size_t i = 0; i < st->n_params; i++) {
 		const Xact__Param *p = st->params[i];
+		int idx = param_index(stmt, i + 1);
 
-		rc = p->has_value ? sqlite3_bind_text(stmt, (int)i + 1, (const char *)p->value.data,
+		if (idx == 0) {
+			continue; /* the statement does not use $i+1 */
+		}
+		rc = p->has_value ? sqlite3_bind_text(stmt, idx, (const char *)p->value.data,
 		                        (int)p->value.len, SQLITE_STATIC)
-		                  : sqlite3_bind_null(stmt, (int)i + 1);
+		                  : sqlite3_bind_null(stmt, idx);
 		if (rc != SQLITE_OK) {
 			snprintf(msg, sizeof(msg), "parameter $%zu: %s", i + 1, sqlite3_errmsg(c->db));
 			goto failed;
@@ -795,7 +927,10 @@ sq_exec(void *be, void *vconn, const Xact__Statement *st, nng_msg **reply)
 		goto failed;
 	}
 	for (int j = 0; j < ncols; j++) {
-		result_set_column(r, (size_t)j, sqlite3_column_name(stmt, j));
+		if (result_set_column(r, (size_t)j, sqlite3_column_name(stmt, j)) != 0) {
+			snprintf(msg, sizeof(msg), "out of memory");
+			goto failed;
+		}
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (result_add_row(r) != 0) {
@@ -806,17 +941,22 @@ sq_exec(void *be, void *vconn, const Xact__Statement *st, nng_msg **reply)
 			const void *v = sqlite3_column_type(stmt, j) == SQLITE_NULL
 			    ? NULL : sqlite3_column_text(stmt, j);
 
-			result_set_value(r, (size_t)j, v, (size_t)sqlite3_column_bytes(stmt, j));
+			if (result_set_value(r, (size_t)j, v, (size_t)sqlite3_column_bytes(stmt, j)) != 0) {
+				snprintf(msg, sizeof(msg), "out of memory");
+				goto failed;
+			}
 		}
 	}
 	if (rc != SQLITE_DONE) {
 		snprintf(msg, sizeof(msg), "%s%s", sqlite3_errmsg(c->db),
-		    (rc & 0xff) == SQLITE_BUSY ? " (another branch holds the database's write lock)"
+		    (rc & 0xff) == SQLITE_BUSY ? " (the write lock is held by a prepared or running "
+		                                 "branch, or the branch read an older snapshot)"
 		                               : "");
 		goto failed;
 	}
 	if (sqlite3_get_autocommit(c->db)) {
 		snprintf(msg, sizeof(msg), "the statement ended the branch's transaction");
+		state = "25P01";
 		goto failed;
 	}
 	result_set_affected(r, sqlite3_stmt_readonly(stmt) ? 0 : (uint64_t)sqlite3_changes(c->db));
@@ -826,7 +966,7 @@ sq_exec(void *be, void *vconn, const Xact__Statement *st, nng_msg **reply)
 failed:
 	result_free(r);
 	sqlite3_finalize(stmt);
-	*reply = result_error(msg, NULL);
+	*reply = result_error(msg, state);
 	return BRES_FAILED;
 }
 
@@ -892,19 +1032,63 @@ sq_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 	return BRES_OK;
 }
 
-/* Answers COMMIT/ABORT for a gid that is not held prepared: its marker
- * tells whether it committed. */
+/* Holds gid prepared again from its side-log record (after SQLite rolled
+ * back a failed COMMIT, or when a record outlived its connection).
+ * Returns 0, or -1 with err. */
+static int
+restore(struct sl *s, const char *gid, char *err, size_t errlen)
+{
+	void *cs = NULL;
+	int n = 0, rv;
+
+	if (log_lookup(s, gid, &cs, &n) != 1) {
+		snprintf(err, errlen, "no side-log record for %s", gid);
+		return -1;
+	}
+	rv = reapply(s, gid, cs, n, err, errlen);
+	free(cs);
+	return rv;
+}
+
+/*
+ * COMMIT or ABORT of a gid not held prepared.  Its marker says it
+ * committed.  Without one, a side-log record means it is still prepared on
+ * disk only: a COMMIT holds it again and asks to be retried, an ABORT drops
+ * the record.  Neither: the database never had it (NOT_FOUND).
+ */
 static enum branch_result
-not_held(struct sl *s, char *err, size_t errlen, const char *gid, int *committed)
+not_held(struct sl *s, int commit, const char *gid, char *err, size_t errlen)
 {
 	struct sconn *c = conn_get(s, err, errlen);
+	int committed, logged;
 
 	if (c == NULL) {
 		return BRES_TRANSIENT;
 	}
-	*committed = has_marker(c->db, gid);
+	committed = has_marker(c->db, gid);
 	conn_put(s, c);
-	return BRES_NOT_FOUND;
+	if (committed) {
+		if (commit) {
+			return BRES_OK;
+		}
+		snprintf(err, errlen, "branch %s already committed", gid);
+		return BRES_FAILED;
+	}
+	if ((logged = log_lookup(s, gid, NULL, NULL)) < 0) {
+		snprintf(err, errlen, "side log unreadable: %s", sqlite3_errmsg(s->log));
+		return BRES_TRANSIENT;
+	}
+	if (!logged) {
+		return BRES_NOT_FOUND;
+	}
+	if (!commit) {
+		log_delete(s, gid);
+		return BRES_OK;
+	}
+	if (restore(s, gid, err, errlen) == 0) {
+		snprintf(err, errlen, "branch %s prepared again from the side log; try again", gid);
+	}
+	return BRES_TRANSIENT;
 }
 
 static enum branch_result
@@ -913,12 +1097,10 @@ sq_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
 	struct sl *s = be;
 	struct prepared *p = prepared_take(s, gid);
 	sqlite3_stmt *st;
-	int committed = 0, rc;
+	int rc;
 
 	if (p == NULL) {
-		enum branch_result r = not_held(s, err, errlen, gid, &committed);
-
-		return r == BRES_NOT_FOUND && committed ? BRES_OK : r;
+		return not_held(s, 1, gid, err, errlen);
 	}
 	p->c->internal = 1;
 	if (sqlite3_prepare_v2(p->c->db, "INSERT INTO xact_markers (gid, committed_at) VALUES (?, ?)",
@@ -942,12 +1124,14 @@ sq_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
 			prepared_add(s, p); /* still prepared: the coordinator retries */
 			return BRES_TRANSIENT;
 		}
-		/* SQLite rolled the transaction back: the log record brings it
-		 * back at the next start; this agent can no longer commit it. */
-		log_error("commit of gid=%s failed and SQLite rolled it back: %s; restart the agent "
-		          "to prepare it again from the side log", gid, err);
+		/* SQLite rolled the transaction back: prepare it again from its
+		 * record, so that the coordinator's retry can commit it. */
+		log_error("commit of gid=%s failed and SQLite rolled it back: %s", gid, err);
 		conn_close(p->c);
 		free(p);
+		if (restore(s, gid, err, errlen) != 0) {
+			log_error("gid=%s stays in the side log only: %s", gid, err);
+		}
 		return BRES_TRANSIENT;
 	}
 	/* Crash here: committed with its marker, side-log record still there;
@@ -964,16 +1148,9 @@ sq_rollback_prepared(void *be, const char *gid, char *err, size_t errlen)
 {
 	struct sl *s = be;
 	struct prepared *p = prepared_take(s, gid);
-	int committed = 0;
 
 	if (p == NULL) {
-		enum branch_result r = not_held(s, err, errlen, gid, &committed);
-
-		if (r == BRES_NOT_FOUND && committed) {
-			snprintf(err, errlen, "branch %s already committed", gid);
-			return BRES_FAILED;
-		}
-		return r;
+		return not_held(s, 0, gid, err, errlen);
 	}
 	sq_rollback(s, p->c);
 	/* Crash here: no marker, the record is still there: recovery prepares
@@ -1011,24 +1188,81 @@ sq_list_prepared(void *be, const char *prefix, char ***gids, size_t *n, char *er
 	return XACT_OK;
 }
 
-/* Markers only matter until their branch's side-log record is gone and
- * the coordinator stopped asking; an hour is ample. */
+/* Is gid held prepared by this agent? */
+static int
+held(struct sl *s, const char *gid)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct prepared *p = s->prepared; p != NULL && !found; p = p->next) {
+		found = strcmp(p->gid, gid) == 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+/*
+ * Once a minute.  First, side-log records whose delete failed after their
+ * commit (they have a marker) are dropped.  Then markers older than an
+ * hour go, but only if no record is left that could still need its
+ * marker to tell "committed" from "prepared".
+ */
 static void
 sq_maintain(void *be)
 {
 	struct sl *s = be;
 	char err[256], sql[128];
 	struct sconn *c = conn_get(s, err, sizeof(err));
+	sqlite3_stmt *st;
+	char **gids = NULL;
+	size_t n = 0;
+	int left;
 
 	if (c == NULL) {
 		return;
 	}
+	pthread_mutex_lock(&s->log_lock);
+	if (sqlite3_prepare_v2(s->log, "SELECT gid FROM branches", -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char **more = realloc(gids, (n + 1) * sizeof(*gids));
+
+			if (more == NULL) {
+				break;
+			}
+			gids = more;
+			if ((gids[n] = strdup((const char *)sqlite3_column_text(st, 0))) != NULL) {
+				n++;
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->log_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (!held(s, gids[i]) && has_marker(c->db, gids[i])) {
+			log_info("dropping the side-log record of committed gid=%s", gids[i]);
+			log_delete(s, gids[i]);
+		}
+		free(gids[i]);
+	}
+	free(gids);
+	pthread_mutex_lock(&s->log_lock);
+	left = query_count(s->log, "SELECT count(*) FROM branches");
+	pthread_mutex_unlock(&s->log_lock);
+	if (left != 0) {
+		/* a record remains (held, or unreadable): keep every marker */
+		conn_put(s, c);
+		return;
+	}
+	/* Short lock wait: a prepared branch may hold the write lock. */
+	sqlite3_busy_timeout(c->db, 50);
 	c->internal = 1;
 	snprintf(sql, sizeof(sql), "DELETE FROM xact_markers WHERE committed_at < %lld",
 	    (long long)(wall_ms() - MARKER_KEEP_MS));
 	if (run(c->db, sql, err, sizeof(err)) != 0) {
 		log_debug("marker clean-up skipped: %s", err);
 	}
+	sqlite3_busy_timeout(c->db, s->lock_timeout_ms);
 	conn_put(s, c);
 }
 

@@ -37,6 +37,23 @@ sqlite3 -batch "$XT_TMP/nopk.db" "CREATE TABLE t (a INTEGER, b TEXT);"
 agent "$XT_TMP/nopk.db" "$XT_BUILD/xact-participant"
 refused "table without primary key" "table t of .* has no PRIMARY KEY" $?
 
+sqlite3 -batch "$XT_TMP/nullpk.db" "CREATE TABLE t (a TEXT PRIMARY KEY, b INTEGER);"
+agent "$XT_TMP/nullpk.db" "$XT_BUILD/xact-participant"
+refused "primary key that may hold NULL" "primary key column t.a of .* may hold NULL" $?
+
+sqlite3 -batch "$XT_TMP/trig.db" "CREATE TABLE t (a INTEGER PRIMARY KEY, b INTEGER);
+    CREATE TABLE audit (id INTEGER PRIMARY KEY, a INTEGER);
+    CREATE TRIGGER t_audit AFTER UPDATE ON t BEGIN INSERT INTO audit (a) VALUES (new.a); END;"
+agent "$XT_TMP/trig.db" "$XT_BUILD/xact-participant"
+refused "database with a trigger" "has trigger t_audit" $?
+
+# A database already served by an agent, also under another path.
+agent "$SQLITE_B" "$XT_BUILD/xact-participant"
+refused "second agent on one database" "already served by another agent" $?
+ln -s "$SQLITE_B" "$XT_TMP/alias.db"
+agent "$XT_TMP/alias.db" "$XT_BUILD/xact-participant"
+refused "second agent through a symbolic link" "already served by another agent" $?
+
 # Read-only for the agent's user (root writes anything, so the agent runs
 # as postgres on a file it may only read).
 if [ -n "$XT_AS_PG" ]; then
@@ -70,6 +87,9 @@ refused "side log of another database" "belongs to another database" $?
 head -c 4096 /dev/urandom >"$XT_TMP/two.db-xact-log"
 agent "$XT_TMP/two.db" "$XT_BUILD/xact-participant"
 refused "corrupt side log" "is corrupt or not an xact side log" $?
+rm "$XT_TMP/two.db-xact-log"
+agent "$XT_TMP/two.db" "$XT_BUILD/xact-participant"
+refused "side log missing beside a database served before" "is missing, but an agent served" $?
 
 # A statement error and a schema change: clear errors, nothing changes.
 $X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 0" \
@@ -80,6 +100,12 @@ $X exec --on pb "CREATE TABLE x (a INTEGER PRIMARY KEY)" 2>"$XT_TMP/e2"
 xt_assert_eq "schema change: exit status" 1 $?
 xt_assert_grep "schema change refused" "not authorized" "$XT_TMP/e2"
 xt_assert_eq "after errors: total" "$total" "$(xt_bank_total)"
+
+# Parameters bind by their number, not by where they appear.
+$X exec --on pb "INSERT INTO ledger (amount, xfer) VALUES (\$2, \$1)" --param 7001 --param 3 \
+        --on pb "SELECT amount FROM ledger WHERE xfer = \$1" --param 7001 >"$XT_TMP/p.out" ||
+    xt_fail "insert with parameters out of order"
+xt_assert_grep "\$2 bound to the second value" "^pb: 3$" "$XT_TMP/p.out"
 
 # A branch that only read votes READ-ONLY: committed, nothing journaled.
 $X exec --on pb "SELECT count(*) AS n FROM accounts" >"$XT_TMP/ro.out" || xt_fail "read-only exec"
@@ -125,6 +151,10 @@ $X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 2" \
         --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 2" 2>/dev/null
 xt_wait_exit pb 5 || xt_fail "pb did not crash before its vote"
 xt_assert_eq "branch logged" 1 "$(xt_b_prepared)"
+# Started under another name, the agent would hold the branch while no
+# coordinator ever asks it: refused.
+agent "$SQLITE_B" "$XT_BUILD/xact-participant"
+refused "side log of another agent name" "which is not this agent's" $?
 sqlite3 -batch "$SQLITE_B" "UPDATE accounts SET balance = 5 WHERE id = 2;"
 xt_part_b
 xt_wait_exit pb 10 || xt_fail "pb served a database whose changeset no longer applies"
