@@ -13,6 +13,7 @@
 
 #include "failpoint.h"
 #include "log.h"
+#include "sqlutil.h"
 #include "xact.h"
 
 #include <errno.h>
@@ -69,58 +70,13 @@ now_ms(void)
 static int
 exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return XACT_EJOURNAL;
-	}
-	return XACT_OK;
-}
-
-/* Reads one text value from a one-row query; NULL when no row. */
-static char *
-query_text(sqlite3 *db, const char *sql, const char *param)
-{
-	sqlite3_stmt *st;
-	char *out = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		return NULL;
-	}
-	if (param != NULL) {
-		sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
-	}
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
-		out = strdup((const char *)sqlite3_column_text(st, 0));
-	}
-	sqlite3_finalize(st);
-	return out;
-}
-
-/* fsyncs the folder holding path: SQLite does not do so for a new file. */
-static int
-fsync_parent(const char *path)
-{
-	char *copy = strdup(path);
-	int fd, rv = -1;
-
-	if (copy == NULL) {
-		return -1;
-	}
-	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY)) >= 0) {
-		rv = fsync(fd);
-		close(fd);
-	}
-	free(copy);
-	return rv;
+	return sqlx_run(db, sql, err, errlen) == 0 ? XACT_OK : XACT_EJOURNAL;
 }
 
 static int
 has_seq(sqlite3 *db)
 {
-	char *v = query_text(db, "SELECT value FROM meta WHERE key='seq_reserved'", NULL);
+	char *v = sqlx_text(db, "SELECT value FROM meta WHERE key='seq_reserved'", NULL);
 	int ok = v != NULL && *v != '\0';
 
 	free(v);
@@ -135,9 +91,9 @@ check_identity(sqlite3 *db, const char *coord_id, char *err, size_t errlen)
 	char *magic, *version, *owner;
 	int rv = XACT_EJOURNAL;
 
-	magic = query_text(db, "SELECT value FROM meta WHERE key='magic'", NULL);
-	version = query_text(db, "SELECT value FROM meta WHERE key='schema_version'", NULL);
-	owner = query_text(db, "SELECT value FROM meta WHERE key='coordinator_id'", NULL);
+	magic = sqlx_text(db, "SELECT value FROM meta WHERE key='magic'", NULL);
+	version = sqlx_text(db, "SELECT value FROM meta WHERE key='schema_version'", NULL);
+	owner = sqlx_text(db, "SELECT value FROM meta WHERE key='coordinator_id'", NULL);
 	if (magic == NULL || strcmp(magic, "xact-journal") != 0) {
 		snprintf(err, errlen, "not an xact journal (no xact meta table)");
 	} else if (version == NULL || atoi(version) != JOURNAL_SCHEMA_VERSION) {
@@ -169,8 +125,8 @@ check_durability(sqlite3 *db, char *err, size_t errlen)
 	if (exec_sql(db, "PRAGMA synchronous=FULL", err, errlen) != XACT_OK) {
 		return XACT_EJOURNAL;
 	}
-	mode = query_text(db, "PRAGMA journal_mode=WAL", NULL);
-	sync = query_text(db, "PRAGMA synchronous", NULL);
+	mode = sqlx_text(db, "PRAGMA journal_mode=WAL", NULL);
+	sync = sqlx_text(db, "PRAGMA synchronous", NULL);
 	if (mode == NULL || strcmp(mode, "wal") != 0) {
 		snprintf(err, errlen, "journal_mode reads back '%s', not 'wal'",
 		    mode ? mode : "?");
@@ -202,7 +158,7 @@ durable(sqlite3 *db, const char *path, char *err, size_t errlen)
 static int
 has_tables(sqlite3 *db, int *any)
 {
-	char *n = query_text(db, "SELECT count(*) FROM sqlite_master", NULL);
+	char *n = sqlx_text(db, "SELECT count(*) FROM sqlite_master", NULL);
 
 	if (n == NULL) {
 		return XACT_EJOURNAL;
@@ -292,7 +248,7 @@ journal_open(journal **out, const char *path, const char *coord_id, char *err,
 	if (durable(j->wdb, path, err, errlen) != XACT_OK) {
 		goto fail;
 	}
-	if (created && fsync_parent(path) != 0) {
+	if (created && sqlx_fsync_parent(path) != 0) {
 		snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(errno));
 		goto fail;
 	}
@@ -348,7 +304,7 @@ journal_reserve_seq(journal *j, uint64_t count, uint64_t *first)
 	}
 	/* No row, or one that does not read back: refuse.  Starting again
 	 * from 1 would hand out gids that already have decisions. */
-	cur = query_text(j->sdb, "SELECT value FROM meta WHERE key='seq_reserved'", NULL);
+	cur = sqlx_text(j->sdb, "SELECT value FROM meta WHERE key='seq_reserved'", NULL);
 	base = cur ? strtoull(cur, &end, 10) : 0;
 	if (cur == NULL || *cur == '\0' || *end != '\0') {
 		snprintf(why, sizeof(why), "the seq_reserved row is missing or unreadable");

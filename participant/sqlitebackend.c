@@ -32,6 +32,7 @@
 #include "log.h"
 #include "part.h"
 #include "result.h"
+#include "sqlutil.h"
 #include "xact.h"
 
 #include <errno.h>
@@ -89,46 +90,11 @@ wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* Runs SQL that returns no rows; on error fills err. */
-static int
-run(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
-
-/* One text value of a one-row query with an optional text parameter; NULL
- * when there is no row or on error. */
-static char *
-query_text(sqlite3 *db, const char *sql, const char *param)
-{
-	sqlite3_stmt *st;
-	char *out = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		return NULL;
-	}
-	if (param != NULL) {
-		sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
-	}
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
-		out = strdup((const char *)sqlite3_column_text(st, 0));
-	}
-	sqlite3_finalize(st);
-	return out;
-}
-
 /* The integer a one-row count query returns; -1 on error. */
 static int
 query_count(sqlite3 *db, const char *sql)
 {
-	char *v = query_text(db, sql, NULL);
+	char *v = sqlx_text(db, sql, NULL);
 	int n = v ? atoi(v) : -1;
 
 	free(v);
@@ -188,7 +154,7 @@ open_db(const char *path, int busy_ms, sqlite3 **out, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, busy_ms);
-	if (run(db, "PRAGMA synchronous=FULL", err, errlen) != 0) {
+	if (sqlx_run(db, "PRAGMA synchronous=FULL", err, errlen) != 0) {
 		if ((sqlite3_errcode(db) & 0xff) == SQLITE_BUSY) {
 			snprintf(err, errlen, "database %s is locked by another process (%s): the "
 			         "agent must be its only writer", path, sqlite3_errmsg(db));
@@ -210,7 +176,7 @@ run_internal(struct sconn *c, const char *sql, char *err, size_t errlen)
 	int rv;
 
 	c->internal = 1;
-	rv = run(c->db, sql, err, errlen);
+	rv = sqlx_run(c->db, sql, err, errlen);
 	c->internal = 0;
 	return rv;
 }
@@ -387,7 +353,7 @@ prepared_take(struct sl *s, const char *gid)
 static int
 has_marker(sqlite3 *db, const char *gid)
 {
-	char *v = query_text(db, "SELECT 1 FROM xact_markers WHERE gid = ?", gid);
+	char *v = sqlx_text(db, "SELECT 1 FROM xact_markers WHERE gid = ?", gid);
 	int found = v != NULL;
 
 	free(v);
@@ -416,7 +382,7 @@ reapply(struct sl *s, const char *gid, const void *cs, int n, char *err, size_t 
 		return -1;
 	}
 	c->internal = 1;
-	if (run(c->db, "BEGIN IMMEDIATE", err, errlen) != 0) {
+	if (sqlx_run(c->db, "BEGIN IMMEDIATE", err, errlen) != 0) {
 		conn_close(c);
 		return -1;
 	}
@@ -529,31 +495,6 @@ random_id(char *out, size_t n)
 	return 0;
 }
 
-static int
-fsync_dir_of(const char *path)
-{
-	char *copy = strdup(path), *slash;
-	int fd, rv = -1;
-
-	if (copy == NULL) {
-		return -1;
-	}
-	slash = strrchr(copy, '/');
-	if (slash == NULL) {
-		strcpy(copy, ".");
-	} else if (slash == copy) {
-		slash[1] = '\0';
-	} else {
-		*slash = '\0';
-	}
-	if ((fd = open(copy, O_RDONLY | O_DIRECTORY)) >= 0) {
-		rv = fsync(fd);
-		close(fd);
-	}
-	free(copy);
-	return rv;
-}
-
 /* Checks the database file and prepares it: WAL, the agent's tables, its
  * id (stored in *id, 33 bytes), a primary key on every table. */
 static int
@@ -572,29 +513,29 @@ open_database(struct sl *s, char *id, int *served_before, char *err, size_t errl
 		snprintf(err, errlen, "%s", why);
 		return -1;
 	}
-	if ((v = query_text(db, "SELECT count(*) FROM sqlite_master", NULL)) == NULL) {
+	if ((v = sqlx_text(db, "SELECT count(*) FROM sqlite_master", NULL)) == NULL) {
 		snprintf(err, errlen, "%s is not a usable SQLite database: %s", s->path,
 		    sqlite3_errmsg(db));
 		goto out;
 	}
 	free(v);
-	if (run(db, "BEGIN IMMEDIATE", why, sizeof(why)) != 0) {
+	if (sqlx_run(db, "BEGIN IMMEDIATE", why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "database %s is locked by another process (%s): the agent must "
 		         "be its only writer", s->path, why);
 		goto out;
 	}
-	if (run(db, markers_schema_sql, why, sizeof(why)) != 0 || run(db, "COMMIT", why, sizeof(why))) {
+	if (sqlx_run(db, markers_schema_sql, why, sizeof(why)) != 0 || sqlx_run(db, "COMMIT", why, sizeof(why))) {
 		snprintf(err, errlen, "cannot prepare database %s: %s", s->path, why);
 		goto out;
 	}
-	if ((v = query_text(db, "PRAGMA journal_mode=WAL", NULL)) == NULL || strcmp(v, "wal") != 0) {
+	if ((v = sqlx_text(db, "PRAGMA journal_mode=WAL", NULL)) == NULL || strcmp(v, "wal") != 0) {
 		snprintf(err, errlen, "database %s cannot use WAL mode: %s", s->path,
 		    v ? v : sqlite3_errmsg(db));
 		free(v);
 		goto out;
 	}
 	free(v);
-	v = query_text(db, "SELECT value FROM xact_meta WHERE key = 'db_id'", NULL);
+	v = sqlx_text(db, "SELECT value FROM xact_meta WHERE key = 'db_id'", NULL);
 	*served_before = v != NULL;
 	if (v == NULL) {
 		char fresh[33] = "", sql[128];
@@ -604,7 +545,7 @@ open_database(struct sl *s, char *id, int *served_before, char *err, size_t errl
 			goto out;
 		}
 		snprintf(sql, sizeof(sql), "INSERT INTO xact_meta VALUES ('db_id', '%s')", fresh);
-		if (run(db, sql, why, sizeof(why)) != 0) {
+		if (sqlx_run(db, sql, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "cannot write to %s: %s", s->path, why);
 			goto out;
 		}
@@ -612,7 +553,7 @@ open_database(struct sl *s, char *id, int *served_before, char *err, size_t errl
 	}
 	snprintf(id, 33, "%s", v ? v : "");
 	free(v);
-	v = query_text(db,
+	v = sqlx_text(db,
 	    "SELECT m.name FROM sqlite_master AS m WHERE m.type = 'table' "
 	    "AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name NOT LIKE 'xact\\_%' ESCAPE '\\' "
 	    "AND NOT EXISTS (SELECT 1 FROM pragma_table_info(m.name) AS t WHERE t.pk > 0) LIMIT 1",
@@ -625,7 +566,7 @@ open_database(struct sl *s, char *id, int *served_before, char *err, size_t errl
 	}
 	/* The session extension silently skips rows whose key holds NULL: a
 	 * key column that may be NULL could lose a branch's write. */
-	v = query_text(db,
+	v = sqlx_text(db,
 	    "SELECT m.name || '.' || t.name FROM sqlite_master AS m, pragma_table_info(m.name) AS t "
 	    "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
 	    "AND m.name NOT LIKE 'xact\\_%' ESCAPE '\\' AND t.pk > 0 AND t.\"notnull\" = 0 "
@@ -640,7 +581,7 @@ open_database(struct sl *s, char *id, int *served_before, char *err, size_t errl
 	}
 	/* Applying a changeset again fires triggers again: their writes
 	 * would be doubled or conflict at recovery. */
-	v = query_text(db, "SELECT name FROM sqlite_master WHERE type = 'trigger' LIMIT 1", NULL);
+	v = sqlx_text(db, "SELECT name FROM sqlite_master WHERE type = 'trigger' LIMIT 1", NULL);
 	if (v != NULL) {
 		snprintf(err, errlen, "%s has trigger %s: the SQLite backend cannot serve a database "
 		         "with triggers (recovery would run them twice)", s->path, v);
@@ -672,7 +613,7 @@ open_sidelog(struct sl *s, const char *id, int served_before, char *err, size_t 
 	}
 	if (sqlite3_open_v2(s->logpath, &s->log, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	        NULL) != SQLITE_OK ||
-	    run(s->log, "PRAGMA synchronous=FULL", why, sizeof(why)) != 0) {
+	    sqlx_run(s->log, "PRAGMA synchronous=FULL", why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "side log %s is corrupt or not an xact side log (%s): refusing "
 		         "to guess what was prepared", s->logpath,
 		    s->log ? sqlite3_errmsg(s->log) : "no memory");
@@ -683,16 +624,16 @@ open_sidelog(struct sl *s, const char *id, int served_before, char *err, size_t 
 		char sql[128];
 
 		snprintf(sql, sizeof(sql), "INSERT INTO meta VALUES ('db_id', '%s')", id);
-		if (run(s->log, "BEGIN", why, sizeof(why)) != 0 ||
-		    run(s->log, sidelog_schema_sql, why, sizeof(why)) != 0 ||
-		    run(s->log, sql, why, sizeof(why)) != 0 || run(s->log, "COMMIT", why, sizeof(why))) {
+		if (sqlx_run(s->log, "BEGIN", why, sizeof(why)) != 0 ||
+		    sqlx_run(s->log, sidelog_schema_sql, why, sizeof(why)) != 0 ||
+		    sqlx_run(s->log, sql, why, sizeof(why)) != 0 || sqlx_run(s->log, "COMMIT", why, sizeof(why))) {
 			snprintf(err, errlen, "cannot create side log %s: %s", s->logpath, why);
 			return -1;
 		}
 	}
-	magic = query_text(s->log, "SELECT value FROM meta WHERE key = 'magic'", NULL);
-	version = query_text(s->log, "SELECT value FROM meta WHERE key = 'schema_version'", NULL);
-	owner = query_text(s->log, "SELECT value FROM meta WHERE key = 'db_id'", NULL);
+	magic = sqlx_text(s->log, "SELECT value FROM meta WHERE key = 'magic'", NULL);
+	version = sqlx_text(s->log, "SELECT value FROM meta WHERE key = 'schema_version'", NULL);
+	owner = sqlx_text(s->log, "SELECT value FROM meta WHERE key = 'db_id'", NULL);
 	if (magic == NULL || strcmp(magic, "xact-sidelog") != 0) {
 		snprintf(err, errlen, "side log %s is corrupt or not an xact side log (%s): refusing "
 		         "to guess what was prepared", s->logpath, sqlite3_errmsg(s->log));
@@ -703,11 +644,11 @@ open_sidelog(struct sl *s, const char *id, int served_before, char *err, size_t 
 		snprintf(err, errlen, "side log %s belongs to another database (id %s; %s has id %s)",
 		    s->logpath, owner ? owner : "?", s->path, id);
 	} else {
-		char *mode = query_text(s->log, "PRAGMA journal_mode=WAL", NULL);
+		char *mode = sqlx_text(s->log, "PRAGMA journal_mode=WAL", NULL);
 
 		if (mode == NULL || strcmp(mode, "wal") != 0) {
 			snprintf(err, errlen, "side log %s cannot use WAL mode", s->logpath);
-		} else if (created && fsync_dir_of(s->logpath) != 0) {
+		} else if (created && sqlx_fsync_parent(s->logpath) != 0) {
 			snprintf(err, errlen, "cannot sync the folder of %s: %s", s->logpath,
 			    strerror(errno));
 		} else {
@@ -1115,7 +1056,7 @@ sq_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	/* The data and the marker commit together, synced. */
-	if (rc != SQLITE_DONE || run(p->c->db, "COMMIT", err, errlen) != 0) {
+	if (rc != SQLITE_DONE || sqlx_run(p->c->db, "COMMIT", err, errlen) != 0) {
 		if (rc != SQLITE_DONE) {
 			snprintf(err, errlen, "cannot write the marker: %s", sqlite3_errmsg(p->c->db));
 		}
@@ -1259,7 +1200,7 @@ sq_maintain(void *be)
 	c->internal = 1;
 	snprintf(sql, sizeof(sql), "DELETE FROM xact_markers WHERE committed_at < %lld",
 	    (long long)(wall_ms() - MARKER_KEEP_MS));
-	if (run(c->db, sql, err, sizeof(err)) != 0) {
+	if (sqlx_run(c->db, sql, err, sizeof(err)) != 0) {
 		log_debug("marker clean-up skipped: %s", err);
 	}
 	sqlite3_busy_timeout(c->db, s->lock_timeout_ms);

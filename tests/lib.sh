@@ -161,6 +161,27 @@ xt_wait_no_prepared() { # PORT DB SECONDS
 	return 0
 }
 
+# xt_wait_log FILE PATTERN SECONDS: wait until a log line matches.
+xt_wait_log() {
+	i=0
+	until grep -q -- "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt $(($3 * 20)) ] && xt_fail "'$2' never appeared in $1"
+		sleep 0.05
+	done
+}
+
+# xt_wait_not_in_flight PATTERN SECONDS: wait until the coordinator at
+# $COORD_URL lists no transaction matching PATTERN.
+xt_wait_not_in_flight() {
+	i=0
+	while "$XT_BUILD/xactctl" --coordinator "$COORD_URL" status | grep -q -- "$1"; do
+		i=$((i + 1))
+		[ $i -gt $(($2 * 10)) ] && xt_fail "'$1' still in flight after $2 s"
+		sleep 0.1
+	done
+}
+
 xt_assert_eq() { # WHAT EXPECTED ACTUAL
 	[ "$2" = "$3" ] || xt_fail "$1: expected '$2', got '$3'"
 }

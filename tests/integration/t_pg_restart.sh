@@ -16,11 +16,7 @@ xt_wait_port "$APORT"
     --on pb "INSERT INTO ledger (xfer, amount) VALUES (77, 30)" >"$XT_TMP/x" 2>&1 &
 xpid=$!
 # pa now sits in the delay before COMMIT PREPARED; restart the server under it.
-i=0
-until grep -q "failpoint fired name=pg.before_commit_prepared" "$XT_TMP/pa.log"; do
-	i=$((i + 1)); [ $i -gt 100 ] && xt_fail "pa never reached COMMIT PREPARED"
-	sleep 0.05
-done
+xt_wait_log "$XT_TMP/pa.log" "failpoint fired name=pg.before_commit_prepared" 5
 xt_pg_restart main
 wait $xpid
 xt_assert_eq "client told committed" 0 $?

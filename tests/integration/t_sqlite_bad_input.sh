@@ -125,11 +125,7 @@ xt_wait_port "$CPORT"
 $X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 1" \
         --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 1" >"$XT_TMP/first" 2>&1 &
 first=$!
-i=0
-until grep -q "failpoint fired name=coord.before_decision" "$XT_TMP/coord.log"; do
-	i=$((i + 1)); [ $i -gt 100 ] && xt_fail "the first transfer never prepared"
-	sleep 0.05
-done
+xt_wait_log "$XT_TMP/coord.log" "failpoint fired name=coord.before_decision" 5
 # The coordinator's loop sleeps in the failpoint; go straight to the agent.
 r=$("$XT_BUILD/tests/rawsend" "$PB_URL" exec1)
 case "$r" in

@@ -53,11 +53,7 @@ XACT_FAILPOINTS=coord.before_decision=delay:2500 xt_coord_start
 xt_wait_port "$CPORT"
 transfer 802 --on pb "UPDATE rnd SET v = random() WHERE id = 1 RETURNING v" >"$XT_TMP/b.out" 2>&1 &
 xpid=$!
-i=0
-until grep -q "failpoint fired name=coord.before_decision" "$XT_TMP/coord.log"; do
-	i=$((i + 1)); [ $i -gt 100 ] && xt_fail "(b) the votes never came in"
-	sleep 0.05
-done
+xt_wait_log "$XT_TMP/coord.log" "failpoint fired name=coord.before_decision" 5
 voted=$(sed -n 's/^pb: \(-\{0,1\}[0-9][0-9]*\)$/\1/p' "$XT_TMP/b.out")
 [ -n "$voted" ] || { cat "$XT_TMP/b.out"; xt_fail "(b) no random() value in the statement's result"; }
 xt_stop pb KILL
@@ -88,10 +84,6 @@ xt_assert_grep "(c) marker found" "state=committed (marker found)" "$XT_TMP/pb.l
 xt_assert_eq "(c) on both databases" 2 "$(count 803)"
 xt_assert_eq "(c) credited once more, not twice" 1020 "$(xt_b_sql "SELECT balance FROM accounts WHERE id = 4")"
 xt_assert_eq "(c) total" "$total" "$(xt_bank_total)"
-i=0
-while "$XT_BUILD/xactctl" --coordinator "$COORD_URL" status | grep -q "xact:"; do
-	i=$((i + 1)); [ $i -gt 100 ] && xt_fail "(c) the coordinator never got its ack"
-	sleep 0.1
-done
+xt_wait_not_in_flight "xact:" 10
 xt_wait_no_prepared "$PGPORT" bank_a 10 || xt_fail "bank_a still prepared"
 echo ok

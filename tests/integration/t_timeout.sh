@@ -12,11 +12,7 @@ xt_assert_grep "participants in status" '"name":"pa","url":"tcp://127.0.0.1' "$X
 # The branch holds the row: an update from outside waits on it.
 xt_assert_eq "branch open in bank_a" 1 \
     "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")"
-i=0
-while "$XT_BUILD/xactctl" --coordinator "$COORD_URL" status | grep -q "$gid"; do
-	i=$((i + 1)); [ $i -gt 100 ] && xt_fail "$gid still in flight after 10 s"
-	sleep 0.1
-done
+xt_wait_not_in_flight "$gid" 10
 xt_assert_grep "timeout logged" "client silent, aborting gid=$gid" "$XT_TMP/coord.log"
 i=0
 while [ "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")" != 0 ]; do
