@@ -356,7 +356,13 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 		reply = vote_reply(b->state, err);
 		break;
 	default:
-		if (b->state == BR_COMMITTED || b->state == BR_ABORTED || b->state == BR_READ_ONLY) {
+		if (op == BOP_ROLLBACK_PREPARED && r != BRES_OK && r != BRES_NOT_FOUND) {
+			/* The database may still hold it prepared: say so, and
+			 * the coordinator asks again. */
+			reply = wire_error_reply(XACT_EDB, "abort of %s not done: %s", gid,
+			    err[0] ? err : "try again");
+		} else if (b->state == BR_COMMITTED || b->state == BR_ABORTED ||
+		    b->state == BR_READ_ONLY) {
 			if (b->state == BR_COMMITTED && req == BREQ_COMMIT) {
 				XACT_FAILPOINT("part.after_commit");
 			}

@@ -90,17 +90,6 @@ wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* The integer a one-row count query returns; -1 on error. */
-static int
-query_count(sqlite3 *db, const char *sql)
-{
-	char *v = sqlx_text(db, sql, NULL);
-	int n = v ? atoi(v) : -1;
-
-	free(v);
-	return n;
-}
-
 /* ---- connections -------------------------------------------------------- */
 
 /*
@@ -535,23 +524,17 @@ open_database(struct sl *s, char *id, int *served_before, char *err, size_t errl
 		goto out;
 	}
 	free(v);
+	/* A database never served gets its id only once its side log exists
+	 * (save_id): an id without a side log means one was lost. */
 	v = sqlx_text(db, "SELECT value FROM xact_meta WHERE key = 'db_id'", NULL);
 	*served_before = v != NULL;
-	if (v == NULL) {
-		char fresh[33] = "", sql[128];
-
-		if (random_id(fresh, sizeof(fresh)) != 0) {
-			snprintf(err, errlen, "cannot read /dev/urandom");
-			goto out;
-		}
-		snprintf(sql, sizeof(sql), "INSERT INTO xact_meta VALUES ('db_id', '%s')", fresh);
-		if (sqlx_run(db, sql, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "cannot write to %s: %s", s->path, why);
-			goto out;
-		}
-		v = strdup(fresh);
+	if (v == NULL && random_id(id, 33) != 0) {
+		snprintf(err, errlen, "cannot read /dev/urandom");
+		goto out;
 	}
-	snprintf(id, 33, "%s", v ? v : "");
+	if (v != NULL) {
+		snprintf(id, 33, "%s", v);
+	}
 	free(v);
 	v = sqlx_text(db,
 	    "SELECT m.name FROM sqlite_master AS m WHERE m.type = 'table' "
@@ -600,9 +583,10 @@ static int
 open_sidelog(struct sl *s, const char *id, int served_before, char *err, size_t errlen)
 {
 	struct stat sb;
-	int created = stat(s->logpath, &sb) != 0;
+	/* Empty: a first start stopped before the schema was written. */
+	int created = stat(s->logpath, &sb) != 0 || (sb.st_size == 0 && !served_before);
 	char why[512], *magic, *version, *owner;
-	int rv = -1;
+	int fd, rv = -1;
 
 	if (created && served_before) {
 		snprintf(err, errlen, "side log %s is missing, but an agent served %s before: "
@@ -611,8 +595,14 @@ open_sidelog(struct sl *s, const char *id, int served_before, char *err, size_t 
 		    s->logpath, s->path);
 		return -1;
 	}
-	if (sqlite3_open_v2(s->logpath, &s->log, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-	        NULL) != SQLITE_OK ||
+	/* It holds the application's data: readable by the agent alone.
+	 * SQLite gives its -wal and -shm files the same mode. */
+	if (created && ((fd = open(s->logpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	                   close(fd) != 0)) {
+		snprintf(err, errlen, "cannot create side log %s: %s", s->logpath, strerror(errno));
+		return -1;
+	}
+	if (sqlite3_open_v2(s->logpath, &s->log, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
 	    sqlx_run(s->log, "PRAGMA synchronous=FULL", why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "side log %s is corrupt or not an xact side log (%s): refusing "
 		         "to guess what was prepared", s->logpath,
@@ -663,6 +653,25 @@ open_sidelog(struct sl *s, const char *id, int served_before, char *err, size_t 
 }
 
 static void sq_close(void *be);
+
+/* Records the database's id, once its side log exists. */
+static int
+save_id(struct sl *s, const char *id, char *err, size_t errlen)
+{
+	sqlite3 *db;
+	char sql[128], why[512];
+	int rv;
+
+	if (open_db(s->path, 1000, &db, err, errlen) != 0) {
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "INSERT INTO xact_meta VALUES ('db_id', '%s')", id);
+	if ((rv = sqlx_run(db, sql, why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "cannot write to %s: %s", s->path, why);
+	}
+	sqlite3_close(db);
+	return rv;
+}
 
 /*
  * One agent per database: an flock on the database file itself, so that
@@ -722,7 +731,8 @@ sq_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 	snprintf(s->name, sizeof(s->name), ":%s", cfg->name);
 	if (lock_database(s, err, errlen) != 0 ||
 	    open_database(s, id, &served_before, err, errlen) != 0 ||
-	    open_sidelog(s, id, served_before, err, errlen) != 0 || recover(s, err, errlen) != 0) {
+	    open_sidelog(s, id, served_before, err, errlen) != 0 ||
+	    (!served_before && save_id(s, id, err, errlen) != 0) || recover(s, err, errlen) != 0) {
 		sq_close(s);
 		return XACT_EDB;
 	}
@@ -1146,19 +1156,17 @@ held(struct sl *s, const char *gid)
 /*
  * Once a minute.  First, side-log records whose delete failed after their
  * commit (they have a marker) are dropped.  Then markers older than an
- * hour go, but only if no record is left that could still need its
- * marker to tell "committed" from "prepared".
+ * hour go, except those of gids that still have a record.
  */
 static void
 sq_maintain(void *be)
 {
 	struct sl *s = be;
-	char err[256], sql[128];
+	char err[256], *keep;
 	struct sconn *c = conn_get(s, err, sizeof(err));
 	sqlite3_stmt *st;
 	char **gids = NULL;
 	size_t n = 0;
-	int left;
 
 	if (c == NULL) {
 		return;
@@ -1187,22 +1195,32 @@ sq_maintain(void *be)
 		free(gids[i]);
 	}
 	free(gids);
+	/* The gids that still have a record keep their markers, whatever
+	 * their age: without it, a record whose delete failed after its
+	 * commit would look prepared and be applied a second time. */
 	pthread_mutex_lock(&s->log_lock);
-	left = query_count(s->log, "SELECT count(*) FROM branches");
+	keep = sqlx_text(s->log, "SELECT json_group_array(gid) FROM branches", NULL);
 	pthread_mutex_unlock(&s->log_lock);
-	if (left != 0) {
-		/* a record remains (held, or unreadable): keep every marker */
+	if (keep == NULL) {
 		conn_put(s, c);
 		return;
 	}
-	/* Short lock wait: a prepared branch may hold the write lock. */
+	/* Short lock wait: a prepared branch may hold the write lock; the
+	 * next minute will do. */
 	sqlite3_busy_timeout(c->db, 50);
 	c->internal = 1;
-	snprintf(sql, sizeof(sql), "DELETE FROM xact_markers WHERE committed_at < %lld",
-	    (long long)(wall_ms() - MARKER_KEEP_MS));
-	if (sqlx_run(c->db, sql, err, sizeof(err)) != 0) {
-		log_debug("marker clean-up skipped: %s", err);
+	if (sqlite3_prepare_v2(c->db, "DELETE FROM xact_markers WHERE committed_at < ? "
+	                              "AND gid NOT IN (SELECT value FROM json_each(?))",
+	        -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, wall_ms() - MARKER_KEEP_MS);
+		sqlite3_bind_text(st, 2, keep, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			log_debug("marker clean-up skipped: %s", sqlite3_errmsg(c->db));
+		}
+		sqlite3_finalize(st);
 	}
+	free(keep);
+	c->internal = 0;
 	sqlite3_busy_timeout(c->db, s->lock_timeout_ms);
 	conn_put(s, c);
 }

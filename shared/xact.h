@@ -98,7 +98,7 @@ const char *xact_txn_error(const xact_txn *t);
  * fails in its database returns XACT_ESQL with the database's message in
  * xact_txn_error(); the whole global transaction is then aborted on every
  * participant, and commit reports XACT_OUTCOME_ABORTED.  When no answer
- * came (XACT_ETIMEDOUT, XACT_EUNREACHABLE) the statement may or may not
+ * came (XACT_ETIMEDOUT, XACT_EUNREACHABLE, XACT_ECLOSED) the statement may or may not
  * have run: the transaction then refuses further statements and commit
  * (XACT_ESTATE); roll it back.
  */

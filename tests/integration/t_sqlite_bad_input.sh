@@ -81,6 +81,15 @@ for f in one two; do
 	    --coordinator "$COORD_URL" --backend sqlite --database "$XT_TMP/$f.db" 2>/dev/null
 done
 [ -s "$XT_TMP/one.db-xact-log" ] || xt_fail "no side log made beside one.db"
+xt_assert_eq "side log readable by the agent alone" 600 "$(stat -c %a "$XT_TMP/one.db-xact-log")"
+# A first start that stopped before writing the side log's schema.
+sqlite3 -batch "$XT_TMP/first.db" "CREATE TABLE t (a INTEGER PRIMARY KEY);"
+: >"$XT_TMP/first.db-xact-log"
+timeout 1 "$XT_BUILD/xact-participant" --name pf --listen "tcp://127.0.0.1:$(xt_free_port)" \
+    --coordinator "$COORD_URL" --backend sqlite --database "$XT_TMP/first.db" 2>"$XT_TMP/first.err"
+xt_assert_eq "empty side log of a first start: served until stopped" 124 $?
+xt_assert_eq "its schema written" xact-sidelog \
+    "$(sqlite3 -batch "$XT_TMP/first.db-xact-log" "SELECT value FROM meta WHERE key = 'magic'")"
 cp "$XT_TMP/two.db-xact-log" "$XT_TMP/one.db-xact-log"
 agent "$XT_TMP/one.db" "$XT_BUILD/xact-participant"
 refused "side log of another database" "belongs to another database" $?
