@@ -72,9 +72,9 @@ $(B)/gen/journal_schema.c: sql/journal.sql
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
 
 # The SQLite participant's side log and in-database tables, likewise.
-$(B)/gen/sqlite_schema.c: sql/sidelog.sql sql/markers.sql
+$(B)/gen/sqlite_schema.c: sql/sidelog.sql sql/markers.sql sql/pgmarkers.sql
 	@mkdir -p $(B)/gen
-	{ for f in sidelog markers; do echo "const char $${f}_schema_sql[] ="; \
+	{ for f in sidelog markers pgmarkers; do echo "const char $${f}_schema_sql[] ="; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' sql/$$f.sql; echo ';'; done; } > $@
 
 $(B)/%.o: %.c $(B)/gen/xact.pb-c.h | check-deps

@@ -812,14 +812,19 @@ on_ack_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
 		ev.reason = why;
 		log_warn("no ack gid=%s state=%s participant=%s why=\"%s\"", x->t.gid,
 		    txn_state_name(x->t.state), c->parts[k->pid].name, why);
-	} else if (k->kind == CALL_COMMIT &&
-	    rep->ack->outcome == XACT__OUTCOME__OUTCOME_ABORTED) {
-		/* The branch was rolled back against the decision (by hand):
-		 * a heuristic outcome.  Reported, never hidden. */
-		log_error("heuristic outcome gid=%s state=%s participant=%s "
-		          "branch=aborted decision=commit detail=\"%s\"",
-		    x->t.gid, txn_state_name(x->t.state), c->parts[k->pid].name,
-		    rep->ack->detail ? rep->ack->detail : "");
+	} else if ((k->kind == CALL_COMMIT &&
+	               rep->ack->outcome == XACT__OUTCOME__OUTCOME_ABORTED) ||
+	    (k->kind == CALL_ABORT && rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED)) {
+		/* The branch ended against the decision (by hand, say): a
+		 * heuristic outcome.  Reported and journaled, never hidden. */
+		int commit = k->kind == CALL_COMMIT;
+
+		log_error("heuristic outcome gid=%s state=%s participant=%s branch=%s decision=%s "
+		          "detail=\"%s\"", x->t.gid, txn_state_name(x->t.state),
+		    c->parts[k->pid].name, commit ? "aborted" : "committed",
+		    commit ? "commit" : "abort", rep->ack->detail ? rep->ack->detail : "");
+		journal_submit_heuristic(c->j, x->t.gid, c->parts[k->pid].name,
+		    commit ? "commit" : "abort", commit ? "aborted" : "committed");
 	}
 	apply(c, x, &ev);
 }

@@ -32,13 +32,13 @@
 /* sql/journal.sql, turned into a C string by the Makefile. */
 extern const char journal_schema_sql[];
 
-enum item_kind { ITEM_COMMIT, ITEM_COMPLETE };
+enum item_kind { ITEM_COMMIT, ITEM_COMPLETE, ITEM_HEURISTIC };
 
 struct item {
 	struct item *next;
 	enum item_kind kind;
 	char gid[64];
-	char *participants;
+	char *participants; /* ITEM_HEURISTIC: "participant decision outcome" */
 	journal_cb cb;
 	void *arg;
 };
@@ -394,6 +394,30 @@ journal_lookup(journal *j, const char *gid, struct journal_record *r)
 }
 
 /* Writes one batch in one transaction.  Returns 0 or fills why. */
+/* Writes one heuristic report ("participant decision outcome"). */
+static int
+write_heuristic(journal *j, const struct item *it, int64_t now)
+{
+	char participant[64], decision[16], outcome[16];
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sscanf(it->participants, "%63s %15s %15s", participant, decision, outcome) != 3 ||
+	    sqlite3_prepare_v2(j->wdb, "INSERT OR IGNORE INTO heuristics (gid, participant, "
+	                               "decision, outcome, detected_at) VALUES (?, ?, ?, ?, ?)",
+	        -1, &st, NULL) != SQLITE_OK) {
+		return XACT_EJOURNAL;
+	}
+	sqlite3_bind_text(st, 1, it->gid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, participant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, decision, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? XACT_OK : XACT_EJOURNAL;
+}
+
 static int
 write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *ncommits)
 {
@@ -421,6 +445,13 @@ write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *
 	for (struct item *it = batch; it != NULL; it = it->next) {
 		sqlite3_stmt *st = it->kind == ITEM_COMMIT ? ins : done;
 
+		if (it->kind == ITEM_HEURISTIC) {
+			if (write_heuristic(j, it, now) != XACT_OK) {
+				snprintf(why, whylen, "%s", sqlite3_errmsg(j->wdb));
+				goto out;
+			}
+			continue;
+		}
 		sqlite3_reset(st);
 		if (it->kind == ITEM_COMMIT) {
 			sqlite3_bind_text(st, 1, it->gid, -1, SQLITE_STATIC);
@@ -587,6 +618,16 @@ int
 journal_submit_complete(journal *j, const char *gid)
 {
 	return submit(j, ITEM_COMPLETE, gid, NULL, NULL, NULL);
+}
+
+int
+journal_submit_heuristic(journal *j, const char *gid, const char *participant,
+    const char *decision, const char *outcome)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "%s %s %s", participant, decision, outcome);
+	return submit(j, ITEM_HEURISTIC, gid, what, NULL, NULL);
 }
 
 void

@@ -221,6 +221,21 @@ vote_reply(enum branch_state s, const char *why)
 	return wire_pack_reply(&rep);
 }
 
+/* What an acknowledgement adds when the database, not this agent's memory,
+ * gave the answer (from its marker row). */
+static const char *
+ack_detail(enum branch_req req, enum branch_result r)
+{
+	if (r == BRES_NOT_FOUND) {
+		return req == BREQ_COMMIT ? "neither prepared nor committed here: rolled back "
+		                            "outside xact" : "not prepared here";
+	}
+	if (r == BRES_COMMITTED_ALREADY) {
+		return req == BREQ_ABORT ? "committed here (marker found)" : NULL;
+	}
+	return NULL;
+}
+
 static nng_msg *
 ack_reply(enum branch_state s, const char *detail)
 {
@@ -366,7 +381,7 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 			if (b->state == BR_COMMITTED && req == BREQ_COMMIT) {
 				XACT_FAILPOINT("part.after_commit");
 			}
-			reply = ack_reply(b->state, r == BRES_NOT_FOUND ? "not prepared here" : NULL);
+			reply = ack_reply(b->state, ack_detail(req, r));
 		} else {
 			reply = wire_error_reply(XACT_EDB, "%s of %s not done: %s",
 			    branch_req_name(req), gid, err[0] ? err : "try again");

@@ -56,13 +56,14 @@ branch_after(enum branch_state s, enum branch_req r, enum branch_result res)
 	case BOP_ROLLBACK:
 		return BR_ABORTED; /* a lost connection rolls back as well */
 	case BOP_COMMIT_PREPARED:
-		/* NOT_FOUND: a COMMIT is only sent after every branch voted
-		 * YES, so a prepared gid that is gone was committed by an
-		 * earlier COMMIT whose answer was lost (gpdb#8052). */
-		if (res == BRES_OK || res == BRES_NOT_FOUND) {
+		/* The backend answers a gid it no longer holds from its marker
+		 * row: committed earlier (a repeated COMMIT, gpdb#8052) is OK;
+		 * NOT_FOUND means it did not commit here, so someone rolled it
+		 * back by hand: a heuristic outcome, reported as ABORTED. */
+		if (res == BRES_OK || res == BRES_COMMITTED_ALREADY) {
 			return BR_COMMITTED;
 		}
-		return s;
+		return res == BRES_NOT_FOUND ? BR_ABORTED : s;
 	case BOP_ROLLBACK_PREPARED:
 		/* Also from ABORTED: a PREPARE TRANSACTION still running when
 		 * the branch was given up may complete afterwards, so an ABORT
@@ -70,7 +71,9 @@ branch_after(enum branch_state s, enum branch_req r, enum branch_result res)
 		if (res == BRES_OK || res == BRES_NOT_FOUND) {
 			return BR_ABORTED;
 		}
-		return s;
+		/* Its marker says it committed (by hand, or a decision this
+		 * agent did not expect): the database's word wins. */
+		return res == BRES_COMMITTED_ALREADY ? BR_COMMITTED : s;
 	}
 	return s;
 }

@@ -16,7 +16,8 @@
  *  - PREPARED is entered only after the backend made the prepared state
  *    durable (YES is sent only then).
  *  - COMMITTED and ABORTED are final; a repeated or late COMMIT is
- *    answered from them.  A repeated ABORT asks the database again
+ *    answered from them.  (Only the database's marker overrides them: an
+ *    ABORT of a branch whose marker says committed ends COMMITTED.)  A repeated ABORT asks the database again
  *    (ROLLBACK PREPARED, usually "not found"), since a prepare cut off by a
  *    crash may complete after the branch was given up.
  *  - A late EXEC or PREPARE for an ABORTED branch is refused.
@@ -58,7 +59,10 @@ enum branch_result {
 	BRES_READ_ONLY, /* BOP_PREPARE: nothing written; committed locally */
 	BRES_FAILED,    /* definite failure: the local work is rolled back */
 	BRES_TRANSIENT, /* not done, may be retried (connection lost...) */
-	BRES_NOT_FOUND, /* *_PREPARED: the database holds no such gid */
+	BRES_NOT_FOUND, /* *_PREPARED: no such prepared gid, and no marker: it did
+	                 * not commit here */
+	BRES_COMMITTED_ALREADY, /* ROLLBACK PREPARED: no such prepared gid, but its
+	                         * marker says it committed */
 };
 
 /* The operation that request r needs in state s. */

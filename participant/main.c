@@ -20,7 +20,7 @@ usage(FILE *f)
 	    "                        --backend postgres --conninfo CONNINFO\n"
 	    "                        | --backend sqlite --database PATH [--lock-timeout MS]\n"
 	    "                        [--statement-timeout MS] [--workers N] [--pool-size N]\n"
-	    "                        [--branch-timeout SECONDS]\n"
+	    "                        [--branch-timeout SECONDS] [--marker-retention SECONDS]\n"
 	    "                        [--log-level LEVEL] [--check]\n"
 	    "\n"
 	    "  --config FILE           INI file ([participant]); flags override it\n"
@@ -40,6 +40,8 @@ usage(FILE *f)
 	    "                          and at most half run the first statement of a branch\n"
 	    "  --pool-size N           most database connections held (64)\n"
 	    "  --branch-timeout SECONDS  roll back an unprepared branch idle this long (300)\n"
+	    "  --marker-retention SECONDS  keep each committed branch's marker row this long;\n"
+	    "                          keep it above the coordinator's --retention (86400)\n"
 	    "  --log-level LEVEL       error, warn, info or debug (info)\n"
 	    "  --check                 check the configuration, print \"configuration OK\", exit\n"
 	    "  --help                  this text\n"
@@ -51,7 +53,7 @@ usage(FILE *f)
 }
 
 enum { OPT_WORKERS = 256, OPT_POOL, OPT_BRANCH_TIMEOUT, OPT_LOG, OPT_DATABASE, OPT_LOCK_TIMEOUT,
-	OPT_STATEMENT_TIMEOUT };
+	OPT_STATEMENT_TIMEOUT, OPT_MARKER_RETENTION };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -63,6 +65,7 @@ static const struct option options[] = {
 	{"database", required_argument, NULL, OPT_DATABASE},
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
+	{"marker-retention", required_argument, NULL, OPT_MARKER_RETENTION},
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"pool-size", required_argument, NULL, OPT_POOL},
 	{"branch-timeout", required_argument, NULL, OPT_BRANCH_TIMEOUT},
@@ -84,6 +87,7 @@ flag_key(int opt)
 	case OPT_DATABASE: return "database";
 	case OPT_LOCK_TIMEOUT: return "lock_timeout_ms";
 	case OPT_STATEMENT_TIMEOUT: return "statement_timeout_ms";
+	case OPT_MARKER_RETENTION: return "marker_retention";
 	case OPT_WORKERS: return "workers";
 	case OPT_POOL: return "pool_size";
 	case OPT_BRANCH_TIMEOUT: return "branch_timeout";

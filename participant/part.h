@@ -15,6 +15,7 @@ struct part_config {
 	char database[1024];  /* sqlite: the database file */
 	long lock_timeout_ms; /* sqlite: wait this long for the write lock */
 	long statement_timeout_ms; /* postgres: statement_timeout and lock_timeout */
+	long marker_retention_ms;  /* commit markers are kept this long */
 	int workers;          /* threads serving requests */
 	int pool_size;        /* most database connections held */
 	long branch_timeout_ms; /* an unprepared branch idle this long is rolled back */

@@ -18,6 +18,7 @@ part_config_defaults(struct part_config *cfg)
 	cfg->branch_timeout_ms = 300000;
 	cfg->lock_timeout_ms = 2000;
 	cfg->statement_timeout_ms = 5000;
+	cfg->marker_retention_ms = 86400000;
 	cfg->max_message = 4 * 1024 * 1024;
 	cfg->log_level = XLOG_INFO;
 }
@@ -75,6 +76,10 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 	if (strcmp(key, "statement_timeout_ms") == 0) {
 		return config_set_number(&cfg->statement_timeout_ms, key, value, 1, 3600000, 1,
 		    "milliseconds", err, errlen);
+	}
+	if (strcmp(key, "marker_retention") == 0) {
+		return config_set_number(&cfg->marker_retention_ms, key, value, 60, 365L * 86400, 1000,
+		    "seconds", err, errlen);
 	}
 	if (strcmp(key, "workers") == 0) {
 		return set_int(&cfg->workers, key, value, 2, 1024, "threads", err, errlen);

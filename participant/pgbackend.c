@@ -33,9 +33,13 @@
  * not keep a decision from being carried out. */
 #define CONTROL_EXTRA 4
 
+/* sql/pgmarkers.sql, made a C string by the Makefile. */
+extern const char pgmarkers_schema_sql[];
+
 struct pg {
 	char *conninfo;
 	char options[128]; /* -c statement_timeout=... -c lock_timeout=... */
+	long marker_retention_s;
 	size_t max_message;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -186,6 +190,7 @@ pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 	PGconn *conn;
 	PGresult *res;
 	long mpt;
+	char why[512];
 
 	*out = NULL;
 	if (pg == NULL || (pg->conninfo = strdup(cfg->conninfo)) == NULL ||
@@ -194,6 +199,7 @@ pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	pg->max = cfg->pool_size;
+	pg->marker_retention_s = cfg->marker_retention_ms / 1000;
 	pg->max_message = (size_t)cfg->max_message;
 	snprintf(pg->options, sizeof(pg->options), "-c statement_timeout=%ld -c lock_timeout=%ld",
 	    cfg->statement_timeout_ms, cfg->statement_timeout_ms);
@@ -213,6 +219,13 @@ pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 	res = PQexec(conn, "SELECT current_setting('max_prepared_transactions')::int");
 	mpt = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : -1;
 	PQclear(res);
+	if (mpt > 0 && command(conn, pgmarkers_schema_sql, why, sizeof(why)) != BRES_OK &&
+	    command(conn, pgmarkers_schema_sql, why, sizeof(why)) != BRES_OK) {
+		/* (tried twice: two agents creating the schema at once race) */
+		snprintf(err, errlen, "cannot create the xact.markers table: %s", why);
+		pool_put(pg, conn, 0);
+		goto fail;
+	}
 	pool_put(pg, conn, 0);
 	if (mpt <= 0) {
 		snprintf(err, errlen, mpt == 0
@@ -370,20 +383,23 @@ pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 	PGresult *res;
 	enum branch_result r;
 	char sql[256];
+	const char *params[1] = {gid};
 	int read_only;
 
 	/* PostgreSQL has no read-only vote: a branch that never got a
-	 * transaction id wrote nothing. */
-	res = PQexec(conn, "SELECT pg_current_xact_id_if_assigned() IS NULL");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+	 * transaction id wrote nothing.  A branch that wrote gets its marker
+	 * row in the same round trip (an INSERT of no row takes no id). */
+	res = PQexecParams(conn, "INSERT INTO xact.markers (gid) SELECT $1 "
+	                         "WHERE pg_current_xact_id_if_assigned() IS NOT NULL",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_error(conn, res, err, errlen);
 		PQclear(res);
-		r = conn_broken(conn) ? BRES_TRANSIENT : BRES_FAILED;
-		command(conn, "ROLLBACK", err + strlen(err), 0);
+		command(conn, "ROLLBACK", sql, sizeof(sql));
 		pool_put(pg, conn, 1);
-		return r == BRES_TRANSIENT ? BRES_FAILED : r; /* nothing prepared yet */
+		return BRES_FAILED; /* nothing prepared yet */
 	}
-	read_only = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	read_only = strcmp(PQcmdTuples(res), "0") == 0;
 	PQclear(res);
 	if (read_only) {
 		r = command(conn, "COMMIT", err, errlen);
@@ -421,6 +437,27 @@ pg_rollback(void *be, void *conn)
 	pool_put(be, conn, 1);
 }
 
+/* Answers for a gid the database holds no prepared transaction of:
+ * BRES_COMMITTED_ALREADY when its marker is there, BRES_NOT_FOUND when
+ * not, BRES_TRANSIENT when the question cannot be asked now. */
+static enum branch_result
+marker(PGconn *conn, const char *gid, char *err, size_t errlen)
+{
+	const char *params[1] = {gid};
+	PGresult *res = PQexecParams(conn, "SELECT 1 FROM xact.markers WHERE gid = $1", 1, NULL,
+	    params, NULL, NULL, 0);
+	enum branch_result r;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error(conn, res, err, errlen);
+		r = BRES_TRANSIENT;
+	} else {
+		r = PQntuples(res) > 0 ? BRES_COMMITTED_ALREADY : BRES_NOT_FOUND;
+	}
+	PQclear(res);
+	return r;
+}
+
 /* COMMIT PREPARED / ROLLBACK PREPARED on any pooled connection (outside a
  * transaction block, as PostgreSQL requires). */
 static enum branch_result
@@ -439,6 +476,11 @@ finish_prepared(struct pg *pg, const char *verb, const char *gid, char *err, siz
 	}
 	snprintf(sql, sizeof(sql), "%s '%s'", verb, gid);
 	r = command(conn, sql, err, errlen);
+	if (r == BRES_NOT_FOUND) {
+		/* Not prepared (any more): its marker tells whether it
+		 * committed, here or earlier. */
+		r = marker(conn, gid, err, errlen);
+	}
 	pool_put(pg, conn, 0);
 	return r;
 }
@@ -453,6 +495,9 @@ pg_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
 		return BRES_TRANSIENT;
 	}
 	r = finish_prepared(be, "COMMIT PREPARED", gid, err, errlen);
+	if (r == BRES_COMMITTED_ALREADY) {
+		r = BRES_OK; /* an earlier COMMIT did it: gpdb#8052 */
+	}
 	/* Crash here: committed in PostgreSQL, ack not sent.  The coordinator
 	 * resends COMMIT; the gid is gone, which answers "committed". */
 	XACT_FAILPOINT("pg.after_commit_prepared");
@@ -505,6 +550,26 @@ pg_list_prepared(void *be, const char *prefix, char ***gids, size_t *n, char *er
 	return XACT_OK;
 }
 
+/* Markers outlive any COMMIT or ABORT the coordinator may still send
+ * (it retries only while its journal keeps the decision). */
+static void
+pg_maintain(void *be)
+{
+	struct pg *pg = be;
+	char err[256], sql[160];
+	PGconn *conn = pool_get(pg, 1, err, sizeof(err));
+
+	if (conn == NULL) {
+		return;
+	}
+	snprintf(sql, sizeof(sql), "DELETE FROM xact.markers WHERE committed_at < now() - "
+	                           "interval '%ld seconds'", pg->marker_retention_s);
+	if (command(conn, sql, err, sizeof(err)) != BRES_OK) {
+		log_warn("marker clean-up failed: %s", err);
+	}
+	pool_put(pg, conn, 0);
+}
+
 const struct backend_ops pgbackend_ops = {
 	.name = "postgres",
 	.open = pg_open,
@@ -516,4 +581,5 @@ const struct backend_ops pgbackend_ops = {
 	.commit_prepared = pg_commit_prepared,
 	.rollback_prepared = pg_rollback_prepared,
 	.list_prepared = pg_list_prepared,
+	.maintain = pg_maintain,
 };

@@ -49,7 +49,6 @@
 #include <unistd.h>
 
 #define SIDELOG_VERSION 1
-#define MARKER_KEEP_MS (3600 * 1000)
 
 /* sql/sidelog.sql and sql/markers.sql, made C strings by the Makefile. */
 extern const char sidelog_schema_sql[];
@@ -72,6 +71,7 @@ struct sl {
 	char *path, *logpath;
 	char name[40]; /* ":<agent name>": the suffix of this agent's branches */
 	int lock_timeout_ms;
+	long marker_retention_ms;
 	size_t max_message;
 	int lockfd;               /* the database file, flock'ed: one agent per inode */
 	sqlite3 *log;             /* the side log; guarded by log_lock */
@@ -720,6 +720,7 @@ sq_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->log_lock, NULL);
 	s->lock_timeout_ms = (int)cfg->lock_timeout_ms;
+	s->marker_retention_ms = cfg->marker_retention_ms;
 	s->max_message = (size_t)cfg->max_message;
 	if ((s->path = strdup(cfg->database)) == NULL ||
 	    (s->logpath = malloc(strlen(cfg->database) + 10)) == NULL) {
@@ -1019,11 +1020,7 @@ not_held(struct sl *s, int commit, const char *gid, char *err, size_t errlen)
 	committed = has_marker(c->db, gid);
 	conn_put(s, c);
 	if (committed) {
-		if (commit) {
-			return BRES_OK;
-		}
-		snprintf(err, errlen, "branch %s already committed", gid);
-		return BRES_FAILED;
+		return commit ? BRES_OK : BRES_COMMITTED_ALREADY;
 	}
 	if ((logged = log_lookup(s, gid, NULL, NULL)) < 0) {
 		snprintf(err, errlen, "side log unreadable: %s", sqlite3_errmsg(s->log));
@@ -1212,7 +1209,7 @@ sq_maintain(void *be)
 	if (sqlite3_prepare_v2(c->db, "DELETE FROM xact_markers WHERE committed_at < ? "
 	                              "AND gid NOT IN (SELECT value FROM json_each(?))",
 	        -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, wall_ms() - MARKER_KEEP_MS);
+		sqlite3_bind_int64(st, 1, wall_ms() - s->marker_retention_ms);
 		sqlite3_bind_text(st, 2, keep, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			log_debug("marker clean-up skipped: %s", sqlite3_errmsg(c->db));

@@ -19,6 +19,19 @@ CREATE TABLE decisions (
 
 CREATE INDEX decisions_by_completion ON decisions (completed_at);
 
+-- Outcomes a participant reported against the decision: a branch rolled back
+-- by hand although the decision was commit (heuristic abort), or committed
+-- although it was abort (heuristic commit).  Kept for the operator; never
+-- garbage-collected.
+CREATE TABLE heuristics (
+    gid         TEXT NOT NULL,
+    participant TEXT NOT NULL,
+    decision    TEXT NOT NULL CHECK (decision IN ('commit', 'abort')),
+    outcome     TEXT NOT NULL CHECK (outcome IN ('committed', 'aborted')),
+    detected_at INTEGER NOT NULL,   -- unix time, milliseconds
+    PRIMARY KEY (gid, participant)
+);
+
 INSERT INTO meta (key, value) VALUES ('magic', 'xact-journal');
 INSERT INTO meta (key, value) VALUES ('schema_version', '1');
 INSERT INTO meta (key, value) VALUES ('seq_reserved', '0');

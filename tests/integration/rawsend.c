@@ -3,9 +3,10 @@
  * what came back, to test that malformed and oversized messages are
  * answered with an error or dropped, never a crash.
  *
- * usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|big [BYTES]
+ * usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|big [BYTES]
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
- * exec1 is statement 1 of a new branch that writes account 1.
+ * exec1 is statement 1 of a new branch that writes account 1; commit GID and
+ * abort GID ask for a branch's outcome the way the coordinator does.
  * Prints "error CODE TEXT", "statement error TEXT", "reply KIND", or
  * "no reply: WHY"; exits 0.
  */
@@ -27,7 +28,7 @@ main(int argc, char **argv)
 	int rv;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|big [BYTES]\n");
+		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|big [BYTES]\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -63,6 +64,21 @@ main(int argc, char **argv)
 			nng_msg_alloc(&msg, len);
 			xact__request__pack(&req, nng_msg_body(msg));
 		}
+	} else if ((strcmp(kind, "commit") == 0 || strcmp(kind, "abort") == 0) && argc > 3) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
+		Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
+
+		if (kind[0] == 'c') {
+			bc.gid = argv[3];
+			req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
+			req.branch_commit = &bc;
+		} else {
+			ba.gid = argv[3];
+			req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
+			req.branch_abort = &ba;
+		}
+		msg = wire_pack_request(&req);
 	} else if (strcmp(kind, "exec2") == 0 || strcmp(kind, "exec1") == 0) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__BranchExecReq be = XACT__BRANCH_EXEC_REQ__INIT;
@@ -96,6 +112,11 @@ main(int argc, char **argv)
 		printf("undecodable reply: %s\n", xact_strerror(rv));
 	} else if (rep->body_case == XACT__REPLY__BODY_ERROR) {
 		printf("error %u %s\n", rep->error->code, rep->error->message);
+		xact__reply__free_unpacked(rep, NULL);
+	} else if (rep->body_case == XACT__REPLY__BODY_ACK) {
+		printf("ack %s%s%s\n", rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED
+		                          ? "committed" : "aborted",
+		    rep->ack->detail ? " " : "", rep->ack->detail ? rep->ack->detail : "");
 		xact__reply__free_unpacked(rep, NULL);
 	} else if (rep->body_case == XACT__REPLY__BODY_EXEC && rep->exec->result->error != NULL) {
 		printf("statement error %s\n", rep->exec->result->error);

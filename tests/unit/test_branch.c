@@ -16,16 +16,18 @@
 
 #define NSTATES (BR_READ_ONLY + 1)
 #define NREQS (BREQ_ABORT + 1)
-#define NRESULTS (BRES_NOT_FOUND + 1)
+#define NRESULTS (BRES_COMMITTED_ALREADY + 1)
 
 static const enum branch_result all_results[NRESULTS] = {
 	BRES_OK, BRES_READ_ONLY, BRES_FAILED, BRES_TRANSIENT, BRES_NOT_FOUND,
+	BRES_COMMITTED_ALREADY,
 };
 
 static const char *
 res_name(enum branch_result r)
 {
-	static const char *const n[] = {"ok", "read-only", "failed", "transient", "not-found"};
+	static const char *const n[] = {"ok", "read-only", "failed", "transient", "not-found",
+		"committed-already"};
 
 	return n[r];
 }
@@ -103,7 +105,9 @@ late_exec_on_aborted_branch_is_refused_and_late_prepare_answered_from_state(void
 	for (int i = 0; i < NRESULTS; i++) {
 		ASSERT_AFTER(BR_ABORTED, BREQ_EXEC, all_results[i], BR_ABORTED);
 		ASSERT_AFTER(BR_ABORTED, BREQ_PREPARE, all_results[i], BR_ABORTED);
-		ASSERT_AFTER(BR_ABORTED, BREQ_ABORT, all_results[i], BR_ABORTED);
+		/* ... and the database's marker has the last word */
+		ASSERT_AFTER(BR_ABORTED, BREQ_ABORT, all_results[i],
+		    all_results[i] == BRES_COMMITTED_ALREADY ? BR_COMMITTED : BR_ABORTED);
 	}
 }
 
@@ -166,18 +170,20 @@ rollback_of_an_active_branch_aborts_whatever_the_result(void **state)
 }
 
 static void
-commit_prepared_ok_or_not_found_commits_and_other_results_keep_the_state(void **state)
+commit_prepared_ok_commits_not_found_is_a_heuristic_abort(void **state)
 {
 	(void)state;
 	ASSERT_AFTER(BR_PREPARED, BREQ_COMMIT, BRES_OK, BR_COMMITTED);
-	/* gone: an earlier COMMIT whose answer was lost committed it */
-	ASSERT_AFTER(BR_PREPARED, BREQ_COMMIT, BRES_NOT_FOUND, BR_COMMITTED);
+	/* gone with its marker: an earlier COMMIT whose answer was lost */
+	ASSERT_AFTER(BR_PREPARED, BREQ_COMMIT, BRES_COMMITTED_ALREADY, BR_COMMITTED);
+	/* gone without a marker: rolled back by hand, reported as aborted */
+	ASSERT_AFTER(BR_PREPARED, BREQ_COMMIT, BRES_NOT_FOUND, BR_ABORTED);
 	ASSERT_AFTER(BR_PREPARED, BREQ_COMMIT, BRES_TRANSIENT, BR_PREPARED);
 	ASSERT_AFTER(BR_PREPARED, BREQ_COMMIT, BRES_FAILED, BR_PREPARED);
 	ASSERT_AFTER(BR_PREPARED, BREQ_COMMIT, BRES_READ_ONLY, BR_PREPARED);
 
 	ASSERT_AFTER(BR_NONE, BREQ_COMMIT, BRES_OK, BR_COMMITTED);
-	ASSERT_AFTER(BR_NONE, BREQ_COMMIT, BRES_NOT_FOUND, BR_COMMITTED);
+	ASSERT_AFTER(BR_NONE, BREQ_COMMIT, BRES_NOT_FOUND, BR_ABORTED);
 	ASSERT_AFTER(BR_NONE, BREQ_COMMIT, BRES_TRANSIENT, BR_NONE);
 	ASSERT_AFTER(BR_NONE, BREQ_COMMIT, BRES_FAILED, BR_NONE);
 	ASSERT_AFTER(BR_NONE, BREQ_COMMIT, BRES_READ_ONLY, BR_NONE);
@@ -260,24 +266,25 @@ every_cell_of_the_table_matches_the_documented_transitions(void **state)
 #define RO BR_READ_ONLY
 	/* after[state][request][result]: OK, READ_ONLY, FAILED, TRANSIENT, NOT_FOUND */
 	static const enum branch_state after[NSTATES][NREQS][NRESULTS] = {
+		/* results: ok, read-only, failed, transient, not-found, committed-already */
 		[BR_NONE] = {
-			{AC, AB, AB, AB, AB}, {AB, AB, AB, AB, AB},
-			{CO, N, N, N, CO}, {AB, N, N, N, AB}},
+			{AC, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, AB},
+			{CO, N, N, N, AB, CO}, {AB, N, N, N, AB, CO}},
 		[BR_ACTIVE] = {
-			{AC, AB, AB, AB, AB}, {P, RO, AB, N, AB},
-			{AC, AC, AC, AC, AC}, {AB, AB, AB, AB, AB}},
+			{AC, AB, AB, AB, AB, AB}, {P, RO, AB, N, AB, AB},
+			{AC, AC, AC, AC, AC, AC}, {AB, AB, AB, AB, AB, AB}},
 		[BR_PREPARED] = {
-			{P, P, P, P, P}, {P, P, P, P, P},
-			{CO, P, P, P, CO}, {AB, P, P, P, AB}},
+			{P, P, P, P, P, P}, {P, P, P, P, P, P},
+			{CO, P, P, P, AB, CO}, {AB, P, P, P, AB, CO}},
 		[BR_COMMITTED] = {
-			{CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO},
-			{CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO}},
+			{CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO},
+			{CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO}},
 		[BR_ABORTED] = {
-			{AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB},
-			{AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB}},
+			{AB, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, AB},
+			{AB, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, CO}},
 		[BR_READ_ONLY] = {
-			{RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO},
-			{RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO}},
+			{RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO},
+			{RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO}},
 	};
 #undef N
 #undef AC
@@ -354,7 +361,12 @@ final_states_never_change_and_run_no_operation(void **state)
 				assert_true(op == BOP_NONE || op == BOP_REFUSE);
 			}
 			for (int i = 0; i < NRESULTS; i++) {
-				ASSERT_AFTER(finals[f], (enum branch_req)r, all_results[i], finals[f]);
+				/* the one exception: the marker says it committed */
+				int marker = finals[f] == BR_ABORTED && r == BREQ_ABORT &&
+				    all_results[i] == BRES_COMMITTED_ALREADY;
+
+				ASSERT_AFTER(finals[f], (enum branch_req)r, all_results[i],
+				    marker ? BR_COMMITTED : finals[f]);
 			}
 		}
 	}
@@ -474,7 +486,7 @@ main(void)
 		cmocka_unit_test(exec_in_active_branch_ok_stays_active_and_every_failure_aborts),
 		cmocka_unit_test(prepare_ok_prepares_read_only_finishes_transient_forgets_and_failure_aborts),
 		cmocka_unit_test(rollback_of_an_active_branch_aborts_whatever_the_result),
-		cmocka_unit_test(commit_prepared_ok_or_not_found_commits_and_other_results_keep_the_state),
+		cmocka_unit_test(commit_prepared_ok_commits_not_found_is_a_heuristic_abort),
 		cmocka_unit_test(rollback_prepared_ok_or_not_found_aborts_and_other_results_keep_the_state),
 		cmocka_unit_test(prepare_of_an_unknown_branch_votes_no_and_remembers_it_aborted),
 		cmocka_unit_test(no_op_and_refused_requests_leave_the_state_whatever_the_result),

@@ -378,14 +378,15 @@ run_op(struct sim *s, int p, int t, enum branch_op op, int writes)
 		return BRES_OK;
 	case BOP_COMMIT_PREPARED:
 		if (!d->prepared[t]) {
-			return BRES_NOT_FOUND;
+			/* answered from the marker, as the backends do */
+			return d->committed[t] ? BRES_OK : BRES_NOT_FOUND;
 		}
 		d->prepared[t] = 0;
 		d->committed[t] = 1;
 		return BRES_OK;
 	case BOP_ROLLBACK_PREPARED:
 		if (!d->prepared[t]) {
-			return BRES_NOT_FOUND;
+			return d->committed[t] ? BRES_COMMITTED_ALREADY : BRES_NOT_FOUND;
 		}
 		d->prepared[t] = 0;
 		d->rolled_back_prepared[t] = 1;

@@ -1,0 +1,54 @@
+# Definite answers and heuristic outcomes.  Every writing branch leaves a
+# marker row with its data, so an agent asked about a gid it no longer
+# holds answers "committed" or "aborted" from the database, never a guess.
+# A branch rolled back by hand against a journaled commit is detected when
+# recovery re-drives the commit: reported, and recorded in the journal.
+. tests/lib.sh
+xt_init
+xt_bank_up
+
+# A finished transfer: a repeated COMMIT and an ABORT of it are answered
+# from the markers (gpdb#8052), with the gids as the databases know them.
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec \
+    --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 1" \
+    --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 1" >"$XT_TMP/x1" ||
+    xt_fail "a transfer"
+gid=$(sed -n 's/^committed \(xact:[^ ]*\).*/\1/p' "$XT_TMP/x1")
+xt_assert_eq "marker written with the data" 1 \
+    "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM xact.markers WHERE gid = '$gid:pa'")"
+xt_assert_eq "repeated COMMIT of a committed gid" "ack committed" \
+    "$("$XT_BUILD/tests/rawsend" "$PA_URL" commit "$gid")"
+r=$("$XT_BUILD/tests/rawsend" "$PA_URL" abort "$gid")
+case "$r" in "ack committed"*) ;; *) xt_fail "ABORT of a committed gid: got '$r'" ;; esac
+# A gid that never committed here is answered aborted, definitely.
+r=$("$XT_BUILD/tests/rawsend" "$PA_URL" abort "xact:c1:424242")
+xt_assert_eq "ABORT of an unknown gid" "ack aborted not prepared here" "$r"
+# A read-only branch writes no marker.
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec --on pa "SELECT 1" >/dev/null || xt_fail "read"
+xt_assert_eq "no marker for read-only branches" 1 \
+    "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM xact.markers")"
+
+# The commit decision is journaled, the coordinator dies before sending it;
+# meanwhile a DBA rolls pa's branch back by hand.
+xt_stop coord
+XACT_FAILPOINTS=coord.after_decision=crash xt_coord_start
+xt_wait_port "$CPORT"
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 2000 exec \
+    --on pa "UPDATE accounts SET balance = balance - 5 WHERE id = 2" \
+    --on pb "UPDATE accounts SET balance = balance + 5 WHERE id = 2" >/dev/null 2>&1
+xt_wait_exit coord 10 || xt_fail "the coordinator did not crash"
+local_gid=$(xt_sql "$PGPORT" bank_a "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")
+[ -n "$local_gid" ] || xt_fail "pa's branch is not prepared"
+xt_sql "$PGPORT" bank_a "ROLLBACK PREPARED '$local_gid'" >/dev/null
+xt_coord_start
+xt_wait_port "$CPORT"
+xt_wait_log "$XT_TMP/coord.log" "heuristic outcome gid=.* participant=pa branch=aborted decision=commit" 15
+xt_wait_no_prepared "$PGPORT" bank_b 15 || xt_fail "pb's branch still prepared"
+xt_assert_eq "pb committed as decided" 1005 \
+    "$(xt_sql "$PGPORT" bank_b "SELECT balance FROM accounts WHERE id = 2")"
+xt_assert_eq "pa rolled back by hand" 1000 \
+    "$(xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 2")"
+xt_stop coord
+xt_assert_eq "the heuristic outcome is in the journal" "pa|commit|aborted" \
+    "$(sqlite3 -batch "$JOURNAL" "SELECT participant, decision, outcome FROM heuristics")"
+echo ok
