@@ -1234,6 +1234,44 @@ out:
 	free(names);
 }
 
+/*
+ * A participant asks what was decided for gid.  In memory: the decision if
+ * there is one, else "unknown" (still deciding).  Journaled: committed.
+ * Neither: the transaction is not in flight (every gid is in memory before
+ * any participant sees it), so presumed abort answers aborted.  A gid of
+ * another coordinator is answered unknown: this one cannot know.
+ */
+static void
+handle_outcome(struct coord *c, struct sctx *s, const char *gid)
+{
+	struct ctxn *x = txn_find(c, gid);
+	struct journal_record r;
+	char prefix[64];
+	int rv;
+
+	snprintf(prefix, sizeof(prefix), "xact:%s:", c->cfg->id);
+	if (strncmp(gid, prefix, strlen(prefix)) != 0) {
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "not a gid of this coordinator", 0);
+		return;
+	}
+	if (x != NULL) {
+		xact_outcome o = x->t.state == TXN_COMMITTING || x->t.state == TXN_COMMITTED
+		    ? XACT_OUTCOME_COMMITTED
+		    : x->t.state == TXN_ABORTING || x->t.state == TXN_ABORTED ? XACT_OUTCOME_ABORTED
+		                                                               : XACT_OUTCOME_UNKNOWN;
+
+		reply_outcome(s, o, o == XACT_OUTCOME_UNKNOWN ? "being decided" : x->t.reason, 0);
+		return;
+	}
+	if ((rv = journal_lookup(c->j, gid, &r)) == XACT_OK) {
+		reply_outcome(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0);
+	} else if (rv == XACT_ENOTFOUND) {
+		reply_outcome(s, XACT_OUTCOME_ABORTED, "no commit decision (presumed abort)", 0);
+	} else {
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "journal unreadable", 0);
+	}
+}
+
 static void
 on_request(struct coord *c, struct event *ev)
 {
@@ -1263,6 +1301,9 @@ on_request(struct coord *c, struct event *ev)
 		break;
 	case XACT__REQUEST__BODY_STATUS:
 		handle_status(c, ev->sctx);
+		break;
+	case XACT__REQUEST__BODY_OUTCOME:
+		handle_outcome(c, ev->sctx, req->outcome->gid);
 		break;
 	default:
 		reply(ev->sctx, wire_error_reply(XACT_EINVAL,

@@ -23,6 +23,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,12 +44,14 @@ struct pbranch {
 	uint32_t last_seq;
 	nng_msg *last_reply;  /* answer to last_seq, for repeats */
 	int64_t touched_ms;
+	int64_t prepared_ms;  /* when it became PREPARED (or was re-attached) */
 	int refs;             /* workers using it; guarded by the table lock */
 	pthread_mutex_t lock; /* serializes requests for this gid */
 };
 
 struct agent {
 	const struct part_config *cfg;
+	nng_socket coord;         /* REQ, to ask the coordinator for outcomes */
 	atomic_int executing;     /* workers running a statement */
 	atomic_int executing_new; /* ... the first statement of a branch */
 	int max_executing;        /* the rest serve PREPARE, COMMIT, ABORT, lists */
@@ -341,6 +344,9 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 	}
 	r = run_op(a, b, op, st, &reply, err, sizeof(err));
 	b->state = branch_after(before, req, r);
+	if (b->state == BR_PREPARED && before != BR_PREPARED) {
+		b->prepared_ms = util_now_ms();
+	}
 	if (before != b->state || op != BOP_NONE) {
 		log_debug("branch gid=%s state=%s request=%s op=%s from=%s%s%s", gid,
 		    branch_state_name(b->state), branch_req_name(req), branch_op_name(op),
@@ -568,6 +574,68 @@ housekeeping(struct agent *a)
 	}
 }
 
+/*
+ * Participant recovery: for every branch prepared longer than the orphan
+ * grace period, ask the coordinator what was decided and carry it out.
+ * Committed: commit.  Aborted (including "no decision and not in flight":
+ * presumed abort, so an orphan of a coordinator that died before deciding
+ * does not hold its locks for ever): roll back.  Unknown, or no answer:
+ * wait; never guess.  Blocks (calls the coordinator): main thread only.
+ */
+static void
+ask_outcomes(struct agent *a)
+{
+	char (*gids)[64] = NULL;
+	size_t n = 0, cap = 0;
+	int64_t now = util_now_ms();
+
+	pthread_mutex_lock(&a->table_lock);
+	for (int h = 0; h < BUCKETS; h++) {
+		for (struct pbranch *b = a->table[h]; b != NULL; b = b->next) {
+			if (b->state != BR_PREPARED || now - b->prepared_ms < a->cfg->orphan_grace_ms) {
+				continue;
+			}
+			if (n == cap) {
+				void *more = realloc(gids, (cap = cap ? 2 * cap : 16) * sizeof(*gids));
+
+				if (more == NULL) {
+					break;
+				}
+				gids = more;
+			}
+			snprintf(gids[n++], sizeof(*gids), "%s", b->gid);
+		}
+	}
+	pthread_mutex_unlock(&a->table_lock);
+	for (size_t i = 0; i < n; i++) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__OutcomeReq oq = XACT__OUTCOME_REQ__INIT;
+		Xact__Reply *rep;
+		nng_msg *done;
+		int rv;
+
+		oq.gid = gids[i];
+		req.body_case = XACT__REQUEST__BODY_OUTCOME;
+		req.outcome = &oq;
+		if ((rv = wire_call(a->coord, &req, &rep, 2000)) != XACT_OK) {
+			log_warn("in doubt gid=%s state=prepared: coordinator %s: %s", gids[i],
+			    a->cfg->coordinator, xact_strerror(rv));
+			continue;
+		}
+		if (rep->body_case == XACT__REPLY__BODY_OUTCOME &&
+		    rep->outcome->outcome != XACT__OUTCOME__OUTCOME_UNKNOWN) {
+			int commit = rep->outcome->outcome == XACT__OUTCOME__OUTCOME_COMMITTED;
+
+			log_info("asked the coordinator gid=%s state=prepared outcome=%s", gids[i],
+			    commit ? "committed" : "aborted");
+			done = handle_branch(a, commit ? BREQ_COMMIT : BREQ_ABORT, gids[i], 0, NULL);
+			nng_msg_free(done);
+		}
+		xact__reply__free_unpacked(rep, NULL);
+	}
+	free(gids);
+}
+
 /* Re-attaches to the prepared branches the database holds. */
 static int
 reattach(struct agent *a)
@@ -585,6 +653,7 @@ reattach(struct agent *a)
 
 		if (b != NULL) {
 			b->state = BR_PREPARED;
+			b->prepared_ms = util_now_ms();
 			log_info("re-attached prepared branch gid=%s state=%s", b->gid,
 			    branch_state_name(b->state));
 			release(a, b);
@@ -601,7 +670,7 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	struct agent *a = calloc(1, sizeof(*a));
 	char err[1024];
 	int rv, started = 0;
-	int64_t last_hk = util_now_ms(), last_maint = util_now_ms();
+	int64_t last_hk = util_now_ms(), last_maint = util_now_ms(), last_ask = util_now_ms();
 
 	if (a == NULL) {
 		return XACT_ENOMEM;
@@ -619,6 +688,14 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	if ((rv = reattach(a)) != XACT_OK) {
 		goto out;
 	}
+	if ((rv = nng_req0_open(&a->coord)) != 0 ||
+	    (rv = nng_dial(a->coord, cfg->coordinator, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		log_error("cannot reach for coordinator %s: %s", cfg->coordinator, nng_strerror(rv));
+		rv = XACT_ECONFIG;
+		goto out;
+	}
+	nng_socket_set_ms(a->coord, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	wire_socket_setup(a->coord, (size_t)cfg->max_message);
 	if ((rv = nng_rep0_open(&a->sock)) != 0) {
 		log_error("cannot open socket: %s", nng_strerror(rv));
 		rv = XACT_EUNREACHABLE;
@@ -641,6 +718,10 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	    cfg->name, a->ops->name, cfg->listen, cfg->coordinator, started);
 	while (!*stop) {
 		usleep(100 * 1000);
+		if (util_now_ms() - last_ask >= a->cfg->recovery_interval_ms) {
+			ask_outcomes(a);
+			last_ask = util_now_ms();
+		}
 		if (a->ops->maintain != NULL && util_now_ms() - last_maint >= 60000) {
 			a->ops->maintain(a->be);
 			last_maint = util_now_ms();
@@ -658,6 +739,7 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	free(a->threads);
 	rv = XACT_OK;
 out:
+	nng_close(a->coord);
 	/* Unprepared work is rolled back; prepared branches stay prepared in
 	 * the database and are re-attached at the next start. */
 	for (int h = 0; h < BUCKETS; h++) {

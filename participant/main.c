@@ -21,6 +21,7 @@ usage(FILE *f)
 	    "                        | --backend sqlite --database PATH [--lock-timeout MS]\n"
 	    "                        [--statement-timeout MS] [--workers N] [--pool-size N]\n"
 	    "                        [--branch-timeout SECONDS] [--marker-retention SECONDS]\n"
+	    "                        [--recovery-interval SECONDS] [--orphan-grace SECONDS]\n"
 	    "                        [--log-level LEVEL] [--check]\n"
 	    "\n"
 	    "  --config FILE           INI file ([participant]); flags override it\n"
@@ -40,6 +41,9 @@ usage(FILE *f)
 	    "                          and at most half run the first statement of a branch\n"
 	    "  --pool-size N           most database connections held (64)\n"
 	    "  --branch-timeout SECONDS  roll back an unprepared branch idle this long (300)\n"
+	    "  --recovery-interval SECONDS  how often prepared branches are checked (10)\n"
+	    "  --orphan-grace SECONDS  a branch prepared this long is settled by asking the\n"
+	    "                          coordinator what was decided (60)\n"
 	    "  --marker-retention SECONDS  keep each committed branch's marker row this long;\n"
 	    "                          keep it above the coordinator's --retention (86400)\n"
 	    "  --log-level LEVEL       error, warn, info or debug (info)\n"
@@ -53,7 +57,7 @@ usage(FILE *f)
 }
 
 enum { OPT_WORKERS = 256, OPT_POOL, OPT_BRANCH_TIMEOUT, OPT_LOG, OPT_DATABASE, OPT_LOCK_TIMEOUT,
-	OPT_STATEMENT_TIMEOUT, OPT_MARKER_RETENTION };
+	OPT_STATEMENT_TIMEOUT, OPT_MARKER_RETENTION, OPT_RECOVERY, OPT_ORPHAN_GRACE };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -66,6 +70,8 @@ static const struct option options[] = {
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
 	{"marker-retention", required_argument, NULL, OPT_MARKER_RETENTION},
+	{"recovery-interval", required_argument, NULL, OPT_RECOVERY},
+	{"orphan-grace", required_argument, NULL, OPT_ORPHAN_GRACE},
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"pool-size", required_argument, NULL, OPT_POOL},
 	{"branch-timeout", required_argument, NULL, OPT_BRANCH_TIMEOUT},
@@ -88,6 +94,8 @@ flag_key(int opt)
 	case OPT_LOCK_TIMEOUT: return "lock_timeout_ms";
 	case OPT_STATEMENT_TIMEOUT: return "statement_timeout_ms";
 	case OPT_MARKER_RETENTION: return "marker_retention";
+	case OPT_RECOVERY: return "recovery_interval";
+	case OPT_ORPHAN_GRACE: return "orphan_grace";
 	case OPT_WORKERS: return "workers";
 	case OPT_POOL: return "pool_size";
 	case OPT_BRANCH_TIMEOUT: return "branch_timeout";

@@ -16,6 +16,8 @@ struct part_config {
 	long lock_timeout_ms; /* sqlite: wait this long for the write lock */
 	long statement_timeout_ms; /* postgres: statement_timeout and lock_timeout */
 	long marker_retention_ms;  /* commit markers are kept this long */
+	long recovery_interval_ms; /* how often prepared branches are checked */
+	long orphan_grace_ms;      /* prepared this long: ask the coordinator */
 	int workers;          /* threads serving requests */
 	int pool_size;        /* most database connections held */
 	long branch_timeout_ms; /* an unprepared branch idle this long is rolled back */

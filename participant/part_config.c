@@ -19,6 +19,8 @@ part_config_defaults(struct part_config *cfg)
 	cfg->lock_timeout_ms = 2000;
 	cfg->statement_timeout_ms = 5000;
 	cfg->marker_retention_ms = 86400000;
+	cfg->recovery_interval_ms = 10000;
+	cfg->orphan_grace_ms = 60000;
 	cfg->max_message = 4 * 1024 * 1024;
 	cfg->log_level = XLOG_INFO;
 }
@@ -76,6 +78,14 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 	if (strcmp(key, "statement_timeout_ms") == 0) {
 		return config_set_number(&cfg->statement_timeout_ms, key, value, 1, 3600000, 1,
 		    "milliseconds", err, errlen);
+	}
+	if (strcmp(key, "recovery_interval") == 0) {
+		return config_set_number(&cfg->recovery_interval_ms, key, value, 1, 86400, 1000,
+		    "seconds", err, errlen);
+	}
+	if (strcmp(key, "orphan_grace") == 0) {
+		return config_set_number(&cfg->orphan_grace_ms, key, value, 1, 86400, 1000,
+		    "seconds", err, errlen);
 	}
 	if (strcmp(key, "marker_retention") == 0) {
 		return config_set_number(&cfg->marker_retention_ms, key, value, 60, 365L * 86400, 1000,

@@ -3,7 +3,7 @@
  * what came back, to test that malformed and oversized messages are
  * answered with an error or dropped, never a crash.
  *
- * usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|big [BYTES]
+ * usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
  * exec1 is statement 1 of a new branch that writes account 1; commit GID and
  * abort GID ask for a branch's outcome the way the coordinator does.
@@ -28,7 +28,7 @@ main(int argc, char **argv)
 	int rv;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|big [BYTES]\n");
+		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -64,6 +64,14 @@ main(int argc, char **argv)
 			nng_msg_alloc(&msg, len);
 			xact__request__pack(&req, nng_msg_body(msg));
 		}
+	} else if (strcmp(kind, "outcome") == 0 && argc > 3) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__OutcomeReq oq = XACT__OUTCOME_REQ__INIT;
+
+		oq.gid = argv[3];
+		req.body_case = XACT__REQUEST__BODY_OUTCOME;
+		req.outcome = &oq;
+		msg = wire_pack_request(&req);
 	} else if ((strcmp(kind, "commit") == 0 || strcmp(kind, "abort") == 0) && argc > 3) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
@@ -112,6 +120,11 @@ main(int argc, char **argv)
 		printf("undecodable reply: %s\n", xact_strerror(rv));
 	} else if (rep->body_case == XACT__REPLY__BODY_ERROR) {
 		printf("error %u %s\n", rep->error->code, rep->error->message);
+		xact__reply__free_unpacked(rep, NULL);
+	} else if (rep->body_case == XACT__REPLY__BODY_OUTCOME) {
+		printf("outcome %s\n", rep->outcome->outcome == XACT__OUTCOME__OUTCOME_COMMITTED
+		                           ? "committed"
+		    : rep->outcome->outcome == XACT__OUTCOME__OUTCOME_ABORTED ? "aborted" : "unknown");
 		xact__reply__free_unpacked(rep, NULL);
 	} else if (rep->body_case == XACT__REPLY__BODY_ACK) {
 		printf("ack %s%s%s\n", rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED

@@ -20,6 +20,11 @@ xt_assert_eq "repeated COMMIT of a committed gid" "ack committed" \
     "$("$XT_BUILD/tests/rawsend" "$PA_URL" commit "$gid")"
 r=$("$XT_BUILD/tests/rawsend" "$PA_URL" abort "$gid")
 case "$r" in "ack committed"*) ;; *) xt_fail "ABORT of a committed gid: got '$r'" ;; esac
+# The coordinator answers the same question from its journal.
+xt_assert_eq "coordinator: outcome of a committed gid" "outcome committed" \
+    "$("$XT_BUILD/tests/rawsend" "$COORD_URL" outcome "$gid")"
+xt_assert_eq "coordinator: outcome of a gid never decided" "outcome aborted" \
+    "$("$XT_BUILD/tests/rawsend" "$COORD_URL" outcome "xact:c1:999999")"
 # A gid that never committed here is answered aborted, definitely.
 r=$("$XT_BUILD/tests/rawsend" "$PA_URL" abort "xact:c1:424242")
 xt_assert_eq "ABORT of an unknown gid" "ack aborted not prepared here" "$r"
