@@ -89,7 +89,8 @@ $(B)/xact-coordinator: $(B)/coordinator/main.o $(COORD_OBJ) $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/xact-participant: $(B)/participant/main.o $(PART_OBJ) $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/xactctl: $(B)/coordinator/xactctl.o $(B)/libxact.a
+$(B)/xactctl: $(B)/coordinator/xactctl.o $(B)/coordinator/journal.o \
+    $(B)/gen/journal_schema.o $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(COORD_OBJ) $(PART_OBJ) $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

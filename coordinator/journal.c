@@ -337,8 +337,9 @@ fill_record(sqlite3_stmt *st, struct journal_record *r)
 	r->completed_at = sqlite3_column_int64(st, 3);
 }
 
-int
-journal_foreach_pending(journal *j, int (*fn)(void *, const struct journal_record *),
+/* Runs a query of decisions and calls fn on each row. */
+static int
+foreach_decision(journal *j, const char *sql, int (*fn)(void *, const struct journal_record *),
     void *arg)
 {
 	sqlite3_stmt *st;
@@ -346,10 +347,7 @@ journal_foreach_pending(journal *j, int (*fn)(void *, const struct journal_recor
 	int rc, rv = XACT_OK;
 
 	pthread_mutex_lock(&j->rlock);
-	if (sqlite3_prepare_v2(j->rdb,
-	        "SELECT gid, participants, decided_at, coalesce(completed_at, 0) "
-	        "FROM decisions WHERE completed_at IS NULL ORDER BY decided_at",
-	        -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(j->rdb, sql, -1, &st, NULL) != SQLITE_OK) {
 		log_error("journal: %s", sqlite3_errmsg(j->rdb));
 		pthread_mutex_unlock(&j->rlock);
 		return XACT_EJOURNAL;
@@ -364,6 +362,89 @@ journal_foreach_pending(journal *j, int (*fn)(void *, const struct journal_recor
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&j->rlock);
+	return rv;
+}
+
+int
+journal_foreach_pending(journal *j, int (*fn)(void *, const struct journal_record *),
+    void *arg)
+{
+	return foreach_decision(j,
+	    "SELECT gid, participants, decided_at, coalesce(completed_at, 0) "
+	    "FROM decisions WHERE completed_at IS NULL ORDER BY decided_at", fn, arg);
+}
+
+int
+journal_foreach_decision(journal *j, int (*fn)(void *, const struct journal_record *),
+    void *arg)
+{
+	return foreach_decision(j,
+	    "SELECT gid, participants, decided_at, coalesce(completed_at, 0) "
+	    "FROM decisions ORDER BY decided_at, gid", fn, arg);
+}
+
+int
+journal_foreach_heuristic(journal *j, int (*fn)(void *, const struct journal_heuristic *),
+    void *arg)
+{
+	sqlite3_stmt *st;
+	struct journal_heuristic h;
+	int rc, rv = XACT_OK;
+
+	pthread_mutex_lock(&j->rlock);
+	if (sqlite3_prepare_v2(j->rdb, "SELECT gid, participant, decision, outcome, detected_at "
+	                               "FROM heuristics ORDER BY detected_at, gid", -1, &st,
+	        NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&j->rlock);
+		return XACT_EJOURNAL;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && rv == XACT_OK) {
+		snprintf(h.gid, sizeof(h.gid), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(h.participant, sizeof(h.participant), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		snprintf(h.decision, sizeof(h.decision), "%s", (const char *)sqlite3_column_text(st, 2));
+		snprintf(h.outcome, sizeof(h.outcome), "%s", (const char *)sqlite3_column_text(st, 3));
+		h.detected_at = sqlite3_column_int64(st, 4);
+		rv = fn(arg, &h);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rv = XACT_EJOURNAL;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&j->rlock);
+	return rv;
+}
+
+char *
+journal_meta(journal *j, const char *key)
+{
+	char *v;
+
+	pthread_mutex_lock(&j->rlock);
+	v = sqlx_text(j->rdb, "SELECT value FROM meta WHERE key = ?", key);
+	pthread_mutex_unlock(&j->rlock);
+	return v;
+}
+
+int
+journal_check(journal *j, char *err, size_t errlen)
+{
+	char *ok, *mode;
+	int rv = XACT_OK;
+
+	pthread_mutex_lock(&j->rlock);
+	ok = sqlx_text(j->rdb, "PRAGMA integrity_check", NULL);
+	mode = sqlx_text(j->rdb, "PRAGMA journal_mode", NULL);
+	pthread_mutex_unlock(&j->rlock);
+	if (ok == NULL || strcmp(ok, "ok") != 0) {
+		snprintf(err, errlen, "integrity check failed: %s", ok ? ok : "cannot run it");
+		rv = XACT_EJOURNAL;
+	} else if (mode == NULL || strcmp(mode, "wal") != 0) {
+		snprintf(err, errlen, "journal_mode is '%s', not 'wal'", mode ? mode : "?");
+		rv = XACT_EJOURNAL;
+	}
+	free(ok);
+	free(mode);
 	return rv;
 }
 

@@ -59,6 +59,29 @@ int journal_reserve_seq(journal *j, uint64_t count, uint64_t *first);
 int journal_foreach_pending(journal *j,
     int (*fn)(void *arg, const struct journal_record *r), void *arg);
 
+/* Calls fn for every decision, completed or not (for inspection). */
+int journal_foreach_decision(journal *j,
+    int (*fn)(void *arg, const struct journal_record *r), void *arg);
+
+struct journal_heuristic {
+	char gid[64];
+	char participant[64];
+	char decision[16]; /* commit | abort */
+	char outcome[16];  /* committed | aborted */
+	int64_t detected_at;
+};
+
+/* Calls fn for every heuristic outcome recorded. */
+int journal_foreach_heuristic(journal *j,
+    int (*fn)(void *arg, const struct journal_heuristic *h), void *arg);
+
+/* A meta value (magic, schema_version, coordinator_id, seq_reserved), as a
+ * malloc'd string; NULL when absent. */
+char *journal_meta(journal *j, const char *key);
+
+/* SQLite's integrity check and WAL mode: 0, or XACT_EJOURNAL with why. */
+int journal_check(journal *j, char *err, size_t errlen);
+
 /* Looks gid up: 0 and *r filled, XACT_ENOTFOUND, or XACT_EJOURNAL. */
 int journal_lookup(journal *j, const char *gid, struct journal_record *r);
 

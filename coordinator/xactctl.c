@@ -5,6 +5,7 @@
  * the operator's commands will read.  The usage text matches
  * docs/xactctl.1.
  */
+#include "journal.h"
 #include "wire.h"
 #include "xact.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EXIT_COMMITTED 0
 #define EXIT_ABORTED 1
@@ -35,6 +37,7 @@ usage(FILE *f)
 	    "usage: xactctl [--coordinator URL] [--timeout MS] exec [--json]\n"
 	    "               --on NAME SQL [--param VALUE]... [--on NAME SQL [--param VALUE]...]...\n"
 	    "       xactctl [--coordinator URL] [--timeout MS] status [--json]\n"
+	    "       xactctl journal dump|check [--json] PATH\n"
 	    "\n"
 	    "  --coordinator URL  the coordinator (default $XACT_COORDINATOR, else tcp://127.0.0.1:7400)\n"
 	    "  --timeout MS       give up on an answer after MS milliseconds (30000)\n"
@@ -43,11 +46,17 @@ usage(FILE *f)
 	    "  --on NAME SQL      a statement for participant NAME; repeat as needed\n"
 	    "  --param VALUE      the next $n parameter of the statement before it\n"
 	    "  status             the coordinator's participants and transactions in flight\n"
+	    "  journal dump PATH  every decision and heuristic outcome in a journal file;\n"
+	    "                     works offline, on a copy or while the coordinator is down\n"
+	    "  journal check PATH SQLite's integrity check, the journal's identity, schema\n"
+	    "                     version and WAL mode\n"
 	    "  --json             machine-readable output\n"
 	    "\n"
 	    "Exit status of exec: 0 committed, 1 aborted (reason on stderr), 2 usage error,\n"
 	    "3 outcome unknown (the transaction may have committed).\n"
-	    "Exit status of status: 0 answered, 1 coordinator unreachable, 2 usage error.\n");
+	    "Exit status of status: 0 answered, 1 coordinator unreachable, 2 usage error.\n"
+	    "Exit status of journal: 0 read (dump) or sound (check), 1 unreadable or damaged,\n"
+	    "2 usage error.\n");
 }
 
 /* Prints s as a JSON string. */
@@ -311,6 +320,193 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 	return 0;
 }
 
+/* ---- journal dump and check (offline) ------------------------------------ */
+
+static void
+print_time(int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[32];
+
+	if (ms == 0) {
+		printf("%-24s", "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	printf("%s.%03dZ ", buf, (int)(ms % 1000));
+}
+
+struct dump {
+	int json, n, pending, nh;
+};
+
+static int
+count_decision(void *arg, const struct journal_record *r)
+{
+	struct dump *d = arg;
+
+	d->n++;
+	d->pending += r->completed_at == 0;
+	return 0;
+}
+
+static int
+count_heuristic(void *arg, const struct journal_heuristic *h)
+{
+	(void)h;
+	((struct dump *)arg)->nh++;
+	return 0;
+}
+
+static int
+dump_decision(void *arg, const struct journal_record *r)
+{
+	struct dump *d = arg;
+
+	d->pending += r->completed_at == 0;
+	if (d->json) {
+		const char *p = r->participants;
+
+		printf("%s{\"gid\":", d->n ? "," : "");
+		json_str(stdout, r->gid);
+		printf(",\"decision\":\"commit\",\"participants\":[");
+		for (int k = 0; *p != '\0'; k++) {
+			size_t len = strcspn(p, ",");
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s", (int)len, p);
+			printf("%s", k ? "," : "");
+			json_str(stdout, name);
+			p += len + (p[len] == ',');
+		}
+		printf("],\"decided_at_ms\":%lld,\"completed_at_ms\":", (long long)r->decided_at);
+		if (r->completed_at) {
+			printf("%lld}", (long long)r->completed_at);
+		} else {
+			printf("null}");
+		}
+	} else {
+		if (d->n == 0) {
+			printf("%-28s %-8s %-24s %-24s %s\n", "GID", "DECISION", "DECIDED (UTC)",
+			    "COMPLETED (UTC)", "PARTICIPANTS");
+		}
+		printf("%-28s %-8s ", r->gid, "commit");
+		print_time(r->decided_at);
+		print_time(r->completed_at);
+		printf("%s\n", r->participants);
+	}
+	d->n++;
+	return 0;
+}
+
+static int
+dump_heuristic(void *arg, const struct journal_heuristic *h)
+{
+	struct dump *d = arg;
+
+	if (d->json) {
+		printf("%s{\"gid\":", d->nh ? "," : "");
+		json_str(stdout, h->gid);
+		printf(",\"participant\":");
+		json_str(stdout, h->participant);
+		printf(",\"decision\":\"%s\",\"outcome\":\"%s\",\"detected_at_ms\":%lld}",
+		    h->decision, h->outcome, (long long)h->detected_at);
+	} else {
+		if (d->nh == 0) {
+			printf("\nheuristic outcomes (a branch ended against the decision):\n"
+			       "%-28s %-16s %-8s %-9s %s\n", "GID", "PARTICIPANT", "DECISION",
+			    "OUTCOME", "DETECTED (UTC)");
+		}
+		printf("%-28s %-16s %-8s %-9s ", h->gid, h->participant, h->decision, h->outcome);
+		print_time(h->detected_at);
+		putchar('\n');
+	}
+	d->nh++;
+	return 0;
+}
+
+static int
+cmd_journal(int argc, char **argv)
+{
+	const char *path = NULL, *verb = argc > 0 ? argv[0] : "";
+	struct dump d = {0, 0, 0, 0};
+	char err[1024], *owner, *version, *seq;
+	journal *j;
+	int rv;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			d.json = 1;
+		} else if (path == NULL) {
+			path = argv[i];
+		} else {
+			path = NULL;
+			break;
+		}
+	}
+	if ((strcmp(verb, "dump") != 0 && strcmp(verb, "check") != 0) || path == NULL) {
+		fprintf(stderr, "xactctl journal: want dump|check [--json] PATH\n");
+		return EXIT_USAGE;
+	}
+	if (journal_open_readonly(&j, path, err, sizeof(err)) != XACT_OK ||
+	    (verb[0] == 'c' && journal_check(j, err, sizeof(err)) != XACT_OK)) {
+		if (d.json) {
+			printf("{\"path\":");
+			json_str(stdout, path);
+			printf(",\"ok\":false,\"error\":");
+			json_str(stdout, err);
+			printf("}\n");
+		}
+		fprintf(stderr, "xactctl: journal %s: %s\n", path, err);
+		return 1;
+	}
+	owner = journal_meta(j, "coordinator_id");
+	version = journal_meta(j, "schema_version");
+	seq = journal_meta(j, "seq_reserved");
+	if (d.json) {
+		printf("{\"path\":");
+		json_str(stdout, path);
+		printf(",\"ok\":true,\"coordinator_id\":");
+		json_str(stdout, owner);
+		printf(",\"schema_version\":%s,\"seq_reserved\":%s,\"decisions\":[",
+		    version ? version : "null", seq ? seq : "null");
+	} else if (verb[0] == 'd') {
+		printf("journal %s: coordinator %s, schema %s, gids reserved up to %s\n\n", path,
+		    owner ? owner : "?", version ? version : "?", seq ? seq : "?");
+	}
+	if (verb[0] == 'c' && !d.json) {
+		d.json = -1; /* count only */
+	}
+	rv = journal_foreach_decision(j, d.json == -1 ? count_decision : dump_decision, &d);
+	if (d.json == 1) {
+		printf("],\"heuristics\":[");
+	}
+	if (rv == XACT_OK) {
+		rv = journal_foreach_heuristic(j, d.json == -1 ? count_heuristic : dump_heuristic, &d);
+	}
+	if (d.json == 1) {
+		printf("]}\n");
+	} else if (rv == XACT_OK && verb[0] == 'd') {
+		printf("%s%d decision(s), %d not yet acknowledged by every participant; %d heuristic "
+		       "outcome(s)\n", d.n ? "\n" : "", d.n, d.pending, d.nh);
+	} else if (rv == XACT_OK) {
+		printf("journal %s: OK (coordinator %s, schema %s, %d decision(s), %d pending, %d "
+		       "heuristic outcome(s))\n", path, owner ? owner : "?", version ? version : "?",
+		    d.n, d.pending, d.nh);
+	}
+	free(owner);
+	free(version);
+	free(seq);
+	journal_close(j);
+	if (rv != XACT_OK) {
+		fprintf(stderr, "xactctl: journal %s: cannot read its records\n", path);
+		return 1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -349,6 +545,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "status") == 0) {
 		return cmd_status(url, timeout_ms, argc - i - 1, argv + i + 1);
+	}
+	if (strcmp(argv[i], "journal") == 0) {
+		return cmd_journal(argc - i - 1, argv + i + 1);
 	}
 	if (strcmp(argv[i], "exec") != 0) {
 		fprintf(stderr, "xactctl: unknown command '%s'\n", argv[i]);

@@ -56,4 +56,27 @@ xt_assert_eq "pa rolled back by hand" 1000 \
 xt_stop coord
 xt_assert_eq "the heuristic outcome is in the journal" "pa|commit|aborted" \
     "$(sqlite3 -batch "$JOURNAL" "SELECT participant, decision, outcome FROM heuristics")"
+
+# The operator reads it offline: xactctl journal dump and check.
+"$XT_BUILD/xactctl" journal dump "$JOURNAL" >"$XT_TMP/dump" || xt_fail "journal dump"
+xt_assert_grep "dump: the committed transfer" "^$gid  *commit " "$XT_TMP/dump"
+xt_assert_grep "dump: the heuristic outcome" "^xact:c1:[0-9]*  *pa  *commit  *aborted" "$XT_TMP/dump"
+"$XT_BUILD/xactctl" journal dump --json "$JOURNAL" >"$XT_TMP/dump.json" || xt_fail "journal dump --json"
+xt_assert_grep "dump --json" '"heuristics":\[{"gid":"xact:c1:[0-9]*","participant":"pa","decision":"commit","outcome":"aborted"' "$XT_TMP/dump.json"
+xt_assert_grep "dump --json: participants" "\"gid\":\"$gid\",\"decision\":\"commit\",\"participants\":\[\"pa\",\"pb\"\]" "$XT_TMP/dump.json"
+"$XT_BUILD/xactctl" journal check "$JOURNAL" >"$XT_TMP/check" || xt_fail "journal check"
+xt_assert_grep "check" "OK (coordinator c1, schema 1, 2 decision(s), 0 pending, 1 heuristic" "$XT_TMP/check"
+# A damaged copy and a file that is no journal fail the check.
+cp "$JOURNAL" "$XT_TMP/damaged.db"
+sqlite3 -batch "$XT_TMP/damaged.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+# (pages 2 onwards are the tables' b-trees: scribble over their headers)
+for page in 2 3 4 5 6 7 8; do
+	dd if=/dev/urandom of="$XT_TMP/damaged.db" bs=1 seek=$(((page - 1) * 4096)) count=64 \
+	    conv=notrunc 2>/dev/null
+done
+"$XT_BUILD/xactctl" journal check "$XT_TMP/damaged.db" >/dev/null 2>"$XT_TMP/check2"
+xt_assert_eq "check of a damaged journal: exit status" 1 $?
+"$XT_BUILD/xactctl" journal check --json "$XT_TMP/dump" >"$XT_TMP/check3" 2>/dev/null
+xt_assert_eq "check of a text file: exit status" 1 $?
+xt_assert_grep "check --json of a text file" '"ok":false' "$XT_TMP/check3"
 echo ok
