@@ -10,6 +10,7 @@
 #include "xact.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,9 @@ main(int argc, char **argv)
 	pthread_t th[256];
 	xact_client *c;
 
+	/* Started in the background by a script, it would inherit SIGINT
+	 * ignored; the tests kill it with SIGINT like a user's Ctrl-C. */
+	signal(SIGINT, SIG_DFL);
 	if (argc != 9) {
 		fprintf(stderr, "usage: bank URL CLIENTS TRANSFERS FAIL_EVERY ACCOUNTS FIRST_XFER A B\n");
 		return 2;
