@@ -43,6 +43,7 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
 #define TICK_MS 50
+#define WARN_EVERY_MS 5000
 
 /* ---- participants ------------------------------------------------------ */
 
@@ -51,6 +52,8 @@ struct participant {
 	char url[256];
 	nng_socket sock;
 	int reachable;  /* last call got an answer */
+	int64_t warned_ms; /* last "no ack" warning: at most one per WARN_EVERY_MS */
+	long quiet;        /* warnings held back since */
 	int swept;      /* the recovery sweep reached it since start-up */
 };
 
@@ -800,6 +803,27 @@ on_vote_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
 	apply(c, x, &ev);
 }
 
+/* One line per participant every WARN_EVERY_MS at most: a participant down
+ * with a thousand transactions committing must not flood the log. */
+static void
+warn_no_ack(struct participant *p, const struct ctxn *x, const char *why)
+{
+	int64_t now = util_now_ms();
+
+	if (now - p->warned_ms < WARN_EVERY_MS) {
+		p->quiet++;
+		return;
+	}
+	log_warn("no ack gid=%s state=%s participant=%s why=\"%s\"", x->t.gid,
+	    txn_state_name(x->t.state), p->name, why);
+	if (p->quiet > 0) {
+		log_warn("participant=%s: %ld more unacknowledged calls since the last line", p->name,
+		    p->quiet);
+	}
+	p->warned_ms = now;
+	p->quiet = 0;
+}
+
 static void
 on_ack_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
 {
@@ -810,8 +834,7 @@ on_ack_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
 		call_failure(c, k, rep, why, sizeof(why));
 		ev.type = TXN_EV_ACK_FAILED;
 		ev.reason = why;
-		log_warn("no ack gid=%s state=%s participant=%s why=\"%s\"", x->t.gid,
-		    txn_state_name(x->t.state), c->parts[k->pid].name, why);
+		warn_no_ack(&c->parts[k->pid], x, why);
 	} else if ((k->kind == CALL_COMMIT &&
 	               rep->ack->outcome == XACT__OUTCOME__OUTCOME_ABORTED) ||
 	    (k->kind == CALL_ABORT && rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED)) {

@@ -37,6 +37,7 @@ usage(FILE *f)
 	    "usage: xactctl [--coordinator URL] [--timeout MS] exec [--json]\n"
 	    "               --on NAME SQL [--param VALUE]... [--on NAME SQL [--param VALUE]...]...\n"
 	    "       xactctl [--coordinator URL] [--timeout MS] status [--json]\n"
+	    "       xactctl [--coordinator URL] [--timeout MS] recover list|show GID [--json]\n"
 	    "       xactctl journal dump|check [--json] PATH\n"
 	    "\n"
 	    "  --coordinator URL  the coordinator (default $XACT_COORDINATOR, else tcp://127.0.0.1:7400)\n"
@@ -46,6 +47,10 @@ usage(FILE *f)
 	    "  --on NAME SQL      a statement for participant NAME; repeat as needed\n"
 	    "  --param VALUE      the next $n parameter of the statement before it\n"
 	    "  status             the coordinator's participants and transactions in flight\n"
+	    "  recover list       every transaction in doubt: in flight at the coordinator or\n"
+	    "                     prepared at a participant, with the coordinator's state,\n"
+	    "                     its decision (journal, or presumed abort) and each branch\n"
+	    "  recover show GID   the same for one gid\n"
 	    "  journal dump PATH  every decision and heuristic outcome in a journal file;\n"
 	    "                     works offline, on a copy or while the coordinator is down\n"
 	    "  journal check PATH SQLite's integrity check, the journal's identity, schema\n"
@@ -55,6 +60,7 @@ usage(FILE *f)
 	    "Exit status of exec: 0 committed, 1 aborted (reason on stderr), 2 usage error,\n"
 	    "3 outcome unknown (the transaction may have committed).\n"
 	    "Exit status of status: 0 answered, 1 coordinator unreachable, 2 usage error.\n"
+	    "Exit status of recover: 0 answered, 1 coordinator unreachable, 2 usage error.\n"
 	    "Exit status of journal: 0 read (dump) or sound (check), 1 unreadable or damaged,\n"
 	    "2 usage error.\n");
 }
@@ -320,6 +326,222 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 	return 0;
 }
 
+/* ---- recover list and show ------------------------------------------------ */
+
+#define MAX_DOUBT 4096
+
+struct doubt {
+	char gid[64];
+	const char *state; /* coordinator's state, or NULL when not in memory */
+	uint64_t age_ms;
+	char outcome[16];  /* what the coordinator answers for it */
+	unsigned char prepared[64]; /* per participant: 1 prepared, 2 unreachable */
+};
+
+static nng_socket
+peer(const char *url)
+{
+	nng_socket s = NNG_SOCKET_INITIALIZER;
+
+	if (nng_req0_open(&s) == 0) {
+		nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+		wire_socket_setup(s, 0);
+		nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK);
+	}
+	return s;
+}
+
+static struct doubt *
+doubt_get(struct doubt *d, int *n, const char *gid)
+{
+	for (int i = 0; i < *n; i++) {
+		if (strcmp(d[i].gid, gid) == 0) {
+			return &d[i];
+		}
+	}
+	if (*n == MAX_DOUBT) {
+		return NULL;
+	}
+	memset(&d[*n], 0, sizeof(d[*n]));
+	snprintf(d[*n].gid, sizeof(d[*n].gid), "%s", gid);
+	return &d[(*n)++];
+}
+
+static const char *
+outcome_name(Xact__Outcome o)
+{
+	return o == XACT__OUTCOME__OUTCOME_COMMITTED ? "committed"
+	    : o == XACT__OUTCOME__OUTCOME_ABORTED    ? "aborted"
+	                                             : "unknown";
+}
+
+/*
+ * recover list|show GID: what the coordinator holds in flight and what each
+ * participant holds prepared, put together, with what the coordinator
+ * answers for each gid (its journal, or presumed abort).  Read only.
+ */
+static int
+cmd_recover(const char *url, int timeout_ms, int argc, char **argv)
+{
+	static struct doubt d[MAX_DOUBT];
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__StatusReq sr = XACT__STATUS_REQ__INIT;
+	Xact__Reply *st;
+	const char *only = NULL;
+	char prefix[64];
+	int json = 0, n = 0, rv, show;
+	nng_socket cs;
+
+	show = argc > 0 && strcmp(argv[0], "show") == 0;
+	if (argc < 1 || (!show && strcmp(argv[0], "list") != 0)) {
+		fprintf(stderr, "xactctl recover: want list [--json] or show [--json] GID\n");
+		return EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if (show && only == NULL) {
+			only = argv[i];
+		} else {
+			fprintf(stderr, "xactctl recover: unexpected argument '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (show && only == NULL) {
+		fprintf(stderr, "xactctl recover show: which GID?\n");
+		return EXIT_USAGE;
+	}
+	cs = peer(url);
+	req.body_case = XACT__REQUEST__BODY_STATUS;
+	req.status = &sr;
+	if ((rv = wire_call(cs, &req, &st, timeout_ms)) != XACT_OK ||
+	    st->body_case != XACT__REPLY__BODY_STATUS) {
+		fprintf(stderr, "xactctl: coordinator %s: %s\n", url,
+		    rv ? xact_strerror(rv) : "unexpected reply");
+		nng_close(cs);
+		return 1;
+	}
+	snprintf(prefix, sizeof(prefix), "xact:%s:", st->status->coordinator_id);
+	for (size_t i = 0; i < st->status->n_txns; i++) {
+		Xact__TxnInfo *t = st->status->txns[i];
+		struct doubt *x;
+
+		if ((only == NULL || strcmp(t->gid, only) == 0) && (x = doubt_get(d, &n, t->gid))) {
+			x->state = t->state;
+			x->age_ms = t->age_ms;
+		}
+	}
+	size_t np = st->status->n_participants < 64 ? st->status->n_participants : 64;
+	for (size_t p = 0; p < np; p++) {
+		Xact__Request lr = XACT__REQUEST__INIT;
+		Xact__ListPreparedReq lp = XACT__LIST_PREPARED_REQ__INIT;
+		Xact__Reply *rep;
+		nng_socket ps = peer(st->status->participants[p]->url);
+
+		lp.prefix = prefix;
+		lr.body_case = XACT__REQUEST__BODY_LIST_PREPARED;
+		lr.list_prepared = &lp;
+		if (wire_call(ps, &lr, &rep, timeout_ms) != XACT_OK ||
+		    rep->body_case != XACT__REPLY__BODY_LIST_PREPARED) {
+			for (int k = 0; k < n; k++) {
+				d[k].prepared[p] = 2;
+			}
+			fprintf(stderr, "xactctl: participant %s (%s) unreachable: its branches are "
+			                "not shown\n", st->status->participants[p]->name,
+			    st->status->participants[p]->url);
+			nng_close(ps);
+			continue;
+		}
+		for (size_t g = 0; g < rep->list_prepared->n_gids; g++) {
+			const char *gid = rep->list_prepared->gids[g];
+			struct doubt *x;
+
+			if ((only == NULL || strcmp(gid, only) == 0) && (x = doubt_get(d, &n, gid))) {
+				x->prepared[p] = 1;
+			}
+		}
+		xact__reply__free_unpacked(rep, NULL);
+		nng_close(ps);
+	}
+	if (show && n == 0) {
+		doubt_get(d, &n, only);
+	}
+	for (int k = 0; k < n; k++) {
+		Xact__Request oreq = XACT__REQUEST__INIT;
+		Xact__OutcomeReq oq = XACT__OUTCOME_REQ__INIT;
+		Xact__Reply *rep;
+
+		oq.gid = d[k].gid;
+		oreq.body_case = XACT__REQUEST__BODY_OUTCOME;
+		oreq.outcome = &oq;
+		snprintf(d[k].outcome, sizeof(d[k].outcome), "?");
+		if (wire_call(cs, &oreq, &rep, timeout_ms) == XACT_OK) {
+			if (rep->body_case == XACT__REPLY__BODY_OUTCOME) {
+				snprintf(d[k].outcome, sizeof(d[k].outcome), "%s",
+				    outcome_name(rep->outcome->outcome));
+			}
+			xact__reply__free_unpacked(rep, NULL);
+		}
+	}
+	if (json) {
+		printf("{\"coordinator_id\":");
+		json_str(stdout, st->status->coordinator_id);
+		printf(",\"transactions\":[");
+	} else if (n == 0) {
+		printf("no transaction in doubt\n");
+	} else {
+		printf("%-28s %-12s %-10s %9s  %s\n", "GID", "COORDINATOR", "DECISION", "AGE(ms)",
+		    "BRANCHES");
+	}
+	for (int k = 0; k < n; k++) {
+		if (json) {
+			printf("%s{\"gid\":", k ? "," : "");
+			json_str(stdout, d[k].gid);
+			printf(",\"coordinator_state\":");
+			json_str(stdout, d[k].state);
+			printf(",\"decision\":\"%s\",\"age_ms\":", d[k].outcome);
+			if (d[k].state != NULL) {
+				printf("%llu", (unsigned long long)d[k].age_ms);
+			} else {
+				printf("null");
+			}
+			printf(",\"branches\":[");
+		} else {
+			printf("%-28s %-12s %-10s ", d[k].gid, d[k].state ? d[k].state : "-",
+			    d[k].outcome);
+			if (d[k].state != NULL) {
+				printf("%9llu  ", (unsigned long long)d[k].age_ms);
+			} else {
+				printf("%9s  ", "-");
+			}
+		}
+		for (size_t p = 0, first = 1; p < np; p++) {
+			const char *bs = d[k].prepared[p] == 1 ? "prepared"
+			    : d[k].prepared[p] == 2            ? "unreachable"
+			                                       : NULL;
+
+			if (bs == NULL) {
+				continue;
+			}
+			if (json) {
+				printf("%s{\"participant\":", first ? "" : ",");
+				json_str(stdout, st->status->participants[p]->name);
+				printf(",\"state\":\"%s\"}", bs);
+			} else {
+				printf("%s%s=%s", first ? "" : " ", st->status->participants[p]->name, bs);
+			}
+			first = 0;
+		}
+		printf(json ? "]}" : "\n");
+	}
+	if (json) {
+		printf("]}\n");
+	}
+	xact__reply__free_unpacked(st, NULL);
+	nng_close(cs);
+	return 0;
+}
+
 /* ---- journal dump and check (offline) ------------------------------------ */
 
 static void
@@ -548,6 +770,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "journal") == 0) {
 		return cmd_journal(argc - i - 1, argv + i + 1);
+	}
+	if (strcmp(argv[i], "recover") == 0) {
+		return cmd_recover(url, timeout_ms, argc - i - 1, argv + i + 1);
 	}
 	if (strcmp(argv[i], "exec") != 0) {
 		fprintf(stderr, "xactctl: unknown command '%s'\n", argv[i]);

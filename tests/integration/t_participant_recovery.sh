@@ -36,4 +36,6 @@ xt_assert_grep "pb asked" "asked the coordinator gid=.* outcome=aborted" "$XT_TM
 r=$("$XT_BUILD/tests/rawsend" "$COORD_URL" outcome "xact:c9:1")
 case "$r" in "outcome unknown"*) ;; *) xt_fail "outcome of another coordinator's gid: '$r'" ;; esac
 xt_assert_eq "total" $((2 * XT_ACCOUNTS * XT_SEED_BALANCE)) "$(xt_bank_total)"
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" recover list >"$XT_TMP/list2" || xt_fail "recover list"
+xt_assert_eq "nothing in doubt at the end" "no transaction in doubt" "$(cat "$XT_TMP/list2")"
 echo ok

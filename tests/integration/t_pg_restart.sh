@@ -17,6 +17,13 @@ xt_wait_port "$APORT"
 xpid=$!
 # pa now sits in the delay before COMMIT PREPARED; restart the server under it.
 xt_wait_log "$XT_TMP/pa.log" "failpoint fired name=pg.before_commit_prepared" 5
+# The operator's view of that moment: decided, pb done, pa still prepared.
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" recover list >"$XT_TMP/list" || xt_fail "recover list"
+xt_assert_grep "recover list" "^xact:c1:[0-9]*  *committing  *committed  *[0-9]*  pa=prepared$" "$XT_TMP/list"
+gid=$(awk '/pa=prepared/ {print $1; exit}' "$XT_TMP/list")
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" recover show "$gid" --json >"$XT_TMP/show" ||
+    xt_fail "recover show"
+xt_assert_grep "recover show --json" "\"coordinator_state\":\"committing\",\"decision\":\"committed\",\"age_ms\":[0-9]*,\"branches\":\[{\"participant\":\"pa\",\"state\":\"prepared\"}\]" "$XT_TMP/show"
 xt_pg_restart main
 wait $xpid
 xt_assert_eq "client told committed" 0 $?
