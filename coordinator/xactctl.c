@@ -674,14 +674,19 @@ cmd_journal(int argc, char **argv)
 	}
 	if (journal_open_readonly(&j, path, err, sizeof(err)) != XACT_OK ||
 	    (verb[0] == 'c' && journal_check(j, err, sizeof(err)) != XACT_OK)) {
+		char why[1100];
+
+		/* journal_open_readonly's text names the path already */
+		snprintf(why, sizeof(why), "%s%s%s", j ? path : "", j ? ": " : "", err);
 		if (d.json) {
 			printf("{\"path\":");
 			json_str(stdout, path);
 			printf(",\"ok\":false,\"error\":");
-			json_str(stdout, err);
+			json_str(stdout, why);
 			printf("}\n");
 		}
-		fprintf(stderr, "xactctl: journal %s: %s\n", path, err);
+		fprintf(stderr, "xactctl: journal %s\n", why);
+		journal_close(j);
 		return 1;
 	}
 	owner = journal_meta(j, "coordinator_id");
@@ -690,10 +695,13 @@ cmd_journal(int argc, char **argv)
 	if (d.json) {
 		printf("{\"path\":");
 		json_str(stdout, path);
-		printf(",\"ok\":true,\"coordinator_id\":");
+		printf(",\"coordinator_id\":");
 		json_str(stdout, owner);
-		printf(",\"schema_version\":%s,\"seq_reserved\":%s,\"decisions\":[",
-		    version ? version : "null", seq ? seq : "null");
+		printf(",\"schema_version\":");
+		json_str(stdout, version);
+		printf(",\"seq_reserved\":");
+		json_str(stdout, seq);
+		printf(",\"decisions\":[");
 	} else if (verb[0] == 'd') {
 		printf("journal %s: coordinator %s, schema %s, gids reserved up to %s\n\n", path,
 		    owner ? owner : "?", version ? version : "?", seq ? seq : "?");
@@ -709,7 +717,7 @@ cmd_journal(int argc, char **argv)
 		rv = journal_foreach_heuristic(j, d.json == -1 ? count_heuristic : dump_heuristic, &d);
 	}
 	if (d.json == 1) {
-		printf("]}\n");
+		printf("],\"ok\":%s}\n", rv == XACT_OK ? "true" : "false");
 	} else if (rv == XACT_OK && verb[0] == 'd') {
 		printf("%s%d decision(s), %d not yet acknowledged by every participant; %d heuristic "
 		       "outcome(s)\n", d.n ? "\n" : "", d.n, d.pending, d.nh);

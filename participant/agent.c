@@ -240,11 +240,17 @@ ack_detail(enum branch_req req, enum branch_result r)
 }
 
 static nng_msg *
-ack_reply(enum branch_state s, const char *detail)
+ack_reply(enum branch_req req, enum branch_state s, const char *detail)
 {
 	Xact__Reply rep = XACT__REPLY__INIT;
 	Xact__AckRep ack = XACT__ACK_REP__INIT;
 
+	/* A read-only branch has nothing to commit or abort: it agrees with
+	 * whichever was asked (answering "committed" to an ABORT would look
+	 * like a heuristic outcome). */
+	if (s == BR_READ_ONLY) {
+		s = req == BREQ_ABORT ? BR_ABORTED : BR_COMMITTED;
+	}
 	ack.outcome = s == BR_ABORTED ? XACT__OUTCOME__OUTCOME_ABORTED
 	                              : XACT__OUTCOME__OUTCOME_COMMITTED;
 	if (detail != NULL && *detail != '\0') {
@@ -377,7 +383,8 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 		reply = vote_reply(b->state, err);
 		break;
 	default:
-		if (op == BOP_ROLLBACK_PREPARED && r != BRES_OK && r != BRES_NOT_FOUND) {
+		if (op == BOP_ROLLBACK_PREPARED && r != BRES_OK && r != BRES_NOT_FOUND &&
+		    r != BRES_COMMITTED_ALREADY) {
 			/* The database may still hold it prepared: say so, and
 			 * the coordinator asks again. */
 			reply = wire_error_reply(XACT_EDB, "abort of %s not done: %s", gid,
@@ -387,7 +394,7 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 			if (b->state == BR_COMMITTED && req == BREQ_COMMIT) {
 				XACT_FAILPOINT("part.after_commit");
 			}
-			reply = ack_reply(b->state, ack_detail(req, r));
+			reply = ack_reply(req, b->state, ack_detail(req, r));
 		} else {
 			reply = wire_error_reply(XACT_EDB, "%s of %s not done: %s",
 			    branch_req_name(req), gid, err[0] ? err : "try again");
@@ -617,7 +624,7 @@ ask_outcomes(struct agent *a)
 		oq.gid = gids[i];
 		req.body_case = XACT__REQUEST__BODY_OUTCOME;
 		req.outcome = &oq;
-		if ((rv = wire_call(a->coord, &req, &rep, 2000)) != XACT_OK) {
+		if ((rv = wire_call(a->coord, &req, &rep, 1000)) != XACT_OK) {
 			log_warn("in doubt gid=%s state=prepared: coordinator %s: %s", gids[i],
 			    a->cfg->coordinator, xact_strerror(rv));
 			continue;
@@ -630,6 +637,11 @@ ask_outcomes(struct agent *a)
 			    commit ? "committed" : "aborted");
 			done = handle_branch(a, commit ? BREQ_COMMIT : BREQ_ABORT, gids[i], 0, NULL);
 			nng_msg_free(done);
+		} else {
+			log_info("in doubt gid=%s state=prepared: coordinator answers %s", gids[i],
+			    rep->body_case == XACT__REPLY__BODY_OUTCOME ? "still deciding"
+			    : rep->body_case == XACT__REPLY__BODY_ERROR ? rep->error->message
+			                                                : "something unexpected");
 		}
 		xact__reply__free_unpacked(rep, NULL);
 	}
@@ -690,7 +702,7 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	}
 	if ((rv = nng_req0_open(&a->coord)) != 0 ||
 	    (rv = nng_dial(a->coord, cfg->coordinator, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		log_error("cannot reach for coordinator %s: %s", cfg->coordinator, nng_strerror(rv));
+		log_error("bad coordinator URL %s: %s", cfg->coordinator, nng_strerror(rv));
 		rv = XACT_ECONFIG;
 		goto out;
 	}

@@ -76,6 +76,13 @@ conn_broken(PGconn *conn)
 	return PQstatus(conn) != CONNECTION_OK;
 }
 
+static void
+quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("database notice: %.200s", message);
+}
+
 /* Opens a connection: libpq's connect timeout and keepalives, and the
  * agent's statement and lock timeouts as session defaults (they survive
  * DISCARD ALL).  Settings in the conninfo string override these. */
@@ -86,7 +93,12 @@ pg_connect(struct pg *pg)
 		"dbname", NULL};
 	const char *values[] = {"5", "1", "30", pg->options, pg->conninfo, NULL};
 
-	return PQconnectdbParams(keys, values, 1);
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+
+	/* Notices ("already exists"...) are not errors: keep stderr for the
+	 * agent's own log lines. */
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	return conn;
 }
 
 /* Takes an idle connection, or opens one while under the pool's size (plus
@@ -183,6 +195,17 @@ command(PGconn *conn, const char *sql, char *err, size_t errlen)
 	return r;
 }
 
+/* The marker table is there: no DDL (nor the privilege for it) needed. */
+static int
+markers_exist(PGconn *conn)
+{
+	PGresult *res = PQexec(conn, "SELECT to_regclass('xact.markers') IS NOT NULL");
+	int yes = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	PQclear(res);
+	return yes;
+}
+
 static int
 pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 {
@@ -219,7 +242,8 @@ pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 	res = PQexec(conn, "SELECT current_setting('max_prepared_transactions')::int");
 	mpt = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : -1;
 	PQclear(res);
-	if (mpt > 0 && command(conn, pgmarkers_schema_sql, why, sizeof(why)) != BRES_OK &&
+	if (mpt > 0 && !markers_exist(conn) &&
+	    command(conn, pgmarkers_schema_sql, why, sizeof(why)) != BRES_OK &&
 	    command(conn, pgmarkers_schema_sql, why, sizeof(why)) != BRES_OK) {
 		/* (tried twice: two agents creating the schema at once race) */
 		snprintf(err, errlen, "cannot create the xact.markers table: %s", why);
@@ -389,7 +413,8 @@ pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 	/* PostgreSQL has no read-only vote: a branch that never got a
 	 * transaction id wrote nothing.  A branch that wrote gets its marker
 	 * row in the same round trip (an INSERT of no row takes no id). */
-	res = PQexecParams(conn, "INSERT INTO xact.markers (gid) SELECT $1 "
+	res = PQexecParams(conn, "INSERT INTO xact.markers (gid, committed_at) "
+	                         "SELECT $1, clock_timestamp() "
 	                         "WHERE pg_current_xact_id_if_assigned() IS NOT NULL",
 	    1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {

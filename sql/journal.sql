@@ -1,4 +1,4 @@
--- xact coordinator journal, schema version 1.
+-- xact coordinator journal, schema version 2 (2 added `heuristics`).
 --
 -- Presumed abort: a gid with no row in `decisions` was aborted.  A commit
 -- decision, with the names of the participants that voted YES, is inserted
@@ -33,5 +33,5 @@ CREATE TABLE heuristics (
 );
 
 INSERT INTO meta (key, value) VALUES ('magic', 'xact-journal');
-INSERT INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT INTO meta (key, value) VALUES ('schema_version', '2');
 INSERT INTO meta (key, value) VALUES ('seq_reserved', '0');

@@ -430,12 +430,12 @@ refuses_a_journal_of_an_unknown_schema_version(void **state)
 	(void)state;
 	path_for(path, sizeof(path), "future.db");
 	journal_close(open_ok(path, "c1"));
-	sql_exec(path, "UPDATE meta SET value='2' WHERE key='schema_version'");
+	sql_exec(path, "UPDATE meta SET value='3' WHERE key='schema_version'");
 	open_refused(path, "c1", err, sizeof(err));
-	assert_non_null(strstr(err, "schema version 2"));
+	assert_non_null(strstr(err, "schema version 3"));
 	assert_int_equal(journal_open_readonly(&j, path, err, sizeof(err)), XACT_EJOURNAL);
 	assert_null(j);
-	assert_non_null(strstr(err, "schema version 2"));
+	assert_non_null(strstr(err, "schema version 3"));
 
 	sql_exec(path, "DELETE FROM meta WHERE key='schema_version'");
 	open_refused(path, "c1", err, sizeof(err));
