@@ -13,6 +13,7 @@
  *   coord.after_decision   the decision is durable; no COMMIT has been sent
  *   coord.after_commit_sent COMMIT sent to the first participant only
  *   coord.before_prepare   about to send PREPARE
+ *   coord.before_abort     abort decided (nothing journaled); ABORT not sent
  */
 #include "coord.h"
 
@@ -622,6 +623,9 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 			send_gid_request(c, CALL_COMMIT, a->pid, x->t.gid);
 			break;
 		case TXN_ACT_SEND_ABORT:
+			/* Crash here: nothing is journaled for an abort; the
+			 * sweep, or the agents' questions, roll it back. */
+			XACT_FAILPOINT("coord.before_abort");
 			send_gid_request(c, CALL_ABORT, a->pid, x->t.gid);
 			break;
 		case TXN_ACT_REPLY_EXEC:

@@ -620,6 +620,10 @@ writer_main(void *arg)
 		rv = write_batch(j, batch, why, sizeof(why), &n);
 		if (rv != XACT_OK) {
 			log_error("journal: write of a batch failed: %s", why);
+		} else {
+			/* Crash here: the batch is durable and nobody was told;
+			 * recovery re-drives every decision in it. */
+			XACT_FAILPOINT("journal.after_write");
 		}
 		while (batch != NULL) {
 			struct item *next = batch->next;

@@ -7,8 +7,10 @@
  * Each branch has its own lock: requests for one gid run one at a time, in
  * arrival order; requests for different gids run in parallel.
  *
- * Failpoints: part.before_vote (prepared durably, vote not sent),
- * part.after_commit (committed, ack not sent), part.before_exec.
+ * Failpoints: part.before_exec, part.after_exec (statement run, answer not
+ * sent), part.before_vote (prepared durably, vote not sent),
+ * part.after_commit (committed, ack not sent), part.after_abort (rolled
+ * back, ack not sent).
  */
 #include "backend.h"
 #include "branch.h"
@@ -363,6 +365,9 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 		if (reply == NULL) {
 			reply = wire_error_reply(XACT_EDB, "database unavailable: %s", err);
 		}
+		/* Crash here: the statement ran in the open transaction, which
+		 * dies with the process; the coordinator sees no answer. */
+		XACT_FAILPOINT("part.after_exec");
 		b->last_seq = seq;
 		nng_msg_free(b->last_reply);
 		b->last_reply = NULL;
@@ -393,6 +398,10 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 		    b->state == BR_READ_ONLY) {
 			if (b->state == BR_COMMITTED && req == BREQ_COMMIT) {
 				XACT_FAILPOINT("part.after_commit");
+			} else if (b->state == BR_ABORTED && req == BREQ_ABORT) {
+				/* Crash here: rolled back, ack not sent; the
+				 * repeated ABORT is answered "not prepared here". */
+				XACT_FAILPOINT("part.after_abort");
 			}
 			reply = ack_reply(req, b->state, ack_detail(req, r));
 		} else {

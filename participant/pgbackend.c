@@ -7,7 +7,8 @@
  * "xact:" nor one of another database.
  *
  * Failpoints: pg.before_prepare, pg.after_prepare (prepared, not yet
- * reported), pg.before_commit_prepared, pg.after_commit_prepared.
+ * reported), pg.before_commit_prepared, pg.after_commit_prepared,
+ * pg.before_rollback_prepared, pg.after_rollback_prepared.
  */
 #include "backend.h"
 
@@ -532,7 +533,17 @@ pg_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
 static enum branch_result
 pg_rollback_prepared(void *be, const char *gid, char *err, size_t errlen)
 {
-	return finish_prepared(be, "ROLLBACK PREPARED", gid, err, errlen);
+	enum branch_result r;
+
+	if (XACT_FAILPOINT("pg.before_rollback_prepared") != 0) {
+		snprintf(err, errlen, "injected failure (pg.before_rollback_prepared)");
+		return BRES_TRANSIENT;
+	}
+	r = finish_prepared(be, "ROLLBACK PREPARED", gid, err, errlen);
+	/* Crash here: rolled back, ack not sent; a repeated ABORT finds no
+	 * prepared transaction and no marker: "not prepared here". */
+	XACT_FAILPOINT("pg.after_rollback_prepared");
+	return r;
 }
 
 static int

@@ -21,8 +21,9 @@
  * top of what is on disk.  A changeset that no longer applies stops the
  * agent, which keeps the side-log row for the operator.
  *
- * Failpoints: sqlite.before_log (changeset not yet logged),
- * sqlite.after_commit (data and marker committed, side-log row not deleted).
+ * Failpoints: sqlite.before_log (changeset not yet logged), sqlite.after_log
+ * (logged, vote not sent), sqlite.before_commit, sqlite.after_commit (data
+ * and marker committed, side-log row not deleted).
  */
 #define SQLITE_ENABLE_SESSION
 #define SQLITE_ENABLE_PREUPDATE_HOOK
@@ -976,6 +977,9 @@ sq_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 		return BRES_FAILED;
 	}
 	sqlite3_free(cs);
+	/* Crash here: logged, vote not sent; recovery prepares it again and
+	 * the coordinator, which heard no vote, aborts it. */
+	XACT_FAILPOINT("sqlite.after_log");
 	sqlite3session_delete(c->sess);
 	c->sess = NULL;
 	snprintf(p->gid, sizeof(p->gid), "%s", gid);
@@ -1049,6 +1053,11 @@ sq_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
 
 	if (p == NULL) {
 		return not_held(s, 1, gid, err, errlen);
+	}
+	if (XACT_FAILPOINT("sqlite.before_commit") != 0) {
+		snprintf(err, errlen, "injected failure (sqlite.before_commit)");
+		prepared_add(s, p);
+		return BRES_TRANSIENT;
 	}
 	p->c->internal = 1;
 	if (sqlite3_prepare_v2(p->c->db, "INSERT INTO xact_markers (gid, committed_at) VALUES (?, ?)",
