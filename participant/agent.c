@@ -61,7 +61,7 @@ struct agent {
 	const struct backend_ops *ops;
 	void *be;
 	nng_socket sock;
-	pthread_t *threads;
+	struct worker *workers;
 	pthread_mutex_t table_lock;
 	struct pbranch *table[BUCKETS];
 };
@@ -498,17 +498,23 @@ handle(struct agent *a, nng_msg *in)
 	return out;
 }
 
+/* One worker: its context and aio are opened by part_run before it starts,
+ * so that no context is opened while the socket is being closed. */
+struct worker {
+	struct agent *a;
+	nng_ctx ctx;
+	nng_aio *aio;
+	pthread_t thread;
+};
+
 static void *
 worker_main(void *arg)
 {
-	struct agent *a = arg;
-	nng_ctx ctx;
-	nng_aio *aio;
+	struct worker *w = arg;
+	struct agent *a = w->a;
+	nng_ctx ctx = w->ctx;
+	nng_aio *aio = w->aio;
 
-	if (nng_ctx_open(&ctx, a->sock) != 0 || nng_aio_alloc(&aio, NULL, NULL) != 0) {
-		log_error("worker cannot open a context");
-		return NULL;
-	}
 	for (;;) {
 		nng_msg *in, *out;
 		int rv;
@@ -534,8 +540,6 @@ worker_main(void *arg)
 			nng_msg_free(out);
 		}
 	}
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
 	return NULL;
 }
 
@@ -729,11 +733,23 @@ part_run(const struct part_config *cfg, volatile int *stop)
 		rv = XACT_EUNREACHABLE;
 		goto out;
 	}
-	a->threads = calloc((size_t)cfg->workers, sizeof(pthread_t));
-	for (started = 0; a->threads != NULL && started < cfg->workers; started++) {
-		if (pthread_create(&a->threads[started], NULL, worker_main, a) != 0) {
+	a->workers = calloc((size_t)cfg->workers, sizeof(*a->workers));
+	for (started = 0; a->workers != NULL && started < cfg->workers; started++) {
+		struct worker *w = &a->workers[started];
+
+		w->a = a;
+		if (nng_ctx_open(&w->ctx, a->sock) != 0) {
 			break;
 		}
+		if (nng_aio_alloc(&w->aio, NULL, NULL) != 0 ||
+		    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			nng_aio_free(w->aio);
+			nng_ctx_close(w->ctx);
+			break;
+		}
+	}
+	if (started < cfg->workers) {
+		log_warn("only %d of %d workers could start", started, cfg->workers);
 	}
 	log_info("participant name=%s backend=%s listening on %s, coordinator %s, %d workers",
 	    cfg->name, a->ops->name, cfg->listen, cfg->coordinator, started);
@@ -755,9 +771,13 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	log_info("shutting down");
 	nng_close(a->sock);
 	for (int i = 0; i < started; i++) {
-		pthread_join(a->threads[i], NULL);
+		pthread_join(a->workers[i].thread, NULL);
 	}
-	free(a->threads);
+	/* Every worker is gone: no aio is in use any more. */
+	for (int i = 0; i < started; i++) {
+		nng_aio_free(a->workers[i].aio);
+	}
+	free(a->workers);
 	rv = XACT_OK;
 out:
 	nng_close(a->coord);

@@ -210,6 +210,24 @@ XACT_FAILPOINTS=coord.no_such_step=crash "$XT_BUILD/xact-coordinator" --journal 
 xt_assert_eq "unknown failpoint: exit status" 2 $?
 xt_assert_grep "unknown failpoint" "bad XACT_FAILPOINTS" "$XT_TMP/c8"
 
+# SIGTERM at any moment of start-up stops an agent within a few seconds
+# (its workers' contexts are opened before they start, so closing the
+# socket never races with opening one).
+for i in 1 2 3 4 5 6; do
+	"$XT_BUILD/xact-participant" --name px --listen "tcp://127.0.0.1:$(xt_free_port)" \
+	    --coordinator "$COORD_URL" --backend postgres \
+	    --conninfo "$(xt_conninfo "$PGPORT" bank_a)" 2>/dev/null &
+	pid=$!
+	sleep "0.0$i"
+	kill -TERM $pid
+	j=0
+	while kill -0 $pid 2>/dev/null; do
+		j=$((j + 1))
+		[ $j -gt 50 ] && { kill -KILL $pid; xt_fail "an agent did not stop on SIGTERM at start-up"; }
+		sleep 0.1
+	done
+done
+
 # Nothing was lost on the way.
 xt_wait_no_prepared "$PGPORT" bank_a 15 || xt_fail "prepared left in bank_a"
 xt_wait_no_prepared "$PGPORT" bank_b 15 || xt_fail "prepared left in bank_b"
