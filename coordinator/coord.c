@@ -1299,6 +1299,158 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid)
 	}
 }
 
+/* An orphan abort of gid on every configured participant (those that do
+ * not hold it answer "not prepared here"). */
+static struct ctxn *
+abort_everywhere(struct coord *c, const char *gid, const char *reason)
+{
+	struct ctxn *x = calloc(1, sizeof(*x));
+
+	if (x == NULL) {
+		return NULL;
+	}
+	txn_init_orphan(&x->t, gid, 0);
+	for (int i = 1; i < c->nparts; i++) {
+		txn_add_orphan_part(&x->t, i);
+	}
+	snprintf(x->t.reason, sizeof(x->t.reason), "%s", reason);
+	txn_insert(c, x);
+	x->retry_at = 0;
+	return x;
+}
+
+/* --heuristic abort of a journaled commit: every branch that has not
+ * acknowledged the commit is rolled back instead, and each is recorded as
+ * a heuristic outcome.  The decision is marked complete so that no
+ * recovery drives it again. */
+static void
+heuristic_abort(struct coord *c, struct sctx *s, struct ctxn *x)
+{
+	int pids[TXN_MAX_PARTS], n = 0;
+	char gid[64];
+
+	snprintf(gid, sizeof(gid), "%s", x->t.gid);
+	for (int i = 0; i < x->t.nparts; i++) {
+		if (x->t.parts[i].state == TP_YES) {
+			int pid = x->t.parts[i].pid;
+
+			pids[n++] = pid;
+			journal_submit_heuristic(c->j, gid, c->parts[pid].name, "commit", "aborted");
+			log_error("heuristic outcome gid=%s state=committing participant=%s branch=aborted "
+			          "decision=commit detail=\"forced by the operator\"", gid,
+			    c->parts[pid].name);
+		}
+	}
+	journal_submit_complete(c->j, gid);
+	txn_remove(c, x);
+	txn_free(x);
+	if (n > 0 && (x = abort_everywhere(c, gid, "rolled back by the operator (heuristic)")) != NULL) {
+		/* only the branches that had not committed */
+		x->t.nparts = 0;
+		for (int i = 0; i < n; i++) {
+			txn_add_orphan_part(&x->t, pids[i]);
+		}
+	}
+	reply_outcome(s, XACT_OUTCOME_ABORTED, "heuristic: branches not yet committed are being "
+	                                       "rolled back; recorded in the journal", 0);
+}
+
+/*
+ * xactctl recover commit|abort|forget.  Never contradicts a journaled
+ * decision without --heuristic, and never commits what has no decision:
+ * presumed abort already decided it.
+ */
+static void
+handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
+{
+	struct ctxn *x = txn_find(c, r->gid);
+	struct journal_record rec;
+	int heuristic = r->has_heuristic && r->heuristic, found;
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "xact:%s:", c->cfg->id);
+	if (strncmp(r->gid, prefix, strlen(prefix)) != 0 || strlen(r->gid) >= 64) {
+		reply(s, wire_error_reply(XACT_EINVAL, "%s is not a gid of coordinator %s", r->gid,
+		    c->cfg->id));
+		return;
+	}
+	found = x == NULL && journal_lookup(c->j, r->gid, &rec) == XACT_OK;
+	log_info("operator asks to %s gid=%s state=%s%s", r->action == XACT__RESOLVE_ACTION__RESOLVE_COMMIT
+	        ? "commit" : r->action == XACT__RESOLVE_ACTION__RESOLVE_ABORT ? "abort" : "forget",
+	    r->gid, x ? txn_state_name(x->t.state) : found ? "journaled" : "unknown",
+	    heuristic ? " (heuristic)" : "");
+	if (r->action == XACT__RESOLVE_ACTION__RESOLVE_COMMIT) {
+		if ((x && (x->t.state == TXN_LOGGING || x->t.state == TXN_COMMITTING ||
+		              x->t.state == TXN_COMMITTED)) || found) {
+			reply_outcome(s, XACT_OUTCOME_COMMITTED, "a commit is decided; recovery finishes it",
+			    0);
+		} else {
+			reply(s, wire_error_reply(XACT_ESTATE, "%s: %s", r->gid,
+			    x == NULL ? "no commit decision: presumed abort, it is aborted"
+			    : x->t.state == TXN_ABORTING || x->t.state == TXN_ABORTED
+			        ? "its decision is abort"
+			        : "in flight: let its client finish it, or abort it"));
+		}
+		return;
+	}
+	if (r->action == XACT__RESOLVE_ACTION__RESOLVE_FORGET) {
+		if (x != NULL) {
+			reply(s, wire_error_reply(XACT_ESTATE, "%s is %s: nothing to forget yet", r->gid,
+			    txn_state_name(x->t.state)));
+		} else if (found && rec.completed_at == 0) {
+			reply(s, wire_error_reply(XACT_ESTATE, "%s: not every participant acknowledged "
+			                                       "its commit yet", r->gid));
+		} else if (found) {
+			journal_submit_forget(c->j, r->gid);
+			reply_outcome(s, XACT_OUTCOME_COMMITTED, "forgotten", 0);
+		} else {
+			reply_outcome(s, XACT_OUTCOME_ABORTED, "no decision to forget", 0);
+		}
+		return;
+	}
+	/* abort */
+	if (x == NULL && !found) {
+		abort_everywhere(c, r->gid, "rolled back by the operator (no commit decision)");
+		reply_outcome(s, XACT_OUTCOME_ABORTED, "rolling back on every participant", 0);
+		return;
+	}
+	if (x == NULL || x->t.state == TXN_COMMITTED) {
+		reply(s, wire_error_reply(XACT_ESTATE, "%s committed on every participant", r->gid));
+		return;
+	}
+	switch (x->t.state) {
+	case TXN_ACTIVE:
+	case TXN_EXECUTING: {
+		struct txn_event ev = {TXN_EV_ROLLBACK, -1, 0, NULL};
+
+		if (x->outcome_waiter != NULL) {
+			reply(s, wire_error_reply(XACT_ESTATE, "%s: its client is finishing it", r->gid));
+			return;
+		}
+		x->outcome_waiter = s; /* answered with the outcome */
+		apply(c, x, &ev);
+		return;
+	}
+	case TXN_ABORTING:
+	case TXN_ABORTED:
+		reply_outcome(s, XACT_OUTCOME_ABORTED, x->t.reason, 0);
+		return;
+	case TXN_COMMITTING:
+		if (heuristic) {
+			heuristic_abort(c, s, x);
+			return;
+		}
+		reply(s, wire_error_reply(XACT_ESTATE, "%s: its commit is journaled; --heuristic rolls "
+		                                       "back the branches not yet committed and records "
+		                                       "it as a heuristic outcome", r->gid));
+		return;
+	default:
+		reply(s, wire_error_reply(XACT_ESTATE, "%s is %s: being decided, try again", r->gid,
+		    txn_state_name(x->t.state)));
+		return;
+	}
+}
+
 static void
 on_request(struct coord *c, struct event *ev)
 {
@@ -1331,6 +1483,9 @@ on_request(struct coord *c, struct event *ev)
 		break;
 	case XACT__REQUEST__BODY_OUTCOME:
 		handle_outcome(c, ev->sctx, req->outcome->gid);
+		break;
+	case XACT__REQUEST__BODY_RESOLVE:
+		handle_resolve(c, ev->sctx, req->resolve);
 		break;
 	default:
 		reply(ev->sctx, wire_error_reply(XACT_EINVAL,

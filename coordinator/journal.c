@@ -32,7 +32,7 @@
 /* sql/journal.sql, turned into a C string by the Makefile. */
 extern const char journal_schema_sql[];
 
-enum item_kind { ITEM_COMMIT, ITEM_COMPLETE, ITEM_HEURISTIC };
+enum item_kind { ITEM_COMMIT, ITEM_COMPLETE, ITEM_HEURISTIC, ITEM_FORGET };
 
 struct item {
 	struct item *next;
@@ -526,6 +526,15 @@ write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *
 	for (struct item *it = batch; it != NULL; it = it->next) {
 		sqlite3_stmt *st = it->kind == ITEM_COMMIT ? ins : done;
 
+		if (it->kind == ITEM_FORGET) {
+			char sql[160];
+
+			snprintf(sql, sizeof(sql), "DELETE FROM decisions WHERE gid = '%s'", it->gid);
+			if (exec_sql(j->wdb, sql, why, whylen) != XACT_OK) {
+				goto out;
+			}
+			continue;
+		}
 		if (it->kind == ITEM_HEURISTIC) {
 			if (write_heuristic(j, it, now) != XACT_OK) {
 				snprintf(why, whylen, "%s", sqlite3_errmsg(j->wdb));
@@ -703,6 +712,17 @@ int
 journal_submit_complete(journal *j, const char *gid)
 {
 	return submit(j, ITEM_COMPLETE, gid, NULL, NULL, NULL);
+}
+
+int
+journal_submit_forget(journal *j, const char *gid)
+{
+	/* gids are "xact:" and [A-Za-z0-9_:-] (the coordinator made them) */
+	if (strspn(gid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:-") !=
+	    strlen(gid)) {
+		return XACT_EINVAL;
+	}
+	return submit(j, ITEM_FORGET, gid, NULL, NULL, NULL);
 }
 
 int

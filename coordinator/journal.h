@@ -96,6 +96,10 @@ int journal_submit_commit(journal *j, const char *gid, const char *participants,
 /* Queues "every participant acknowledged"; written lazily, no callback. */
 int journal_submit_complete(journal *j, const char *gid);
 
+/* Queues the deletion of gid's decision (an operator's "forget"); no
+ * callback. */
+int journal_submit_forget(journal *j, const char *gid);
+
 /* Queues a heuristic outcome: participant reported `outcome` ("committed"
  * or "aborted") against `decision` ("commit" or "abort").  No callback. */
 int journal_submit_heuristic(journal *j, const char *gid, const char *participant,

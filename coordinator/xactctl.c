@@ -38,6 +38,8 @@ usage(FILE *f)
 	    "               --on NAME SQL [--param VALUE]... [--on NAME SQL [--param VALUE]...]...\n"
 	    "       xactctl [--coordinator URL] [--timeout MS] status [--json]\n"
 	    "       xactctl [--coordinator URL] [--timeout MS] recover list|show GID [--json]\n"
+	    "       xactctl [--coordinator URL] [--timeout MS] recover commit|abort|forget GID\n"
+	    "               [--heuristic] [--json]\n"
 	    "       xactctl journal dump|check [--json] PATH\n"
 	    "\n"
 	    "  --coordinator URL  the coordinator (default $XACT_COORDINATOR, else tcp://127.0.0.1:7400)\n"
@@ -51,6 +53,11 @@ usage(FILE *f)
 	    "                     prepared at a participant, with the coordinator's state,\n"
 	    "                     its decision (journal, or presumed abort) and each branch\n"
 	    "  recover show GID   the same for one gid\n"
+	    "  recover commit GID confirm a journaled commit; refused for anything else (no\n"
+	    "                     decision means presumed abort)\n"
+	    "  recover abort GID  roll back a transaction not yet decided; a journaled commit\n"
+	    "                     only with --heuristic (recorded as a heuristic outcome)\n"
+	    "  recover forget GID drop a completed decision from the journal\n"
 	    "  journal dump PATH  every decision and heuristic outcome in a journal file;\n"
 	    "                     works offline, on a copy or while the coordinator is down\n"
 	    "  journal check PATH SQLite's integrity check, the journal's identity, schema\n"
@@ -60,7 +67,8 @@ usage(FILE *f)
 	    "Exit status of exec: 0 committed, 1 aborted (reason on stderr), 2 usage error,\n"
 	    "3 outcome unknown (the transaction may have committed).\n"
 	    "Exit status of status: 0 answered, 1 coordinator unreachable, 2 usage error.\n"
-	    "Exit status of recover: 0 answered, 1 coordinator unreachable, 2 usage error.\n"
+	    "Exit status of recover: 0 answered or done, 1 refused or coordinator unreachable,\n"
+	    "2 usage error.\n"
 	    "Exit status of journal: 0 read (dump) or sound (check), 1 unreadable or damaged,\n"
 	    "2 usage error.\n");
 }
@@ -375,6 +383,81 @@ outcome_name(Xact__Outcome o)
 	                                             : "unknown";
 }
 
+/* recover commit|abort|forget GID [--heuristic] [--json]: asks the
+ * coordinator to carry it out; it refuses what would contradict a decision. */
+static int
+cmd_resolve(const char *url, int timeout_ms, int argc, char **argv)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__ResolveReq rr = XACT__RESOLVE_REQ__INIT;
+	Xact__Reply *rep;
+	const char *gid = NULL;
+	int json = 0, rv;
+	nng_socket s;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if (strcmp(argv[i], "--heuristic") == 0) {
+			rr.has_heuristic = 1;
+			rr.heuristic = 1;
+		} else if (gid == NULL) {
+			gid = argv[i];
+		} else {
+			gid = NULL;
+			break;
+		}
+	}
+	if (gid == NULL) {
+		fprintf(stderr, "xactctl recover %s: want GID [--heuristic] [--json]\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	rr.gid = (char *)gid;
+	rr.action = argv[0][0] == 'c' ? XACT__RESOLVE_ACTION__RESOLVE_COMMIT
+	    : argv[0][0] == 'a'       ? XACT__RESOLVE_ACTION__RESOLVE_ABORT
+	                              : XACT__RESOLVE_ACTION__RESOLVE_FORGET;
+	req.body_case = XACT__REQUEST__BODY_RESOLVE;
+	req.resolve = &rr;
+	s = peer(url);
+	rv = wire_call(s, &req, &rep, timeout_ms);
+	nng_close(s);
+	if (rv != XACT_OK) {
+		fprintf(stderr, "xactctl: coordinator %s: %s\n", url, xact_strerror(rv));
+		return 1;
+	}
+	if (rep->body_case == XACT__REPLY__BODY_OUTCOME) {
+		const char *why = rep->outcome->reason ? rep->outcome->reason : "";
+
+		if (json) {
+			printf("{\"gid\":");
+			json_str(stdout, gid);
+			printf(",\"done\":true,\"outcome\":\"%s\",\"detail\":",
+			    outcome_name(rep->outcome->outcome));
+			json_str(stdout, why);
+			printf("}\n");
+		} else {
+			printf("%s: %s%s%s\n", gid, outcome_name(rep->outcome->outcome), *why ? ": " : "",
+			    why);
+		}
+		rv = 0;
+	} else {
+		const char *why = rep->body_case == XACT__REPLY__BODY_ERROR ? rep->error->message
+		                                                            : "unexpected reply";
+
+		if (json) {
+			printf("{\"gid\":");
+			json_str(stdout, gid);
+			printf(",\"done\":false,\"error\":");
+			json_str(stdout, why);
+			printf("}\n");
+		}
+		fprintf(stderr, "xactctl: refused: %s\n", why);
+		rv = 1;
+	}
+	xact__reply__free_unpacked(rep, NULL);
+	return rv;
+}
+
 /*
  * recover list|show GID: what the coordinator holds in flight and what each
  * participant holds prepared, put together, with what the coordinator
@@ -392,9 +475,13 @@ cmd_recover(const char *url, int timeout_ms, int argc, char **argv)
 	int json = 0, n = 0, rv, show;
 	nng_socket cs;
 
+	if (argc > 0 && (strcmp(argv[0], "commit") == 0 || strcmp(argv[0], "abort") == 0 ||
+	                    strcmp(argv[0], "forget") == 0)) {
+		return cmd_resolve(url, timeout_ms, argc, argv);
+	}
 	show = argc > 0 && strcmp(argv[0], "show") == 0;
 	if (argc < 1 || (!show && strcmp(argv[0], "list") != 0)) {
-		fprintf(stderr, "xactctl recover: want list [--json] or show [--json] GID\n");
+		fprintf(stderr, "xactctl recover: want list|show GID|commit GID|abort GID|forget GID\n");
 		return EXIT_USAGE;
 	}
 	for (int i = 1; i < argc; i++) {

@@ -192,6 +192,7 @@ wire_request_name(const Xact__Request *req)
 	case XACT__REQUEST__BODY_ROLLBACK: return "rollback";
 	case XACT__REQUEST__BODY_STATUS: return "status";
 	case XACT__REQUEST__BODY_OUTCOME: return "outcome";
+	case XACT__REQUEST__BODY_RESOLVE: return "resolve";
 	case XACT__REQUEST__BODY_BRANCH_EXEC: return "branch_exec";
 	case XACT__REQUEST__BODY_PREPARE: return "prepare";
 	case XACT__REQUEST__BODY_BRANCH_COMMIT: return "branch_commit";
