@@ -26,11 +26,16 @@ xt_fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 xt_init() {
 	XT_TMP=$(mktemp -d /tmp/xact-test.XXXXXX) || exit 1
 	chmod 755 "$XT_TMP"
+	XT_OWNER=$BASHPID
 	trap xt_cleanup EXIT
 	trap 'exit 130' INT TERM
 }
 
 xt_cleanup() {
+	# Only the test's own shell cleans up: a forked child that a signal
+	# reaches before it execs (say, one started with & and killed at once)
+	# still has these traps, and must not stop everything.
+	[ "$BASHPID" = "$XT_OWNER" ] || return 0
 	for entry in $XT_PIDS; do
 		pid=${entry#*:}
 		kill -TERM "$pid" 2>/dev/null

@@ -213,10 +213,11 @@ xt_assert_grep "unknown failpoint" "bad XACT_FAILPOINTS" "$XT_TMP/c8"
 # SIGTERM at any moment of start-up stops an agent within a few seconds
 # (its workers' contexts are opened before they start, so closing the
 # socket never races with opening one).
+conninfo=$(xt_conninfo "$PGPORT" bank_a)
 for i in 1 2 3 4 5 6; do
-	"$XT_BUILD/xact-participant" --name px --listen "tcp://127.0.0.1:$(xt_free_port)" \
-	    --coordinator "$COORD_URL" --backend postgres \
-	    --conninfo "$(xt_conninfo "$PGPORT" bank_a)" 2>/dev/null &
+	port=$(xt_free_port)
+	"$XT_BUILD/xact-participant" --name px --listen "tcp://127.0.0.1:$port" \
+	    --coordinator "$COORD_URL" --backend postgres --conninfo "$conninfo" 2>/dev/null &
 	pid=$!
 	sleep "0.0$i"
 	kill -TERM $pid

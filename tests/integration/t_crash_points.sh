@@ -1,8 +1,11 @@
-# A crash (SIGKILL, by failpoint) at every step of the protocol, one step
-# per round: the process that crashed is restarted, recovery settles, and
-# the transfer is on both databases or on neither, never on one; nothing
-# stays prepared; the total balance holds.  Steps after the commit decision
-# must end committed.
+# The crash matrix: a crash (SIGKILL, by failpoint) at every step of the
+# protocol, one step per round, on the coordinator and on a participant:
+# the process that crashed is restarted, recovery settles, and the transfer
+# is on both databases or on neither, never on one; nothing stays prepared
+# (no prepared transaction, no side-log record); the outcome the client was
+# told, when it was told one, is the one applied; the total holds.  Steps
+# after the commit decision must end committed.  With XT_B_BACKEND=sqlite
+# the second participant is SQLite and its own steps are crashed too.
 . tests/lib.sh
 xt_init
 xt_bank_up
@@ -38,6 +41,7 @@ round() {
 	    --on pa "INSERT INTO ledger (xfer, amount) VALUES ($n, $n)" \
 	    --on pb "UPDATE accounts SET balance = balance + $n WHERE id = 1" \
 	    --on pb "INSERT INTO ledger (xfer, amount) VALUES ($n, $n)" >/dev/null 2>&1
+	told=$?
 	xt_wait_log "$XT_TMP/$proc.log" "failpoint fired name=$fp " 10
 	xt_wait_exit "$proc" 10 || xt_fail "$fp: $proc did not crash"
 	# Back without failpoints (pa keeps voting NO in the abort flow until
@@ -45,7 +49,7 @@ round() {
 	stop_all
 	start_all "" "" ""
 	xt_wait_no_prepared "$PGPORT" bank_a 20 || xt_fail "$fp: bank_a still prepared"
-	xt_wait_no_prepared "$PGPORT" bank_b 20 || xt_fail "$fp: bank_b still prepared"
+	xt_wait_b_no_prepared 20 || xt_fail "$fp: bank_b still prepared"
 	# and the coordinator has every acknowledgement: nothing carries over
 	xt_wait_not_in_flight "xact:" 20
 	a=$(xt_a_sql "SELECT count(*) FROM ledger WHERE xfer = $n")
@@ -55,10 +59,17 @@ round() {
 	both) [ "$a" = 1 ] || xt_fail "$fp: decided commit, yet not committed" ;;
 	neither) [ "$a" = 0 ] || xt_fail "$fp: committed, yet it could not have been decided" ;;
 	esac
+	case $told in
+	0) [ "$a" = 1 ] || xt_fail "$fp: the client was told committed, yet it is not" ;;
+	1) [ "$a" = 0 ] || xt_fail "$fp: the client was told aborted, yet it committed" ;;
+	esac
 	xt_assert_eq "$fp: total" "$total" "$(xt_bank_total)"
-	echo "  $fp ($proc, $flow): $([ "$a" = 1 ] && echo committed || echo aborted) on both"
+	printf '  %-28s %-6s %-7s client told %-9s -> %s on both\n' "$fp" "$proc" "$flow" \
+	    "$(case $told in 0) echo committed ;; 1) echo aborted ;; *) echo unknown ;; esac)" \
+	    "$([ "$a" = 1 ] && echo committed || echo aborted)"
 }
 
+echo "crash matrix ($XT_B_BACKEND participant pb):"
 round 11 coord coord.before_prepare commit neither
 round 12 coord coord.before_decision commit neither
 round 13 coord journal.write commit neither
@@ -68,13 +79,20 @@ round 16 coord coord.after_commit_sent commit both
 round 17 coord coord.before_abort abort neither
 round 18 pb part.before_exec commit neither
 round 19 pb part.after_exec commit neither
-round 20 pb pg.before_prepare commit neither
-round 21 pb pg.after_prepare commit neither
 round 22 pb part.before_vote commit neither
-round 23 pb pg.before_commit_prepared commit both
-round 24 pb pg.after_commit_prepared commit both
 round 25 pb part.after_commit commit both
-round 26 pb pg.before_rollback_prepared abort neither
-round 27 pb pg.after_rollback_prepared abort neither
 round 28 pb part.after_abort abort neither
+if [ "$XT_B_BACKEND" = sqlite ]; then
+	round 31 pb sqlite.before_log commit neither
+	round 32 pb sqlite.after_log commit neither
+	round 33 pb sqlite.before_commit commit both
+	round 34 pb sqlite.after_commit commit both
+else
+	round 20 pb pg.before_prepare commit neither
+	round 21 pb pg.after_prepare commit neither
+	round 23 pb pg.before_commit_prepared commit both
+	round 24 pb pg.after_commit_prepared commit both
+	round 26 pb pg.before_rollback_prepared abort neither
+	round 27 pb pg.after_rollback_prepared abort neither
+fi
 echo ok
