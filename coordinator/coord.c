@@ -521,13 +521,10 @@ send_exec(struct coord *c, struct ctxn *x, int pid)
 {
 	Xact__Request req = XACT__REQUEST__INIT;
 	Xact__BranchExecReq be = XACT__BRANCH_EXEC_REQ__INIT;
+	const struct txn_part *part = txn_find_part(&x->t, pid);
+
 	be.gid = x->t.gid;
-	be.seq = 0;
-	for (int i = 0; i < x->t.nparts; i++) {
-		if (x->t.parts[i].pid == pid) {
-			be.seq = x->t.parts[i].stmts;
-		}
-	}
+	be.seq = part != NULL ? part->stmts : 0;
 	be.stmt = x->exec_stmt;
 	req.body_case = XACT__REQUEST__BODY_BRANCH_EXEC;
 	req.branch_exec = &be;
@@ -963,6 +960,32 @@ sweep(struct coord *c)
 	}
 }
 
+/*
+ * Starts an abort of gid on the participants pids (n >= 1), outside any
+ * transaction the loop knows: presumed abort, or the operator's.  reason
+ * NULL keeps the presumed-abort reason, by which the sweep recognizes an
+ * orphan it may add participants to.  NULL when out of memory.
+ */
+static struct ctxn *
+orphan_abort(struct coord *c, const char *gid, const int *pids, int n, const char *reason)
+{
+	struct ctxn *x = calloc(1, sizeof(*x));
+
+	if (x == NULL) {
+		return NULL;
+	}
+	txn_init_orphan(&x->t, gid, pids[0]);
+	for (int i = 1; i < n; i++) {
+		txn_add_orphan_part(&x->t, pids[i]);
+	}
+	if (reason != NULL) {
+		snprintf(x->t.reason, sizeof(x->t.reason), "%s", reason);
+	}
+	txn_insert(c, x);
+	x->retry_at = 0;
+	return x;
+}
+
 /* A prepared branch the participant listed.  In memory: its transaction
  * is in charge.  Journaled commit: commit it.  Otherwise no decision was
  * ever made durable, and since every gid is created in memory before any
@@ -991,14 +1014,10 @@ resolve_listed(struct coord *c, int pid, const char *gid)
 		log_error("recovery: cannot read the journal for gid=%s; left prepared", gid);
 		return;
 	}
-	if ((x = calloc(1, sizeof(*x))) == NULL) {
-		return;
+	if ((x = orphan_abort(c, gid, &pid, 1, NULL)) != NULL) {
+		log_info("recovery: presumed abort gid=%s state=%s participant=%s", gid,
+		    txn_state_name(x->t.state), c->parts[pid].name);
 	}
-	txn_init_orphan(&x->t, gid, pid);
-	txn_insert(c, x);
-	x->retry_at = 0;
-	log_info("recovery: presumed abort gid=%s state=%s participant=%s", gid,
-	    txn_state_name(x->t.state), c->parts[pid].name);
 }
 
 static void
@@ -1099,17 +1118,6 @@ reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid, int outcom
 	reply(s, wire_error_reply(XACT_ENOTFOUND, "unknown transaction %s", gid));
 }
 
-static int
-enlisted(const struct txn *t, int pid)
-{
-	for (int i = 0; i < t->nparts; i++) {
-		if (t->parts[i].pid == pid) {
-			return 1;
-		}
-	}
-	return 0;
-}
-
 static void
 handle_exec(struct coord *c, struct sctx *s, Xact__Request *req)
 {
@@ -1157,7 +1165,7 @@ handle_exec(struct coord *c, struct sctx *s, Xact__Request *req)
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
-	if (x->t.nparts == TXN_MAX_PARTS && !enlisted(&x->t, pid)) {
+	if (x->t.nparts == TXN_MAX_PARTS && txn_find_part(&x->t, pid) == NULL) {
 		reply(s, wire_error_reply(XACT_ETOOBIG, "transaction %s: statement refused: "
 		    "more than %d participants", x->t.gid, TXN_MAX_PARTS));
 		xact__request__free_unpacked(req, NULL);
@@ -1299,26 +1307,6 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid)
 	}
 }
 
-/* An orphan abort of gid on every configured participant (those that do
- * not hold it answer "not prepared here"). */
-static struct ctxn *
-abort_everywhere(struct coord *c, const char *gid, const char *reason)
-{
-	struct ctxn *x = calloc(1, sizeof(*x));
-
-	if (x == NULL) {
-		return NULL;
-	}
-	txn_init_orphan(&x->t, gid, 0);
-	for (int i = 1; i < c->nparts; i++) {
-		txn_add_orphan_part(&x->t, i);
-	}
-	snprintf(x->t.reason, sizeof(x->t.reason), "%s", reason);
-	txn_insert(c, x);
-	x->retry_at = 0;
-	return x;
-}
-
 /* --heuristic abort of a journaled commit: every branch that has not
  * acknowledged the commit is rolled back instead, and each is recorded as
  * a heuristic outcome.  The decision is marked complete so that no
@@ -1344,12 +1332,9 @@ heuristic_abort(struct coord *c, struct sctx *s, struct ctxn *x)
 	journal_submit_complete(c->j, gid);
 	txn_remove(c, x);
 	txn_free(x);
-	if (n > 0 && (x = abort_everywhere(c, gid, "rolled back by the operator (heuristic)")) != NULL) {
+	if (n > 0) {
 		/* only the branches that had not committed */
-		x->t.nparts = 0;
-		for (int i = 0; i < n; i++) {
-			txn_add_orphan_part(&x->t, pids[i]);
-		}
+		orphan_abort(c, gid, pids, n, "rolled back by the operator (heuristic)");
 	}
 	reply_outcome(s, XACT_OUTCOME_ABORTED, "heuristic: branches not yet committed are being "
 	                                       "rolled back; recorded in the journal", 0);
@@ -1410,7 +1395,14 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 	}
 	/* abort */
 	if (x == NULL && !found) {
-		abort_everywhere(c, r->gid, "rolled back by the operator (no commit decision)");
+		int all[COORD_MAX_PARTICIPANTS];
+
+		/* those that do not hold it answer "not prepared here" */
+		for (int i = 0; i < c->nparts; i++) {
+			all[i] = i;
+		}
+		orphan_abort(c, r->gid, all, c->nparts < TXN_MAX_PARTS ? c->nparts : TXN_MAX_PARTS,
+		    "rolled back by the operator (no commit decision)");
 		reply_outcome(s, XACT_OUTCOME_ABORTED, "rolling back on every participant", 0);
 		return;
 	}

@@ -108,8 +108,8 @@ txn_init_orphan(struct txn *t, const char *gid, int pid)
 	t->retry = 1;
 }
 
-static struct txn_part *
-find_part(struct txn *t, int pid)
+const struct txn_part *
+txn_find_part(const struct txn *t, int pid)
 {
 	for (int i = 0; i < t->nparts; i++) {
 		if (t->parts[i].pid == pid) {
@@ -117,6 +117,13 @@ find_part(struct txn *t, int pid)
 		}
 	}
 	return NULL;
+}
+
+/* txn_find_part, for the transitions that change the branch. */
+static struct txn_part *
+find_part(struct txn *t, int pid)
+{
+	return (struct txn_part *)txn_find_part(t, pid);
 }
 
 int

@@ -152,6 +152,9 @@ int txn_add_orphan_part(struct txn *t, int pid);
  */
 int txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out);
 
+/* The branch of participant pid, or NULL when pid is not enlisted. */
+const struct txn_part *txn_find_part(const struct txn *t, int pid);
+
 /* Names, for logs and status; never NULL. */
 const char *txn_state_name(enum txn_state s);
 const char *txn_part_state_name(enum txn_part_state s);

@@ -171,17 +171,6 @@ request(struct sim *s, enum msg_kind kind, int t, int pid, uint32_t seq, int wri
 	send_msg(s, &m);
 }
 
-static uint32_t
-stmts_of(const struct txn *x, int pid)
-{
-	for (int i = 0; i < x->nparts; i++) {
-		if (x->parts[i].pid == pid) {
-			return x->parts[i].stmts;
-		}
-	}
-	return 0;
-}
-
 static void
 actions(struct sim *s, int t, const struct txn_actions *a)
 {
@@ -190,7 +179,7 @@ actions(struct sim *s, int t, const struct txn_actions *a)
 
 		switch (a->a[i].type) {
 		case TXN_ACT_SEND_EXEC:
-			request(s, M_EXEC, t, pid, stmts_of(&s->txn[t], pid), s->cl[t].writes_next);
+			request(s, M_EXEC, t, pid, txn_find_part(&s->txn[t], pid)->stmts, s->cl[t].writes_next);
 			break;
 		case TXN_ACT_SEND_PREPARE:
 			request(s, M_PREPARE, t, pid, 0, 0);
