@@ -10,7 +10,7 @@ CFLAGS   ?= -O2 -g
 B        ?= build
 
 XCFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread -MMD -MP \
-           -Ishared -Icoordinator -Iparticipant -I$(B)/gen -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+           -Ishared -Icoordinator -Iparticipant -Itests/harness -I$(B)/gen -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 LDLIBS   = -lnng -lprotobuf-c -linih -lsqlite3 -lpq -pthread
 ifneq ($(CI),)
 XCFLAGS += -Werror
@@ -33,9 +33,10 @@ PART_OBJ = $(B)/participant/branch.o $(B)/participant/agent.o \
            $(B)/participant/part_config.o $(B)/participant/pgbackend.o \
            $(B)/participant/sqlguard.o $(B)/participant/sqlitebackend.o \
            $(B)/participant/result.o $(B)/gen/sqlite_schema.o
-BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl
+HARNESS_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard tests/harness/*.c))
+BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl $(B)/xact-harness
 UNIT     = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
-TESTBINS = $(B)/tests/bank $(B)/tests/rawsend $(B)/tests/abandon
+TESTBINS = $(B)/tests/rawsend $(B)/tests/abandon
 MANS     = $(wildcard docs/*.1 docs/*.8)
 
 .PHONY: all test unit integration demo deps check-deps install uninstall clean
@@ -91,6 +92,9 @@ $(B)/xact-participant: $(B)/participant/main.o $(PART_OBJ) $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/xactctl: $(B)/coordinator/xactctl.o $(B)/coordinator/journal.o \
     $(B)/gen/journal_schema.o $(B)/libxact.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/xact-harness: $(HARNESS_OBJ) $(B)/coordinator/journal.o $(B)/gen/journal_schema.o \
+    $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(COORD_OBJ) $(PART_OBJ) $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

@@ -194,6 +194,12 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 		b->conn = NULL;
 		return BRES_OK;
 	case BOP_COMMIT_PREPARED:
+		/* Test only: with test.commit_as_abort=error the branch is
+		 * rolled back and reported committed - the very violation xact
+		 * exists to prevent, which the harness's checker must catch. */
+		if (XACT_FAILPOINT("test.commit_as_abort") != 0) {
+			return a->ops->rollback_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
+		}
 		return a->ops->commit_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
 	case BOP_ROLLBACK_PREPARED:
 		return a->ops->rollback_prepared(a->be, local_gid(a, b->gid, local), err, errlen);

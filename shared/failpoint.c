@@ -37,6 +37,7 @@ static const char *const known[] = {
 	"part.after_abort", "pg.before_prepare", "pg.after_prepare", "pg.before_commit_prepared",
 	"pg.after_commit_prepared", "pg.before_rollback_prepared", "pg.after_rollback_prepared",
 	"sqlite.before_log", "sqlite.after_log", "sqlite.before_commit", "sqlite.after_commit",
+	"test.commit_as_abort", /* breaks atomicity on purpose: tests of the checker only */
 };
 
 int failpoint_armed;

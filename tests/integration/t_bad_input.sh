@@ -66,7 +66,6 @@ xt_assert_grep "status shows pb unreachable" "^pb  *no" "$XT_TMP/st"
 
 # A participant that dies during the statements (its second one).
 XACT_FAILPOINTS=part.before_exec=crash@2 xt_part_b
-xt_wait_port "$BPORT"
 $X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 0" \
         --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 0" \
         --on pb "INSERT INTO ledger (xfer, amount) VALUES (2, 1)" 2>"$XT_TMP/e4"
@@ -78,7 +77,6 @@ xt_assert_eq "dies during statements: pa rolled back" 1000 "$(balance bank_a 0)"
 # the call fails (connection reset), the transaction aborts, nothing of it
 # remains on either side.
 XACT_FAILPOINTS=part.before_exec=crash@2 xt_part_b
-xt_wait_port "$BPORT"
 $X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 0" \
         --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 0" \
         --on pb "INSERT INTO ledger (xfer, amount) VALUES (3, 1)" 2>"$XT_TMP/e4b" &
@@ -94,7 +92,6 @@ xt_stop pb
 
 # A participant that dies during prepare, before PREPARE TRANSACTION.
 XACT_FAILPOINTS=pg.before_prepare=crash xt_part_b
-xt_wait_port "$BPORT"
 $X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 0" \
         --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 0" 2>"$XT_TMP/e5"
 xt_assert_eq "participant dies before prepare: exit status" 1 $?
@@ -104,14 +101,12 @@ xt_wait_exit pb 5 || xt_fail "pb did not crash before prepare"
 # prepared in PostgreSQL; the coordinator aborts; once the agent is back
 # it re-attaches the branch and the abort reaches it.
 XACT_FAILPOINTS=pg.after_prepare=crash xt_part_b
-xt_wait_port "$BPORT"
 $X exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 0" \
         --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 0" 2>"$XT_TMP/e6"
 xt_assert_eq "participant dies after prepare: exit status" 1 $?
 xt_wait_exit pb 5 || xt_fail "pb did not crash after prepare"
 xt_assert_eq "branch left prepared in bank_b" 1 "$(xt_prepared "$PGPORT" bank_b)"
 xt_part_b
-xt_wait_port "$BPORT"
 xt_wait_no_prepared "$PGPORT" bank_b 15 || xt_fail "orphan branch not rolled back after pb returned"
 xt_assert_grep "re-attached" "re-attached prepared branch" "$XT_TMP/pb.log"
 xt_assert_eq "after prepare crash: pa" 1000 "$(balance bank_a 0)"
@@ -169,7 +164,7 @@ xt_assert_grep "journal of another coordinator" "belongs to coordinator id 'c1'"
 xt_pg_start noprep max_prepared_transactions=0
 "$XT_BUILD/xact-participant" --name px --listen "tcp://127.0.0.1:$(xt_free_port)" \
     --coordinator "$COORD_URL" --backend postgres \
-    --conninfo "$(xt_conninfo "$PGPORT_noprep" postgres)" 2>"$XT_TMP/p1"
+    --conninfo "$(xt_conninfo "$PORT_noprep" postgres)" 2>"$XT_TMP/p1"
 xt_assert_eq "no prepared transactions: exit status" 1 $?
 xt_assert_grep "no prepared transactions" "max_prepared_transactions = 0" "$XT_TMP/p1"
 "$XT_BUILD/xact-participant" --name px --listen "tcp://127.0.0.1:$(xt_free_port)" \

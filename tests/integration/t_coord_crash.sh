@@ -12,7 +12,6 @@ xt_bank_up
 crash_xfer() {
 	xt_stop coord
 	XACT_FAILPOINTS="$2=crash" xt_coord_start --log-level debug
-	xt_wait_port "$CPORT"
 	"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 2000 exec \
 	    --on pa "UPDATE accounts SET balance = balance - 10 WHERE id = 3" \
 	    --on pa "INSERT INTO ledger (xfer, amount) VALUES ($1, 10)" \
@@ -27,7 +26,6 @@ crash_xfer() {
 	xt_assert_eq "prepared in bank_a" 1 "$(xt_prepared "$PGPORT" bank_a)"
 	xt_assert_eq "prepared in bank_b" 1 "$(xt_prepared "$PGPORT" bank_b)"
 	xt_coord_start
-	xt_wait_port "$CPORT"
 	xt_wait_no_prepared "$PGPORT" bank_a 15 || xt_fail "bank_a still prepared after restart ($2)"
 	xt_wait_no_prepared "$PGPORT" bank_b 15 || xt_fail "bank_b still prepared after restart ($2)"
 }

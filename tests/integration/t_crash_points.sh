@@ -16,7 +16,6 @@ start_all() { # COORD_ENV PA_ENV PB_ENV
 	XACT_FAILPOINTS=$1 xt_coord_start
 	XACT_FAILPOINTS=$2 xt_part_a $AGENT_FLAGS
 	XACT_FAILPOINTS=$3 xt_part_b $AGENT_FLAGS
-	xt_wait_port "$CPORT"; xt_wait_port "$APORT"; xt_wait_port "$BPORT"
 }
 stop_all() {
 	for p in coord pa pb; do xt_stop $p; done

@@ -37,7 +37,6 @@ xt_assert_eq "no marker for read-only branches" 1 \
 # meanwhile a DBA rolls pa's branch back by hand.
 xt_stop coord
 XACT_FAILPOINTS=coord.after_decision=crash xt_coord_start
-xt_wait_port "$CPORT"
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 2000 exec \
     --on pa "UPDATE accounts SET balance = balance - 5 WHERE id = 2" \
     --on pb "UPDATE accounts SET balance = balance + 5 WHERE id = 2" >/dev/null 2>&1
@@ -46,7 +45,6 @@ local_gid=$(xt_sql "$PGPORT" bank_a "SELECT gid FROM pg_prepared_xacts WHERE dat
 [ -n "$local_gid" ] || xt_fail "pa's branch is not prepared"
 xt_sql "$PGPORT" bank_a "ROLLBACK PREPARED '$local_gid'" >/dev/null
 xt_coord_start
-xt_wait_port "$CPORT"
 xt_wait_log "$XT_TMP/coord.log" "heuristic outcome gid=.* participant=pa branch=aborted decision=commit" 15
 xt_wait_no_prepared "$PGPORT" bank_b 15 || xt_fail "pb's branch still prepared"
 xt_assert_eq "pb committed as decided" 1005 \

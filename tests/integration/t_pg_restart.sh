@@ -8,7 +8,6 @@ xt_init
 xt_bank_up --recovery-interval 60
 xt_stop pa
 XACT_FAILPOINTS="pg.before_commit_prepared=delay:2000@1" xt_part_a --log-level debug
-xt_wait_port "$APORT"
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 20000 exec \
     --on pa "UPDATE accounts SET balance = balance - 30 WHERE id = 1" \
     --on pa "INSERT INTO ledger (xfer, amount) VALUES (77, 30)" \

@@ -9,7 +9,6 @@ xt_bank_up
 R="$XT_BUILD/xactctl --coordinator $COORD_URL --timeout 3000 recover"
 xt_stop pa
 XACT_FAILPOINTS=pg.before_commit_prepared=crash xt_part_a
-xt_wait_port "$APORT"
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 5000 exec \
     --on pa "UPDATE accounts SET balance = balance - 2 WHERE id = 2" \
     --on pa "INSERT INTO ledger (xfer, amount) VALUES (22, 2)" \
@@ -31,7 +30,6 @@ xt_assert_grep "show while pa is down" "\"gid\":\"$gid\",\"coordinator_state\":\
 while [ $(( $(date +%s) - down_at )) -lt 10 ]; do sleep 0.5; done
 xt_assert_eq "still prepared after 10 s down" 1 "$(xt_prepared "$PGPORT" bank_a)"
 xt_part_a
-xt_wait_port "$APORT"
 $R commit "$gid" >"$XT_TMP/c" || xt_fail "recover commit"
 xt_assert_grep "recover commit" "^$gid: committed" "$XT_TMP/c"
 xt_wait_no_prepared "$PGPORT" bank_a 15 || xt_fail "pa's branch never committed"

@@ -32,7 +32,6 @@ xt_assert_eq "another coordinator's gid: exit status" 1 $?
 # A journaled commit that cannot reach pa (it dies at COMMIT PREPARED).
 xt_stop pa
 XACT_FAILPOINTS=pg.before_commit_prepared=crash xt_part_a
-xt_wait_port "$APORT"
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 5000 exec \
     --on pa "UPDATE accounts SET balance = balance - 4 WHERE id = 4" \
     --on pa "INSERT INTO ledger (xfer, amount) VALUES (44, 4)" \
@@ -51,7 +50,6 @@ xt_assert_eq "forget before every ack: exit status" 1 $?
 $R abort "$gid" --heuristic --json >"$XT_TMP/a3" || xt_fail "heuristic abort"
 xt_assert_grep "heuristic abort --json" "\"gid\":\"$gid\",\"done\":true,\"outcome\":\"aborted\"" "$XT_TMP/a3"
 xt_part_a
-xt_wait_port "$APORT"
 xt_wait_no_prepared "$PGPORT" bank_a 15 || xt_fail "pa's branch not rolled back"
 xt_assert_eq "pa rolled back by the operator" 0 "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 44")"
 xt_assert_eq "pb committed as decided" 1 "$(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM ledger WHERE xfer = 44")"

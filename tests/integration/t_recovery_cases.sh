@@ -4,7 +4,7 @@
 #    asking about every branch prepared for a second).
 #  - citus#3780: COMMIT fails on one participant in phase 2: the client is
 #    told "committed, completion pending", and recovery finishes it.
-#  - citus#2287: clients killed (SIGINT) at any step: no prepared
+#  - citus#2287: clients killed (SIGKILL) at any step: no prepared
 #    transaction outlives the transaction timeout and one recovery interval.
 . tests/lib.sh
 xt_init
@@ -12,11 +12,9 @@ xt_bank_up --txn-timeout 2
 for p in pa pb; do xt_stop $p; done
 xt_part_a --recovery-interval 1 --orphan-grace 1
 xt_part_b --recovery-interval 1 --orphan-grace 1
-xt_wait_port "$APORT"
-xt_wait_port "$BPORT"
 
 # citus#1030
-"$XT_BUILD/tests/bank" "$COORD_URL" 16 400 5 "$XT_ACCOUNTS" 1 pa pb >"$XT_TMP/out" ||
+xt_h workload --clients 16 --transfers 400 --abort-every 5 --first 1 >"$XT_TMP/out" ||
     xt_fail "bank workload"
 xt_assert_eq "unknown outcomes" 0 "$(awk '$2 == "unknown"' "$XT_TMP/out" | wc -l)"
 xt_bank_check "$XT_TMP/out"
@@ -26,7 +24,6 @@ xt_assert_eq "no heuristic outcome under recovery load" 0 \
 # citus#3780
 xt_stop pb
 XACT_FAILPOINTS=pg.before_commit_prepared=error@1 xt_part_b --recovery-interval 1 --orphan-grace 1
-xt_wait_port "$BPORT"
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec \
     --on pa "UPDATE accounts SET balance = balance - 3 WHERE id = 6" \
     --on pa "INSERT INTO ledger (xfer, amount) VALUES (3780, 3)" \
@@ -39,11 +36,11 @@ xt_assert_eq "pb finished by recovery" 1 "$(xt_sql "$PGPORT" bank_b "SELECT coun
 
 # citus#2287
 for round in 1 2 3 4 5; do
-	"$XT_BUILD/tests/bank" "$COORD_URL" 8 100000 0 "$XT_ACCOUNTS" $((round * 100000)) pa pb \
+	"$XT_BUILD/xact-harness" workload --clients 8 --transfers 100000 --first $((round * 100000)) \
 	    >"$XT_TMP/killed$round" &
 	bank=$!
 	sleep "0.$((RANDOM % 8 + 2))"
-	kill -INT $bank
+	kill -KILL $bank
 	wait $bank 2>/dev/null
 done
 # The coordinator aborts what the dead clients left open after its

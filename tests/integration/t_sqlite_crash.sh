@@ -24,7 +24,6 @@ transfer() {
 restart_pb() {
 	xt_stop pb KILL
 	xt_part_b "$@"
-	xt_wait_port "$BPORT"
 }
 count() { # XFER: on how many databases the transfer is
 	echo $(( $(xt_a_sql "SELECT count(*) FROM ledger WHERE xfer = $1") + \
@@ -50,7 +49,6 @@ xt_assert_eq "(a) total" "$total" "$(xt_bank_total)"
 # commits; the restarted agent re-prepares and commits exactly once.
 xt_stop coord
 XACT_FAILPOINTS=coord.before_decision=delay:2500 xt_coord_start
-xt_wait_port "$CPORT"
 transfer 802 --on pb "UPDATE rnd SET v = random() WHERE id = 1 RETURNING v" >"$XT_TMP/b.out" 2>&1 &
 xpid=$!
 xt_wait_log "$XT_TMP/coord.log" "failpoint fired name=coord.before_decision" 5
@@ -68,7 +66,6 @@ xt_assert_eq "(b) credited once" 1010 "$(xt_b_sql "SELECT balance FROM accounts 
 xt_assert_eq "(b) total" "$total" "$(xt_bank_total)"
 xt_stop coord
 xt_coord_start
-xt_wait_port "$CPORT"
 
 # (c) Committed with its marker, side-log record not yet removed: the
 # restarted agent sees the marker and only drops the record; the

@@ -16,7 +16,7 @@ if [ "$XT_B_BACKEND" = postgres ]; then
 	xt_sql "$PGPORT" bank_b "BEGIN; INSERT INTO ledger VALUES (90002, 1); PREPARE TRANSACTION 'xact:c9:1:pb';" >/dev/null
 	foreign_expected="manual-1,xact:c9:1:pb"
 fi
-"$XT_BUILD/tests/bank" "$COORD_URL" 16 200 5 "$XT_ACCOUNTS" 1 pa pb >"$XT_TMP/out" ||
+xt_h workload --clients 16 --transfers 200 --abort-every 5 --first 1 >"$XT_TMP/out" ||
     xt_fail "bank workload"
 xt_assert_eq "transfers run" 200 "$(wc -l <"$XT_TMP/out")"
 xt_assert_eq "unknown outcomes" 0 "$(awk '$2 == "unknown"' "$XT_TMP/out" | wc -l)"
@@ -27,7 +27,6 @@ committed=$(awk '$2 == "committed"' "$XT_TMP/out" | wc -l)
 # Restart everything: recovery and the sweeps run again.
 xt_stop coord; xt_stop pa; xt_stop pb
 xt_part_a; xt_part_b; xt_coord_start
-xt_wait_port "$CPORT"
 sleep 2.5
 foreign=$(xt_sql "$PGPORT" postgres "SELECT string_agg(gid, ',' ORDER BY gid) FROM pg_prepared_xacts")
 xt_assert_eq "foreign prepared transactions untouched" "$foreign_expected" "$foreign"
