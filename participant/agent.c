@@ -611,14 +611,24 @@ housekeeping(struct agent *a)
 static void
 ask_outcomes(struct agent *a)
 {
-	char (*gids)[64] = NULL;
+	struct asked {
+		char gid[64];
+		int prepared;
+	} *gids = NULL;
 	size_t n = 0, cap = 0;
 	int64_t now = util_now_ms();
 
 	pthread_mutex_lock(&a->table_lock);
 	for (int h = 0; h < BUCKETS; h++) {
 		for (struct pbranch *b = a->table[h]; b != NULL; b = b->next) {
-			if (b->state != BR_PREPARED || now - b->prepared_ms < a->cfg->orphan_grace_ms) {
+			/* An open branch idle past the grace period may belong to
+			 * a transaction its coordinator lost in a crash: it holds
+			 * row locks until --branch-timeout unless we ask. */
+			int prepared = b->state == BR_PREPARED &&
+			               now - b->prepared_ms >= a->cfg->orphan_grace_ms;
+			int open = b->state == BR_ACTIVE && now - b->touched_ms >= a->cfg->orphan_grace_ms;
+
+			if (!prepared && !open) {
 				continue;
 			}
 			if (n == cap) {
@@ -629,7 +639,8 @@ ask_outcomes(struct agent *a)
 				}
 				gids = more;
 			}
-			snprintf(gids[n++], sizeof(*gids), "%s", b->gid);
+			snprintf(gids[n].gid, sizeof(gids[n].gid), "%s", b->gid);
+			gids[n++].prepared = prepared;
 		}
 	}
 	pthread_mutex_unlock(&a->table_lock);
@@ -638,26 +649,30 @@ ask_outcomes(struct agent *a)
 		Xact__OutcomeReq oq = XACT__OUTCOME_REQ__INIT;
 		Xact__Reply *rep;
 		nng_msg *done;
-		int rv;
+		const char *st = gids[i].prepared ? "prepared" : "active";
+		int rv, commit;
 
-		oq.gid = gids[i];
+		oq.gid = gids[i].gid;
 		req.body_case = XACT__REQUEST__BODY_OUTCOME;
 		req.outcome = &oq;
 		if ((rv = wire_call(a->coord, &req, &rep, 1000)) != XACT_OK) {
-			log_warn("in doubt gid=%s state=prepared: coordinator %s: %s", gids[i],
+			log_warn("in doubt gid=%s state=%s: coordinator %s: %s", gids[i].gid, st,
 			    a->cfg->coordinator, xact_strerror(rv));
 			continue;
 		}
+		commit = rep->body_case == XACT__REPLY__BODY_OUTCOME &&
+		         rep->outcome->outcome == XACT__OUTCOME__OUTCOME_COMMITTED;
 		if (rep->body_case == XACT__REPLY__BODY_OUTCOME &&
-		    rep->outcome->outcome != XACT__OUTCOME__OUTCOME_UNKNOWN) {
-			int commit = rep->outcome->outcome == XACT__OUTCOME__OUTCOME_COMMITTED;
-
-			log_info("asked the coordinator gid=%s state=prepared outcome=%s", gids[i],
+		    rep->outcome->outcome != XACT__OUTCOME__OUTCOME_UNKNOWN &&
+		    (gids[i].prepared || !commit)) {
+			/* An open branch never takes "committed": only a
+			 * prepared one can have been part of a commit. */
+			log_info("asked the coordinator gid=%s state=%s outcome=%s", gids[i].gid, st,
 			    commit ? "committed" : "aborted");
-			done = handle_branch(a, commit ? BREQ_COMMIT : BREQ_ABORT, gids[i], 0, NULL);
+			done = handle_branch(a, commit ? BREQ_COMMIT : BREQ_ABORT, gids[i].gid, 0, NULL);
 			nng_msg_free(done);
-		} else {
-			log_info("in doubt gid=%s state=prepared: coordinator answers %s", gids[i],
+		} else if (gids[i].prepared) {
+			log_info("in doubt gid=%s state=prepared: coordinator answers %s", gids[i].gid,
 			    rep->body_case == XACT__REPLY__BODY_OUTCOME ? "still deciding"
 			    : rep->body_case == XACT__REPLY__BODY_ERROR ? rep->error->message
 			                                                : "something unexpected");

@@ -37,7 +37,7 @@ xt_cleanup() {
 	# reaches before it execs still has these traps.
 	[ "$BASHPID" = "$XT_OWNER" ] || return 0
 	for dir in $XT_ENVS; do
-		"$XT_BUILD/xact-harness" down --dir "$dir" --keep
+		[ -e "$dir/ports" ] && "$XT_BUILD/xact-harness" down --dir "$dir" --keep
 	done
 	if [ -n "$XT_TMP" ] && [ -z "${XT_KEEP:-}" ]; then rm -rf "$XT_TMP"; fi
 }

@@ -184,17 +184,19 @@ int
 env_start(const struct scenario *sc, const char *name, char *const extra[], int nextra,
     const char *const env[], char *err, size_t errlen)
 {
-	struct argv a = {.n = 0};
+	struct argv a = {.n = 0}, e = {.n = 0};
 	int found = 0;
 
 	for (int i = 0; i < sc->nparts; i++) {
 		if (strcmp(sc->parts[i].name, name) == 0) {
 			participant_argv(sc, i, &a);
+			args_split(&e, sc->parts[i].env);
 			found = 1;
 		}
 	}
 	if (!found && strcmp(name, sc->coord.name) == 0 && sc->nparts > 0) {
 		coordinator_argv(sc, &a);
+		args_split(&e, sc->coord.env);
 		found = 1;
 	}
 	if (!found && strcmp(name, "proxy") == 0 && sc->coord.proxy) {
@@ -208,11 +210,14 @@ env_start(const struct scenario *sc, const char *name, char *const extra[], int 
 	for (int i = 0; i < nextra; i++) {
 		arg(&a, extra[i]);
 	}
-	if (a.n == MAX_ARGS) {
+	for (int i = 0; env != NULL && env[i] != NULL; i++) {
+		arg(&e, env[i]); /* the caller's come last, and win */
+	}
+	if (a.n == MAX_ARGS || e.n == MAX_ARGS) {
 		snprintf(err, errlen, "%s: too many arguments", name);
 		return -1;
 	}
-	return proc_start(sc->dir, name, a.v, env, err, errlen);
+	return proc_start(sc->dir, name, a.v, (const char *const *)e.v, err, errlen);
 }
 
 /* Starts NAME and waits until it listens; an early exit is an error

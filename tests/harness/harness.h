@@ -59,6 +59,7 @@ struct sc_participant {
 	char name[H_NAME];
 	char database[H_NAME];
 	char args[H_TEXT];      /* extra flags, split on blanks */
+	char env[H_TEXT];       /* K=V ... added to its environment */
 	int port;
 };
 
@@ -66,6 +67,7 @@ struct sc_coordinator {
 	char name[H_NAME];      /* "coord" unless named */
 	char id[H_NAME];
 	char args[H_TEXT];
+	char env[H_TEXT];
 	int port;
 	int proxy;              /* links go through the harness's proxy */
 };

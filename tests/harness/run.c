@@ -320,6 +320,23 @@ write_report(const struct scenario *sc, const struct outcome *o, const char *pat
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* With keep, everything is left running for inspection; else it is
+ * stopped, and the state folder (logs, journal, databases) kept only when
+ * something went wrong. */
+static void
+finish(const struct scenario *sc, int keep, int failed)
+{
+	if (keep) {
+		printf("left running: %s (xact-harness env --dir %s; xact-harness down --dir %s)\n",
+		    sc->dir, sc->dir, sc->dir);
+		return;
+	}
+	if (failed) {
+		printf("stopped; files kept for inspection in %s\n", sc->dir);
+	}
+	env_down(sc->dir, failed);
+}
+
 int
 run_scenario(struct scenario *sc, const char *report, int keep)
 {
@@ -350,12 +367,7 @@ run_scenario(struct scenario *sc, const char *report, int keep)
 		printf("report: %s\n", report);
 	}
 	rc = o.failed ? 2 : o.violations > 0 ? 1 : 0;
-	if (rc != 0) {
-		keep = 1;
-		printf("kept for inspection: %s (xact-harness down --dir %s removes it)\n", sc->dir,
-		    sc->dir);
-	}
-	env_down(sc->dir, keep);
+	finish(sc, keep, rc != 0);
 	wl_result_free(&o.r);
 	return rc;
 }
@@ -512,10 +524,6 @@ run_chaos(struct scenario *sc, int runs, uint64_t seed, double duration, int kee
 		}
 	}
 	printf("chaos: %d run(s) with violations or errors\n", failed_runs);
-	if (failed_runs > 0) {
-		keep = 1;
-		printf("kept for inspection: %s\n", sc->dir);
-	}
-	env_down(sc->dir, keep);
+	finish(sc, keep, failed_runs > 0 || errors > 0);
 	return errors > 0 ? 2 : failed_runs > 0 ? 1 : 0;
 }

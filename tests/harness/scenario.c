@@ -116,6 +116,25 @@ set_file(const struct scenario *sc, char *dst, const char *key, const char *v, c
 	return 0;
 }
 
+/* "K=V K2=V2": blank-separated assignments for a daemon's environment. */
+static int
+set_env(char *dst, size_t n, const char *v, char *err, size_t errlen)
+{
+	char buf[H_TEXT], *save, *w;
+
+	if (config_set_text(dst, n, "env", v, err, errlen) != 0) {
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (w = strtok_r(buf, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
+		if (strchr(w, '=') == NULL || w[0] == '=') {
+			snprintf(err, errlen, "env: '%s' is not NAME=VALUE", w);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 set_protocol(int *dst, const char *v, char *err, size_t errlen)
 {
@@ -298,6 +317,9 @@ on_participant(struct scenario *sc, const char *name, const char *key, const cha
 	if (strcmp(key, "args") == 0) {
 		return config_set_text(p->args, sizeof(p->args), key, v, err, errlen);
 	}
+	if (strcmp(key, "env") == 0) {
+		return set_env(p->env, sizeof(p->env), v, err, errlen);
+	}
 	if (strcmp(key, "port") == 0) {
 		return set_int(&p->port, key, v, 1024, 65535, "port", err, errlen);
 	}
@@ -325,6 +347,9 @@ on_coordinator(struct scenario *sc, const char *name, const char *key, const cha
 	}
 	if (strcmp(key, "args") == 0) {
 		return config_set_text(c->args, sizeof(c->args), key, v, err, errlen);
+	}
+	if (strcmp(key, "env") == 0) {
+		return set_env(c->env, sizeof(c->env), v, err, errlen);
 	}
 	if (strcmp(key, "port") == 0) {
 		return set_int(&c->port, key, v, 1024, 65535, "port", err, errlen);

@@ -36,7 +36,7 @@ struct attempt {
 	const char *outcome;  /* "committed", "aborted" or "unknown" */
 	char gid[64];         /* "-" when begin failed */
 	char error[512];      /* text of the failure, "" when none */
-	int exec_failed;      /* a statement failed (with an answer) */
+	int exec_failed;      /* a statement failed in its database */
 	int reopen;           /* some call got no answer: reopen the client */
 };
 
@@ -493,7 +493,9 @@ exec_failed(xact_txn *t, int rv, struct attempt *a)
 {
 	snprintf(a->error, sizeof(a->error), "%s: %s", xact_strerror(rv), xact_txn_error(t));
 	a->outcome = is_transport(rv) ? "unknown" : "aborted";
-	a->exec_failed = !is_transport(rv);
+	/* Only a statement's own failure counts: a database restarting or a
+	 * participant that forgot the transaction is a fault's doing. */
+	a->exec_failed = rv == XACT_ESQL;
 	a->reopen = is_transport(rv) || is_transport(xact_rollback(t));
 	xact_txn_free(t);
 }
