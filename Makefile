@@ -39,7 +39,7 @@ UNIT     = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c
 TESTBINS = $(B)/tests/rawsend $(B)/tests/abandon
 MANS     = $(wildcard docs/*.1 docs/*.8)
 
-.PHONY: all test unit integration demo deps check-deps install uninstall clean
+.PHONY: all test unit integration chaos-test chaos demo deps check-deps install uninstall clean
 .SECONDARY:
 all: $(BINS) $(B)/libxact.a
 
@@ -101,11 +101,19 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(COORD_OBJ) $(PART_OBJ) $(B)/libxac
 $(B)/tests/%: $(B)/tests/integration/%.o $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-test: unit integration
+test: unit integration chaos-test
 unit: $(UNIT)
 	@fail=0; for t in $(UNIT); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 integration: all $(TESTBINS)
 	@sh tests/integration/run.sh $(B)
+
+# Random faults with checked invariants (tests/scenarios/chaos.ini): 50
+# runs in `make test`, 500 in `make chaos`; CHAOS_SEED picks the runs.
+CHAOS_SEED ?= 1
+chaos-test: all
+	$(B)/xact-harness chaos tests/scenarios/chaos.ini --runs 50 --seed $(CHAOS_SEED)
+chaos: all
+	$(B)/xact-harness chaos tests/scenarios/chaos.ini --runs 500 --seed $(CHAOS_SEED)
 
 demo: all
 	@XT_BUILD=$(B) bash tests/demo.sh

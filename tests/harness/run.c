@@ -320,6 +320,22 @@ write_report(const struct scenario *sc, const struct outcome *o, const char *pat
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* `at = random`: a moment in the first 70% of the workload (its duration,
+ * or 5 s when it runs a number of transactions), drawn from [harness] seed
+ * so that a rerun injects at the same moments. */
+static void
+draw_moments(struct scenario *sc)
+{
+	uint64_t s = sc->seed * 0x9E3779B97F4A7C15ULL + 7;
+	double span = sc->wl.duration > 0 ? sc->wl.duration : 5;
+
+	for (int i = 0; i < sc->nfaults; i++) {
+		if (sc->faults[i].at_random) {
+			sc->faults[i].at = rnd_between(&s, 0.05, 0.7) * span;
+		}
+	}
+}
+
 /* With keep, everything is left running for inspection; else it is
  * stopped, and the state folder (logs, journal, databases) kept only when
  * something went wrong. */
@@ -350,6 +366,7 @@ run_scenario(struct scenario *sc, const char *report, int keep)
 	}
 	printf("up: %s (state folder %s)\n", sc->path, sc->dir);
 	fflush(stdout);
+	draw_moments(sc);
 	qsort(sc->faults, (size_t)sc->nfaults, sizeof(sc->faults[0]), by_moment);
 	round_run(sc, 1, sc->faults, sc->nfaults, &o);
 	printf("workload: %zu transactions in %.1f s: %ld committed, %ld aborted, %ld unknown; "

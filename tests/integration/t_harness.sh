@@ -24,24 +24,13 @@ nothing_runs() { # WHAT DIR
 }
 
 # ---- the checker catches a broken commit ---------------------------------
-cat >"$XT_TMP/broken.ini" <<EOF
-[postgres main]
-[database bank_a]
-type = postgres
-cluster = main
-bank = yes
-[database bank_b]
-type = sqlite
-bank = yes
-[participant pa]
-database = bank_a
+# The fixture's scenario with bank_b on SQLite; a section given again adds
+# to the first.
+XT_B_BACKEND=sqlite xt_bank_scenario >"$XT_TMP/broken.ini"
+cat >>"$XT_TMP/broken.ini" <<EOF
 [participant pb]
-database = bank_b
 env = XACT_FAILPOINTS=test.commit_as_abort=error@3
-[coordinator]
-args = --recovery-interval 1
 [workload]
-type = bank
 clients = 1
 transfers = 10
 EOF
@@ -63,37 +52,13 @@ xt_assert_eq "bank_b lacks transfer 3" 0 "$(sqlite3 "$FILE_bank_b" "SELECT count
 [ ! -e "$XT_TMP/broken" ] || xt_fail "down left the state folder"
 
 # ---- faults from the scenario, and a user's SQL workload ------------------
-cat >"$XT_TMP/faults.ini" <<EOF
-[postgres main]
-[database bank_a]
-type = postgres
-cluster = main
-bank = yes
-[database bank_b]
-type = postgres
-cluster = main
-bank = yes
-[database bank_c]
-type = sqlite
-bank = yes
-[participant pa]
-database = bank_a
-args = --recovery-interval 1 --orphan-grace 2
-[participant pb]
-database = bank_b
-args = --recovery-interval 1 --orphan-grace 2
-[participant pc]
-database = bank_c
-args = --recovery-interval 1 --orphan-grace 2 --lock-timeout 1000
-[coordinator]
-proxy = yes
-args = --call-timeout 1000 --recovery-interval 1
+# The chaos scenario (two PostgreSQL databases, one SQLite, links through
+# the proxy) with three faults of our choosing.
+cp tests/scenarios/chaos.ini "$XT_TMP/faults.ini"
+cat >>"$XT_TMP/faults.ini" <<EOF
 [workload]
-type = bank
-clients = 6
 duration = 4
 abort_ratio = 0.2
-timeout = 3000
 [fault kill_pb]
 type = kill
 target = pb
@@ -170,8 +135,7 @@ xt_assert_eq "user SQL workload: exit status" 0 "$status"
 xt_assert_grep "200 transactions" "200 transactions" "$XT_TMP/user.out"
 
 # ---- links from the command line ------------------------------------------
-sed -e '/^\[workload\]/,$d' "$XT_TMP/faults.ini" >"$XT_TMP/links.ini"
-xt_up "$XT_TMP/links.ini" "$XT_TMP/links"
+xt_up tests/scenarios/chaos.ini "$XT_TMP/links"
 X="$XT_BUILD/xactctl --coordinator $XACT_COORDINATOR"
 xt_h cut pb || xt_fail "cut"
 xt_h status | grep -q "pb=cut" || xt_fail "status does not show the cut"
