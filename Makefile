@@ -96,7 +96,8 @@ $(B)/xactctl: $(B)/coordinator/xactctl.o $(B)/coordinator/journal.o \
 $(B)/xact-harness: $(HARNESS_OBJ) $(B)/coordinator/journal.o $(B)/gen/journal_schema.o \
     $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(COORD_OBJ) $(PART_OBJ) $(B)/libxact.a
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(COORD_OBJ) $(PART_OBJ) \
+    $(filter-out %/main.o,$(HARNESS_OBJ)) $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 $(B)/tests/%: $(B)/tests/integration/%.o $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

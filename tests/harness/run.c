@@ -238,10 +238,20 @@ struct outcome {
 	char err[512];
 };
 
-/* One round: the workload with faults, revive, settle, check. */
+static void
+print_workload(const struct wl_result *r)
+{
+	printf("workload: %zu transactions in %.1f s: %ld committed, %ld aborted, %ld unknown; "
+	       "latency p50 %.1f ms, p99 %.1f ms\n", r->n, r->seconds, r->committed, r->aborted,
+	    r->unknown, r->p50_ms, r->p99_ms);
+	fflush(stdout);
+}
+
+/* One round: the workload with faults, revive, settle, check; verbose
+ * prints the workload's figures before the checks' findings. */
 static void
 round_run(struct scenario *sc, long first, const struct sc_fault *faults, int nfaults,
-    struct outcome *o)
+    struct outcome *o, int verbose)
 {
 	struct faulter fz = {.sc = sc, .faults = faults, .n = nfaults};
 	long before = 0, *inv = NULL;
@@ -268,6 +278,12 @@ round_run(struct scenario *sc, long first, const struct sc_fault *faults, int nf
 		pthread_join(th, NULL);
 	}
 	o->log = fz.log;
+	if (verbose) {
+		print_workload(&o->r);
+		if (o->log.len > 0) {
+			printf("faults:\n%s", o->log.text);
+		}
+	}
 	o->violations += revive(&fz);
 	o->settled = check_settle(sc) == 0;
 	if (!o->failed) {
@@ -368,13 +384,7 @@ run_scenario(struct scenario *sc, const char *report, int keep)
 	fflush(stdout);
 	draw_moments(sc);
 	qsort(sc->faults, (size_t)sc->nfaults, sizeof(sc->faults[0]), by_moment);
-	round_run(sc, 1, sc->faults, sc->nfaults, &o);
-	printf("workload: %zu transactions in %.1f s: %ld committed, %ld aborted, %ld unknown; "
-	       "latency p50 %.1f ms, p99 %.1f ms\n", o.r.n, o.r.seconds, o.r.committed, o.r.aborted,
-	    o.r.unknown, o.r.p50_ms, o.r.p99_ms);
-	if (o.log.len > 0) {
-		printf("faults:\n%s", o.log.text);
-	}
+	round_run(sc, 1, sc->faults, sc->nfaults, &o, 1);
 	if (o.failed) {
 		printf("error: %s\n", o.err);
 	}
@@ -520,7 +530,7 @@ run_chaos(struct scenario *sc, int runs, uint64_t seed, double duration, int kee
 			errors++;
 			break;
 		}
-		round_run(sc, (long)(k + 1) * 1000000L, &f, 1, &o);
+		round_run(sc, (long)(k + 1) * 1000000L, &f, 1, &o, 0);
 		printf("%-4d %-8llu %-10s %-44s %6ld %6ld %6ld  %s\n", k + 1, (unsigned long long)rs,
 		    f.target, what, o.r.committed, o.r.aborted, o.r.unknown,
 		    o.failed ? "ERROR" : o.violations > 0 ? "VIOLATION" : "ok");
