@@ -251,7 +251,7 @@ make_dir(const struct scenario *sc, char *err, size_t errlen)
 
 	snprintf(ports, sizeof(ports), "%s/ports", sc->dir);
 	if (access(ports, F_OK) == 0) {
-		snprintf(err, errlen, "%s is already up: run `xact-harness down --dir %s` first",
+		snprintf(err, errlen, "%s is already up (xact-harness down --dir %s stops it)",
 		    sc->dir, sc->dir);
 		return -1;
 	}
@@ -270,8 +270,7 @@ make_dir(const struct scenario *sc, char *err, size_t errlen)
 static int
 up_steps(struct scenario *sc, char *err, size_t errlen)
 {
-	if (make_dir(sc, err, errlen) != 0 || sc_assign_ports(sc, err, errlen) != 0 ||
-	    sc_save_ports(sc, err, errlen) != 0) {
+	if (sc_assign_ports(sc, err, errlen) != 0 || sc_save_ports(sc, err, errlen) != 0) {
 		return -1;
 	}
 	for (int i = 0; i < sc->nclusters && !h_interrupted; i++) {
@@ -306,6 +305,11 @@ up_steps(struct scenario *sc, char *err, size_t errlen)
 int
 env_up(struct scenario *sc, char *err, size_t errlen)
 {
+	/* A folder already up is refused before anything is recorded in it:
+	 * what runs there is not ours to stop. */
+	if (make_dir(sc, err, errlen) != 0) {
+		return 1;
+	}
 	if (up_steps(sc, err, errlen) == 0) {
 		return 0;
 	}

@@ -65,7 +65,7 @@ struct sc_participant {
 
 struct sc_coordinator {
 	char name[H_NAME];      /* "coord" unless named */
-	char id[H_NAME];
+	char id[H_NAME + 1];   /* config_set_name: up to 32 */
 	char args[H_TEXT];
 	char env[H_TEXT];
 	int port;
@@ -158,7 +158,7 @@ struct sc_database *sc_database(struct scenario *sc, const char *name);
 struct sc_participant *sc_part(struct scenario *sc, const char *name);
 struct sc_cluster *sc_cluster(struct scenario *sc, const char *name);
 const char *sc_fault_name(enum fault_type t);
-/* A free TCP port on 127.0.0.1 (15000-32767, below the ephemeral range). */
+/* A free TCP port on 127.0.0.1 (15000-31999, below the ephemeral range). */
 int sc_free_port(void);
 /* Proxy ports: coordinator->participant i and participant i->coordinator. */
 int sc_proxy_port(const struct scenario *sc, int part, int to_coord);
@@ -270,8 +270,10 @@ int check_invariant(const struct scenario *sc, long *sum, char *err, size_t errl
 
 /* ---- env.c ---- */
 
-/* up: folder, clusters, databases, proxy, participants, coordinator.  On
- * any failure (or interruption) stops what it started. */
+/* up: folder, clusters, databases, proxy, participants, coordinator.
+ * Returns 0; 1 when the folder cannot be made or is already up (nothing
+ * started, nothing stopped); -1 on a later failure (or interruption),
+ * after stopping what it started. */
 int env_up(struct scenario *sc, char *err, size_t errlen);
 /* Stops every process and cluster recorded in the state folder. */
 int env_down(const char *dir, int keep);

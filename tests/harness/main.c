@@ -8,6 +8,8 @@
 
 #include "xact.h"
 
+#include <nng/nng.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +42,7 @@ static const char usage_text[] =
     "  pg-restart CLUSTER           restart a PostgreSQL cluster (immediate)\n"
     "  env                          print the NAME=VALUE lines again\n"
     "  workload [--clients N] [--transfers N] [--duration SEC] [--abort-every N]\n"
-    "           [--abort-ratio R] [--first N] [--timeout MS] [--participants A,B]\n"
+    "           [--abort-ratio R] [--first N] [--client-timeout MS] [--participants A,B]\n"
     "                               run the scenario's workload; print XFER OUTCOME GID\n"
     "  check [--outcomes FILE] [--settle SEC]\n"
     "                               check the invariants; exit 1 on a violation\n"
@@ -302,10 +304,12 @@ cmd_up(const struct cli *c)
 	if (rc != 0) {
 		return rc;
 	}
-	if (env_up(&sc, err, sizeof(err)) != 0) {
+	if ((rc = env_up(&sc, err, sizeof(err))) != 0) {
 		fprintf(stderr, "xact-harness: %s\n", err);
-		fprintf(stderr, "xact-harness: everything started was stopped; logs kept in %s\n",
-		    sc.dir);
+		if (rc < 0) {
+			fprintf(stderr, "xact-harness: everything started was stopped; logs kept in %s\n",
+			    sc.dir);
+		}
 		return 2;
 	}
 	env_print(&sc);
@@ -611,8 +615,8 @@ on_running(const char *cmd, struct cli *c)
 	return usage_error("unknown command %s", cmd);
 }
 
-int
-main(int argc, char **argv)
+static int
+dispatch(int argc, char **argv)
 {
 	struct cli c;
 	const char *cmd;
@@ -643,4 +647,15 @@ main(int argc, char **argv)
 		return 0;
 	}
 	return on_running(cmd, &c);
+}
+
+int
+main(int argc, char **argv)
+{
+	int rc = dispatch(argc, argv);
+
+	/* Closed client sockets are reaped in the background: let nng finish
+	 * before exit, so that leak checkers see only real leaks. */
+	nng_fini();
+	return rc;
 }

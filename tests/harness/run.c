@@ -191,6 +191,9 @@ faulter_main(void *arg)
 
 	for (int i = 0; i < fz->n && !h_interrupted; i++) {
 		sleep_until(fz, fz->t0 + fz->faults[i].at, 0);
+		if (h_interrupted) {
+			break;
+		}
 		if (fz->done && fz->faults[i].type != F_CRASH_AT) {
 			note(fz, "fault %s skipped: the workload ended first\n", fz->faults[i].name, "");
 			continue;
@@ -208,7 +211,7 @@ revive(struct faulter *fz)
 	const struct scenario *sc = fz->sc;
 	int bad = 0;
 
-	for (int i = 0; i <= sc->nparts; i++) {
+	for (int i = 0; i < sc->nparts + (sc->nparts > 0); i++) {
 		const char *name = i < sc->nparts ? sc->parts[i].name : sc->coord.name;
 		char err[512];
 		int status;
@@ -393,7 +396,10 @@ run_scenario(struct scenario *sc, const char *report, int keep)
 	if (report != NULL && write_report(sc, &o, report) == 0) {
 		printf("report: %s\n", report);
 	}
-	rc = o.failed ? 2 : o.violations > 0 ? 1 : 0;
+	if (h_interrupted) {
+		printf("interrupted: the checks above may be incomplete\n");
+	}
+	rc = o.failed || h_interrupted ? 2 : o.violations > 0 ? 1 : 0;
 	finish(sc, keep, rc != 0);
 	wl_result_free(&o.r);
 	return rc;
@@ -480,6 +486,22 @@ draw_fault(const struct scenario *sc, uint64_t seed, double duration, struct sc_
 	}
 }
 
+/* Prints text's lines, the first after head, the others aligned with it. */
+static void
+print_indented(const char *head, const char *text)
+{
+	const char *line = text;
+
+	printf("%s", head);
+	while (*line != '\0') {
+		const char *nl = strchr(line, '\n');
+		int len = nl != NULL ? (int)(nl - line) : (int)strlen(line);
+
+		printf("%s%.*s\n", line == text ? "" : "             ", len, line);
+		line += len + (nl != NULL);
+	}
+}
+
 static void
 describe(const struct sc_fault *f, char *buf, size_t n)
 {
@@ -506,6 +528,7 @@ run_chaos(struct scenario *sc, int runs, uint64_t seed, double duration, int kee
 
 	if (sc->wl.type != WL_BANK) {
 		fprintf(stderr, "xact-harness: chaos needs a bank workload ([workload] type = bank)\n");
+		rmdir(sc->dir); /* made for this run, still empty */
 		return 2;
 	}
 	sc->wl.transfers = 0;
@@ -539,7 +562,7 @@ run_chaos(struct scenario *sc, int runs, uint64_t seed, double duration, int kee
 			errors++;
 		}
 		if (o.violations > 0 || o.failed) {
-			printf("     faults: %s", o.log.text);
+			print_indented("     faults: ", o.log.text);
 			printf("     reproduce: xact-harness chaos %s --runs 1 --seed %llu --duration %g\n",
 			    sc->path, (unsigned long long)rs, duration);
 			failed_runs++;
@@ -549,6 +572,10 @@ run_chaos(struct scenario *sc, int runs, uint64_t seed, double duration, int kee
 		if (errors > 0) {
 			break; /* the environment is broken: later rows would mean nothing */
 		}
+	}
+	if (h_interrupted) {
+		printf("chaos: interrupted\n");
+		errors++;
 	}
 	printf("chaos: %d run(s) with violations or errors\n", failed_runs);
 	finish(sc, keep, failed_runs > 0 || errors > 0);

@@ -665,6 +665,9 @@ validate_workload(struct scenario *sc, char *err, size_t errlen)
 	struct sc_workload *w = &sc->wl;
 
 	if (w->type == WL_NONE) {
+		if (w->duration == 0) {
+			w->duration = 5; /* how long `run` lets its faults play out */
+		}
 		return 0;
 	}
 	if (sc->nparts == 0) {
