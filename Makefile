@@ -32,7 +32,7 @@ COORD_OBJ = $(B)/coordinator/txn.o $(B)/coordinator/journal.o \
 PART_OBJ = $(B)/participant/branch.o $(B)/participant/agent.o \
            $(B)/participant/part_config.o $(B)/participant/pgbackend.o \
            $(B)/participant/sqlguard.o $(B)/participant/sqlitebackend.o \
-           $(B)/participant/result.o $(B)/gen/sqlite_schema.o
+           $(B)/participant/result.o $(B)/participant/term.o $(B)/gen/sqlite_schema.o
 HARNESS_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard tests/harness/*.c))
 BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl $(B)/xact-harness
 UNIT     = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))

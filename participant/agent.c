@@ -203,6 +203,11 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 		return a->ops->commit_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
 	case BOP_ROLLBACK_PREPARED:
 		return a->ops->rollback_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
+	case BOP_LOG_PRECOMMIT:
+		/* No backend records a pre-commit yet, and no request asks for
+		 * one (3PC is refused at begin): fail rather than pretend. */
+		snprintf(err, errlen, "three-phase commit is not supported by this agent");
+		return BRES_FAILED;
 	default:
 		return BRES_OK;
 	}

@@ -5,18 +5,19 @@
 
 #include <assert.h>
 
-#define NSTATES (BR_READ_ONLY + 1)
-#define NREQS (BREQ_ABORT + 1)
+#define NSTATES (BR_PRECOMMITTED + 1)
+#define NREQS (BREQ_PRECOMMIT + 1)
 
 /* op[state][request] */
 static const enum branch_op ops[NSTATES][NREQS] = {
-	/*                 EXEC            PREPARE       COMMIT                ABORT */
-	[BR_NONE] =      {BOP_BEGIN_EXEC, BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED},
-	[BR_ACTIVE] =    {BOP_EXEC,       BOP_PREPARE, BOP_REFUSE,          BOP_ROLLBACK},
-	[BR_PREPARED] =  {BOP_REFUSE,     BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED},
-	[BR_COMMITTED] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE},
-	[BR_ABORTED] =   {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_ROLLBACK_PREPARED},
-	[BR_READ_ONLY] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE},
+	/*                 EXEC            PREPARE       COMMIT                ABORT                  PRECOMMIT */
+	[BR_NONE] =      {BOP_BEGIN_EXEC, BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED, BOP_REFUSE},
+	[BR_ACTIVE] =    {BOP_EXEC,       BOP_PREPARE, BOP_REFUSE,          BOP_ROLLBACK,          BOP_REFUSE},
+	[BR_PREPARED] =  {BOP_REFUSE,     BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED, BOP_LOG_PRECOMMIT},
+	[BR_COMMITTED] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE,              BOP_NONE},
+	[BR_ABORTED] =   {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_ROLLBACK_PREPARED, BOP_REFUSE},
+	[BR_READ_ONLY] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE,              BOP_NONE},
+	[BR_PRECOMMITTED] = {BOP_REFUSE,  BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED, BOP_NONE},
 };
 
 enum branch_op
@@ -64,6 +65,8 @@ branch_after(enum branch_state s, enum branch_req r, enum branch_result res)
 			return BR_COMMITTED;
 		}
 		return res == BRES_NOT_FOUND ? BR_ABORTED : s;
+	case BOP_LOG_PRECOMMIT:
+		return res == BRES_OK ? BR_PRECOMMITTED : s; /* not durable: still prepared */
 	case BOP_ROLLBACK_PREPARED:
 		/* Also from ABORTED: a PREPARE TRANSACTION still running when
 		 * the branch was given up may complete afterwards, so an ABORT
@@ -82,7 +85,7 @@ const char *
 branch_state_name(enum branch_state s)
 {
 	static const char *const names[] = {"none", "active", "prepared", "committed",
-		"aborted", "read-only"};
+		"aborted", "read-only", "precommitted"};
 
 	return (unsigned)s < NSTATES ? names[s] : "?";
 }
@@ -90,7 +93,7 @@ branch_state_name(enum branch_state s)
 const char *
 branch_req_name(enum branch_req r)
 {
-	static const char *const names[] = {"exec", "prepare", "commit", "abort"};
+	static const char *const names[] = {"exec", "prepare", "commit", "abort", "precommit"};
 
 	return (unsigned)r < NREQS ? names[r] : "?";
 }
@@ -99,7 +102,7 @@ const char *
 branch_op_name(enum branch_op op)
 {
 	static const char *const names[] = {"none", "refuse", "begin-exec", "exec", "prepare",
-		"rollback", "commit-prepared", "rollback-prepared"};
+		"rollback", "commit-prepared", "rollback-prepared", "log-precommit"};
 
-	return (unsigned)op <= BOP_ROLLBACK_PREPARED ? names[op] : "?";
+	return (unsigned)op <= BOP_LOG_PRECOMMIT ? names[op] : "?";
 }

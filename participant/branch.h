@@ -23,6 +23,17 @@
  *  - A late EXEC or PREPARE for an ABORTED branch is refused.
  *  - A transient failure (connection lost, server restarting) of COMMIT or
  *    ABORT PREPARED leaves the branch PREPARED: the coordinator retries.
+ *
+ * Three-phase commit adds one state between PREPARED and COMMITTED:
+ *
+ *   PREPARED --PRECOMMIT ok--> PRECOMMITTED --COMMIT ok--> COMMITTED
+ *                                   | ABORT ok (the termination protocol's
+ *                                   v  decision, see term.h)
+ *                                ABORTED
+ *
+ *  - PRECOMMITTED is entered only after the pre-commit is durable here.
+ *  - A PRECOMMIT for an ABORTED (or unknown, or still active) branch is
+ *    refused: it never follows an abort.
  */
 #ifndef XACT_BRANCH_H
 #define XACT_BRANCH_H
@@ -34,6 +45,7 @@ enum branch_state {
 	BR_COMMITTED, /* final */
 	BR_ABORTED,   /* final */
 	BR_READ_ONLY, /* final: wrote nothing, committed locally, voted READ-ONLY */
+	BR_PRECOMMITTED, /* 3PC: prepared, and the pre-commit is durable here */
 };
 
 enum branch_req {
@@ -41,6 +53,7 @@ enum branch_req {
 	BREQ_PREPARE,
 	BREQ_COMMIT,
 	BREQ_ABORT,
+	BREQ_PRECOMMIT, /* 3PC: every branch voted YES; get ready to commit */
 };
 
 enum branch_op {
@@ -52,6 +65,7 @@ enum branch_op {
 	BOP_ROLLBACK,          /* roll back the open local transaction */
 	BOP_COMMIT_PREPARED,   /* commit the prepared branch by gid */
 	BOP_ROLLBACK_PREPARED, /* roll back the prepared branch by gid */
+	BOP_LOG_PRECOMMIT,     /* 3PC: make the pre-commit durable */
 };
 
 enum branch_result {

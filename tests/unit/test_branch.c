@@ -14,8 +14,8 @@
 
 #include "branch.h"
 
-#define NSTATES (BR_READ_ONLY + 1)
-#define NREQS (BREQ_ABORT + 1)
+#define NSTATES (BR_PRECOMMITTED + 1)
+#define NREQS (BREQ_PRECOMMIT + 1)
 #define NRESULTS (BRES_COMMITTED_ALREADY + 1)
 
 static const enum branch_result all_results[NRESULTS] = {
@@ -240,9 +240,10 @@ no_op_and_refused_requests_leave_the_state_whatever_the_result(void **state)
 			checked++;
 		}
 	}
-	/* 3 final states x 4, less ABORTED's ABORT (it asks the database),
-	 * + PREPARED (EXEC, PREPARE) + ACTIVE COMMIT */
-	assert_int_equal(checked, 3 * 4 - 1 + 2 + 1);
+	/* 3 final states x 5, less ABORTED's ABORT (it asks the database),
+	 * + PREPARED (EXEC, PREPARE) + ACTIVE (COMMIT, PRECOMMIT) + NONE's
+	 * PRECOMMIT + PRECOMMITTED (EXEC, PREPARE, PRECOMMIT) */
+	assert_int_equal(checked, 3 * 5 - 1 + 2 + 2 + 1 + 3);
 }
 
 /* ---- the whole table at once ---- */
@@ -251,12 +252,16 @@ static void
 every_cell_of_the_table_matches_the_documented_transitions(void **state)
 {
 	static const enum branch_op ops[NSTATES][NREQS] = {
-		[BR_NONE] = {BOP_BEGIN_EXEC, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED},
-		[BR_ACTIVE] = {BOP_EXEC, BOP_PREPARE, BOP_REFUSE, BOP_ROLLBACK},
-		[BR_PREPARED] = {BOP_REFUSE, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED},
-		[BR_COMMITTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_NONE},
-		[BR_ABORTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_ROLLBACK_PREPARED},
-		[BR_READ_ONLY] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_NONE},
+		[BR_NONE] = {BOP_BEGIN_EXEC, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED,
+		    BOP_REFUSE},
+		[BR_ACTIVE] = {BOP_EXEC, BOP_PREPARE, BOP_REFUSE, BOP_ROLLBACK, BOP_REFUSE},
+		[BR_PREPARED] = {BOP_REFUSE, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED,
+		    BOP_LOG_PRECOMMIT},
+		[BR_COMMITTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE},
+		[BR_ABORTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_ROLLBACK_PREPARED, BOP_REFUSE},
+		[BR_READ_ONLY] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE},
+		[BR_PRECOMMITTED] = {BOP_REFUSE, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED,
+		    BOP_NONE},
 	};
 #define N BR_NONE
 #define AC BR_ACTIVE
@@ -264,27 +269,31 @@ every_cell_of_the_table_matches_the_documented_transitions(void **state)
 #define CO BR_COMMITTED
 #define AB BR_ABORTED
 #define RO BR_READ_ONLY
+#define PC BR_PRECOMMITTED
 	/* after[state][request][result]: OK, READ_ONLY, FAILED, TRANSIENT, NOT_FOUND */
 	static const enum branch_state after[NSTATES][NREQS][NRESULTS] = {
 		/* results: ok, read-only, failed, transient, not-found, committed-already */
 		[BR_NONE] = {
 			{AC, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, AB},
-			{CO, N, N, N, AB, CO}, {AB, N, N, N, AB, CO}},
+			{CO, N, N, N, AB, CO}, {AB, N, N, N, AB, CO}, {N, N, N, N, N, N}},
 		[BR_ACTIVE] = {
 			{AC, AB, AB, AB, AB, AB}, {P, RO, AB, N, AB, AB},
-			{AC, AC, AC, AC, AC, AC}, {AB, AB, AB, AB, AB, AB}},
+			{AC, AC, AC, AC, AC, AC}, {AB, AB, AB, AB, AB, AB}, {AC, AC, AC, AC, AC, AC}},
 		[BR_PREPARED] = {
 			{P, P, P, P, P, P}, {P, P, P, P, P, P},
-			{CO, P, P, P, AB, CO}, {AB, P, P, P, AB, CO}},
+			{CO, P, P, P, AB, CO}, {AB, P, P, P, AB, CO}, {PC, P, P, P, P, P}},
 		[BR_COMMITTED] = {
 			{CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO},
-			{CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO}},
+			{CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO}},
 		[BR_ABORTED] = {
 			{AB, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, AB},
-			{AB, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, CO}},
+			{AB, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, CO}, {AB, AB, AB, AB, AB, AB}},
 		[BR_READ_ONLY] = {
 			{RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO},
-			{RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO}},
+			{RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO}},
+		[BR_PRECOMMITTED] = {
+			{PC, PC, PC, PC, PC, PC}, {PC, PC, PC, PC, PC, PC},
+			{CO, PC, PC, PC, AB, CO}, {AB, PC, PC, PC, AB, CO}, {PC, PC, PC, PC, PC, PC}},
 	};
 #undef N
 #undef AC
@@ -292,6 +301,7 @@ every_cell_of_the_table_matches_the_documented_transitions(void **state)
 #undef CO
 #undef AB
 #undef RO
+#undef PC
 	int bad = 0;
 
 	(void)state;
@@ -457,7 +467,7 @@ names_are_distinct_and_out_of_range_is_question_mark(void **state)
 			    branch_req_name((enum branch_req)j));
 		}
 	}
-	for (int i = 0; i <= BOP_ROLLBACK_PREPARED; i++) {
+	for (int i = 0; i <= BOP_LOG_PRECOMMIT; i++) {
 		assert_string_not_equal(branch_op_name((enum branch_op)i), "?");
 		for (int j = 0; j < i; j++) {
 			assert_string_not_equal(branch_op_name((enum branch_op)i),
@@ -469,7 +479,7 @@ names_are_distinct_and_out_of_range_is_question_mark(void **state)
 	assert_string_equal(branch_op_name(BOP_COMMIT_PREPARED), "commit-prepared");
 	assert_string_equal(branch_state_name((enum branch_state)NSTATES), "?");
 	assert_string_equal(branch_req_name((enum branch_req)NREQS), "?");
-	assert_string_equal(branch_op_name((enum branch_op)(BOP_ROLLBACK_PREPARED + 1)), "?");
+	assert_string_equal(branch_op_name((enum branch_op)(BOP_LOG_PRECOMMIT + 1)), "?");
 }
 
 int
