@@ -68,7 +68,7 @@ write_atomic(const char *path, const char *text)
 static void
 keeper(const char *dir, const char *name, char *const argv[], const char *const env[], int logfd)
 {
-	char pidf[H_PATH + 64], statf[H_PATH + 64], text[32];
+	char pidf[H_PATH + 64], statf[H_PATH + 64], text[48];
 	int status, code;
 	pid_t pid;
 
@@ -98,16 +98,21 @@ keeper(const char *dir, const char *name, char *const argv[], const char *const 
 		_exit(127);
 	}
 	close(logfd);
-	snprintf(text, sizeof(text), "%d\n", (int)pid);
+	snprintf(text, sizeof(text), "%d %d\n", (int)pid, (int)getpid());
 	write_atomic(pidf, text);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
 	}
 	code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 	snprintf(text, sizeof(text), "%d\n", code);
-	unlink(pidf);
+	/* Status first: whoever sees the PID file gone finds how it ended;
+	 * and nothing starts NAME again until the PID file is gone, so this
+	 * unlink cannot remove a successor's. */
 	write_atomic(statf, text);
+	unlink(pidf);
 	_exit(0);
 }
+
+static int wait_gone(const char *dir, const char *name, int timeout_ms);
 
 int
 proc_start(const char *dir, const char *name, char *const argv[], const char *const env[],
@@ -121,6 +126,8 @@ proc_start(const char *dir, const char *name, char *const argv[], const char *co
 		snprintf(err, errlen, "%s is already running", name);
 		return -1;
 	}
+	/* It ended but its keeper may still be recording it. */
+	wait_gone(dir, name, 2000);
 	file_of(logf, sizeof(logf), dir, name, "log");
 	file_of(statf, sizeof(statf), dir, name, "status");
 	unlink(statf);
@@ -206,11 +213,38 @@ proc_signal(const char *dir, const char *name, int sig)
 	return 0;
 }
 
-/* Waits up to timeout_ms for NAME's PID file to go; 0 when it went. */
+/* 1 when NAME's PID file names a live keeper. */
+static int
+keeper_alive(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int pid = 0, keeper = 0;
+
+	if (f == NULL) {
+		return 0;
+	}
+	if (fscanf(f, "%d %d", &pid, &keeper) != 2 || keeper <= 1) {
+		keeper = 0;
+	}
+	fclose(f);
+	return keeper != 0 && (kill(keeper, 0) == 0 || errno == EPERM);
+}
+
+/* Waits up to timeout_ms for NAME's PID file to go (its keeper removes it
+ * once the process ended and its status is written); 0 when it went.  A
+ * file whose process and keeper are both gone (the keeper was killed) is
+ * stale, and removed. */
 static int
 wait_gone(const char *dir, const char *name, int timeout_ms)
 {
-	for (int waited = 0; proc_pid(dir, name) != 0; waited += 10) {
+	char path[H_PATH + 64];
+
+	file_of(path, sizeof(path), dir, name, "pid");
+	for (int waited = 0; access(path, F_OK) == 0; waited += 10) {
+		if (proc_pid(dir, name) == 0 && !keeper_alive(path)) {
+			unlink(path);
+			return 0;
+		}
 		if (waited >= timeout_ms) {
 			return -1;
 		}
