@@ -638,6 +638,11 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 		case TXN_ACT_FORGET:
 			forget = 1;
 			break;
+		case TXN_ACT_FORCE_PRECOMMIT:
+		case TXN_ACT_SEND_PRECOMMIT:
+			/* 3PC only, which begin refuses: never emitted here. */
+			log_error("internal: 3PC action for gid=%s", x->t.gid);
+			break;
 		}
 	}
 	if (forget) {

@@ -17,6 +17,9 @@ static const char *const state_names[] = {
 	[TXN_ABORTING] = "aborting",
 	[TXN_COMMITTED] = "committed",
 	[TXN_ABORTED] = "aborted",
+	[TXN_PRECOMMIT_LOGGING] = "precommit-logging",
+	[TXN_PRECOMMITTING] = "precommitting",
+	[TXN_TERMINATING] = "terminating",
 };
 
 static const char *const part_names[] = {
@@ -27,6 +30,7 @@ static const char *const part_names[] = {
 	[TP_NO] = "no",
 	[TP_ACKED] = "acked",
 	[TP_GAVE_UP] = "gave-up",
+	[TP_PRECOMMITTED] = "precommitted",
 };
 
 static const char *const event_names[] = {
@@ -44,6 +48,11 @@ static const char *const event_names[] = {
 	[TXN_EV_ACK] = "ack",
 	[TXN_EV_ACK_FAILED] = "ack-failed",
 	[TXN_EV_RETRY] = "retry",
+	[TXN_EV_PRECOMMIT_LOGGED] = "precommit-logged",
+	[TXN_EV_PRECOMMIT_ACK] = "precommit-ack",
+	[TXN_EV_PRECOMMIT_REFUSED] = "precommit-refused",
+	[TXN_EV_TERM_COMMIT] = "term-commit",
+	[TXN_EV_TERM_ABORT] = "term-abort",
 };
 
 const char *
@@ -93,6 +102,16 @@ txn_init_recovered(struct txn *t, const char *gid, const int *pids, int n)
 	t->state = TXN_COMMITTING;
 	t->outcome = XACT_OUTCOME_COMMITTED;
 	t->retry = 1;
+}
+
+void
+txn_init_recovered_precommit(struct txn *t, const char *gid, const int *pids, int n)
+{
+	txn_init_recovered(t, gid, pids, n);
+	t->protocol = XACT_PROTOCOL_3PC;
+	t->state = TXN_TERMINATING;
+	t->outcome = XACT_OUTCOME_UNKNOWN;
+	t->retry = 0;
 }
 
 void
@@ -174,11 +193,11 @@ static int
 owes_ack(const struct txn *t, const struct txn_part *p)
 {
 	if (t->state == TXN_COMMITTING) {
-		return p->state == TP_YES;
+		return p->state == TP_YES || p->state == TP_PRECOMMITTED;
 	}
 	/* ABORTING: every branch that may hold work, prepared or not. */
 	return p->state == TP_ENLISTED || p->state == TP_PREPARE_SENT ||
-	    p->state == TP_YES || p->state == TP_NO;
+	    p->state == TP_YES || p->state == TP_NO || p->state == TP_PRECOMMITTED;
 }
 
 /* Sends the final message to every branch that still owes an ack. */
@@ -284,8 +303,36 @@ maybe_decide(struct txn *t, struct txn_actions *out)
 		emit(out, TXN_ACT_FORGET, -1, 0);
 		return;
 	}
+	if (t->protocol == XACT_PROTOCOL_3PC) {
+		t->state = TXN_PRECOMMIT_LOGGING;
+		emit(out, TXN_ACT_FORCE_PRECOMMIT, -1, 0);
+		return;
+	}
 	t->state = TXN_LOGGING;
 	emit(out, TXN_ACT_FORCE_COMMIT, -1, 0);
+}
+
+/* 3PC: PRECOMMIT to every branch that voted YES and has not acked it. */
+static void
+send_precommits(struct txn *t, struct txn_actions *out)
+{
+	t->retry = 0;
+	for (int i = 0; i < t->nparts; i++) {
+		if (t->parts[i].state == TP_YES) {
+			emit(out, TXN_ACT_SEND_PRECOMMIT, t->parts[i].pid, 0);
+		}
+	}
+}
+
+/* 3PC: a journal write failed; the outcome is unknown until it succeeds. */
+static void
+log_failed(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	snprintf(t->reason, sizeof(t->reason), "journal write failed, retrying: %s",
+	    ev->reason ? ev->reason : "?");
+	t->outcome = XACT_OUTCOME_UNKNOWN;
+	reply_outcome(t, out);
+	t->retry = 1;
 }
 
 static int
@@ -398,6 +445,99 @@ step_preparing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 	}
 }
 
+/* 3PC: PRECOMMIT_LOGGING and PRECOMMITTING.  The pre-commit may be on disk
+ * from the first attempt to write it: no abort from here on. */
+static int
+step_precommit(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	struct txn_part *p;
+	int waiting = 0;
+
+	switch (ev->type) {
+	case TXN_EV_PRECOMMIT_LOGGED:
+		if (t->state != TXN_PRECOMMIT_LOGGING) {
+			return XACT_ESTATE;
+		}
+		t->state = TXN_PRECOMMITTING;
+		send_precommits(t, out);
+		return 0;
+	case TXN_EV_LOG_FAILED:
+		if (t->state != TXN_PRECOMMIT_LOGGING) {
+			return XACT_ESTATE;
+		}
+		log_failed(t, ev, out);
+		return 0;
+	case TXN_EV_PRECOMMIT_ACK:
+		if (t->state != TXN_PRECOMMITTING || (p = find_part(t, ev->pid)) == NULL ||
+		    p->state != TP_YES) {
+			return 0; /* duplicate or stray */
+		}
+		p->state = TP_PRECOMMITTED;
+		for (int i = 0; i < t->nparts; i++) {
+			waiting += t->parts[i].state == TP_YES;
+		}
+		if (waiting == 0) {
+			t->state = TXN_LOGGING;
+			emit(out, TXN_ACT_FORCE_COMMIT, -1, 0);
+		}
+		return 0;
+	case TXN_EV_PRECOMMIT_REFUSED:
+		if (t->state != TXN_PRECOMMITTING || find_part(t, ev->pid) == NULL) {
+			return 0;
+		}
+		t->state = TXN_TERMINATING;
+		snprintf(t->reason, sizeof(t->reason), "%s",
+		    ev->reason ? ev->reason : "a participant follows a termination leader");
+		reply_outcome(t, out); /* unknown until the termination ends */
+		return 0;
+	case TXN_EV_ACK_FAILED:
+		t->retry = 1; /* unreachable: PRECOMMIT again later */
+		return 0;
+	case TXN_EV_RETRY:
+		if (t->state == TXN_PRECOMMIT_LOGGING) {
+			t->retry = 0;
+			emit(out, TXN_ACT_FORCE_PRECOMMIT, -1, 0);
+		} else {
+			send_precommits(t, out);
+		}
+		return 0;
+	case TXN_EV_COMMIT:
+		t->client_waiting = 1;
+		return 0;
+	case TXN_EV_TIMEOUT:
+	case TXN_EV_VOTE_YES:
+	case TXN_EV_VOTE_NO:
+	case TXN_EV_VOTE_READ_ONLY:
+		return 0; /* every vote is in; the decision is under way */
+	default:
+		return XACT_ESTATE;
+	}
+}
+
+/* 3PC: the I/O layer runs the termination and reports its outcome. */
+static int
+step_terminating(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	switch (ev->type) {
+	case TXN_EV_TERM_COMMIT:
+		t->state = TXN_LOGGING;
+		emit(out, TXN_ACT_FORCE_COMMIT, -1, 0);
+		return 0;
+	case TXN_EV_TERM_ABORT:
+		start_abort(t, "the termination protocol decided abort", out);
+		return 0;
+	case TXN_EV_COMMIT:
+	case TXN_EV_ROLLBACK:
+		t->client_waiting = 1;
+		reply_outcome(t, out); /* unknown for now */
+		return 0;
+	case TXN_EV_EXEC:
+		return XACT_ESTATE;
+	default:
+		return 0; /* late answers of the pre-commit round */
+	}
+}
+
 static int
 step_logging(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
@@ -411,11 +551,7 @@ step_logging(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	case TXN_EV_LOG_FAILED:
 		/* The decision may or may not be on disk: never abort now.
 		 * The client learns "unknown"; the write is retried. */
-		snprintf(t->reason, sizeof(t->reason), "journal write failed, retrying: %s",
-		    ev->reason ? ev->reason : "?");
-		t->outcome = XACT_OUTCOME_UNKNOWN;
-		reply_outcome(t, out);
-		t->retry = 1;
+		log_failed(t, ev, out);
 		return 0;
 	case TXN_EV_RETRY:
 		t->retry = 0;
@@ -537,6 +673,13 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	case TXN_ABORTING:
 		rv = step_finishing(t, ev, out);
 		break;
+	case TXN_PRECOMMIT_LOGGING:
+	case TXN_PRECOMMITTING:
+		rv = step_precommit(t, ev, out);
+		break;
+	case TXN_TERMINATING:
+		rv = step_terminating(t, ev, out);
+		break;
 	default:
 		rv = step_final(t, ev, out);
 		break;
@@ -545,5 +688,8 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	assert(!(before == TXN_COMMITTING && t->state == TXN_ABORTING));
 	assert(!(before == TXN_ABORTING && t->state == TXN_COMMITTED));
 	assert(t->state != TXN_COMMITTING || t->outcome == XACT_OUTCOME_COMMITTED);
+	/* 3PC: once the pre-commit may be durable, only a termination aborts. */
+	assert(!((before == TXN_PRECOMMIT_LOGGING || before == TXN_PRECOMMITTING) &&
+	         t->state == TXN_ABORTING));
 	return rv;
 }

@@ -17,6 +17,20 @@
  *     ^  | LOG_FAILED (retry; outcome unknown until the write succeeds)
  *     +--+
  *
+ * Three-phase commit (protocol 3PC) puts two steps between the votes and
+ * LOGGING, and a state for when a termination leader took over:
+ *
+ *   PREPARING --every vote YES--> PRECOMMIT_LOGGING --PRECOMMIT_LOGGED-->
+ *   PRECOMMITTING --every YES branch acknowledged--> LOGGING -> ...
+ *        | a branch refused (it obeys a termination leader's ballot)
+ *        v
+ *   TERMINATING --TERM_COMMIT--> LOGGING    --TERM_ABORT--> ABORTING
+ *
+ * Once the pre-commit decision is forced the coordinator never aborts by
+ * itself: a termination may have committed.  In TERMINATING the I/O layer
+ * decides as a leader, only with every branch's state (the model:
+ * tests/unit/test_sim3pc.c), and reports the outcome.
+ *
  * Invariants:
  *  - SEND_COMMIT is only ever emitted in COMMITTING, i.e. after LOGGED: the
  *    decision is durable before any COMMIT leaves (write-ahead).
@@ -48,6 +62,9 @@ enum txn_state {
 	TXN_ABORTING,   /* abort decided; ABORT sent; acks awaited */
 	TXN_COMMITTED,  /* final: every branch committed */
 	TXN_ABORTED,    /* final: every branch aborted (or never prepared) */
+	TXN_PRECOMMIT_LOGGING, /* 3PC: all voted YES; pre-commit being forced */
+	TXN_PRECOMMITTING,     /* 3PC: pre-commit durable; PRECOMMIT sent; acks awaited */
+	TXN_TERMINATING,       /* 3PC: decided by a termination, with every branch */
 };
 
 /* What the coordinator knows of one branch (participant) of a txn. */
@@ -59,6 +76,7 @@ enum txn_part_state {
 	TP_NO,           /* voted NO or could not be reached */
 	TP_ACKED,        /* acknowledged the final COMMIT or ABORT */
 	TP_GAVE_UP,      /* ABORT unacknowledged TXN_ABORT_ATTEMPTS times */
+	TP_PRECOMMITTED, /* 3PC: acknowledged PRECOMMIT */
 };
 
 enum txn_event_type {
@@ -76,6 +94,11 @@ enum txn_event_type {
 	TXN_EV_ACK,           /* pid acknowledged COMMIT or ABORT */
 	TXN_EV_ACK_FAILED,    /* pid did not acknowledge (unreachable) */
 	TXN_EV_RETRY,         /* retry timer fired (t->retry was set) */
+	TXN_EV_PRECOMMIT_LOGGED,   /* 3PC: pre-commit decision durable */
+	TXN_EV_PRECOMMIT_ACK,      /* 3PC: pid is pre-committed */
+	TXN_EV_PRECOMMIT_REFUSED,  /* 3PC: pid follows a termination leader */
+	TXN_EV_TERM_COMMIT,        /* 3PC: the termination decided commit */
+	TXN_EV_TERM_ABORT,         /* 3PC: the termination decided abort */
 };
 
 enum txn_action_type {
@@ -88,6 +111,8 @@ enum txn_action_type {
 	TXN_ACT_REPLY_OUTCOME, /* answer commit/rollback with t->outcome */
 	TXN_ACT_LOG_COMPLETE,  /* lazily record that every branch finished */
 	TXN_ACT_FORGET,        /* final and answered: drop from memory */
+	TXN_ACT_FORCE_PRECOMMIT, /* 3PC: force-write the pre-commit decision */
+	TXN_ACT_SEND_PRECOMMIT,  /* 3PC: PRECOMMIT to pid */
 };
 
 struct txn_event {
@@ -117,6 +142,7 @@ struct txn_part {
 
 struct txn {
 	char gid[64];
+	xact_protocol protocol; /* XACT_PROTOCOL_2PC unless set after init */
 	enum txn_state state;
 	int nparts;
 	struct txn_part parts[TXN_MAX_PARTS];
@@ -135,6 +161,10 @@ void txn_init(struct txn *t, const char *gid);
 /* Initializes a transaction found committed in the journal at start-up:
  * COMMITTING with every listed participant voted YES and retry set. */
 void txn_init_recovered(struct txn *t, const char *gid, const int *pids, int n);
+
+/* Initializes a 3PC transaction whose pre-commit (and no commit) was found
+ * in the journal at start-up: TERMINATING, every participant voted YES. */
+void txn_init_recovered_precommit(struct txn *t, const char *gid, const int *pids, int n);
 
 /* Initializes an ABORTING transaction for a prepared branch that no
  * decision covers (presumed abort), with retry set. */

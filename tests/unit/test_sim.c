@@ -213,6 +213,10 @@ actions(struct sim *s, int t, const struct txn_actions *a)
 		case TXN_ACT_FORGET:
 			s->in_memory[t] = 0;
 			break;
+		case TXN_ACT_FORCE_PRECOMMIT:
+		case TXN_ACT_SEND_PRECOMMIT:
+			fail_msg("3PC action in a 2PC schedule"); /* 3PC: test_sim3pc.c */
+			break;
 		}
 	}
 }
