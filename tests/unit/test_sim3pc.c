@@ -1,11 +1,13 @@
 /*
  * Simulation of three-phase commit with the participants' termination
- * protocol: the participants' branch table (branch.c, with its
- * PRECOMMITTED state) and the termination rules (term.c) driven through
- * thousands of random schedules of one global transaction, while messages
- * are lost, duplicated and reordered and the coordinator and the
- * participants crash and come back.  It is the model the coordinator's and
- * the agents' 3PC code must follow:
+ * protocol: the coordinator's transaction machine (txn.c, protocol 3PC),
+ * the participants' branch table (branch.c, with its PRECOMMITTED state)
+ * and the termination rules (term.c) driven through thousands of random
+ * schedules of one global transaction, while messages are lost, duplicated
+ * and reordered and the coordinator and the participants crash and come
+ * back (a journal write in flight at a crash is durable or not, at
+ * random).  It is the model the coordinator's and the agents' 3PC I/O must
+ * follow:
  *
  *   coordinator  PREPARE to all; every vote YES: journal "pre-commit", then
  *                PRECOMMIT to all; every one acknowledged: journal "commit"
@@ -27,7 +29,8 @@
  *
  * Checked after each schedule, once failures stop and everything is
  * delivered: no branch committed while another aborted; a client told
- * "committed" finds every branch committed; nothing is left undecided.
+ * "committed" finds every branch committed; nothing is left undecided and
+ * the coordinator's machine has finished.
  *
  * With partitions switched on, each side of a partition takes the other for
  * crashed, leads its own termination and may decide its own way: the known
@@ -44,6 +47,7 @@
 
 #include "branch.h"
 #include "term.h"
+#include "txn.h"
 
 #define NP 3         /* participants, named p0 < p1 < p2 */
 #define CO NP        /* the coordinator's process number */
@@ -79,16 +83,18 @@ struct part {
 	int fresh;            /* has not crashed since it voted */
 };
 
-enum cphase { CP_VOTING, CP_PRECOMMIT, CP_DECIDED, CP_RECOVER, CP_DONE };
 enum journal { J_NONE, J_PRECOMMIT, J_COMMIT };
 
+/* The coordinator: its transaction machine (txn.c), volatile, and the
+ * journal, durable.  A journal write completes in a later step, so that a
+ * crash can fall between the write and its completion (durable or not, at
+ * random). */
 struct coord {
 	int alive;
-	enum journal journal; /* durable */
-	enum cphase phase;
-	int commit;           /* CP_DECIDED: which way */
-	int vote[NP];         /* -1 not in, 0 no, 1 yes */
-	int acked[NP];
+	struct txn t;
+	int in_memory;
+	enum journal journal;
+	enum journal writing; /* J_NONE: no write in flight */
 	int told;             /* 0 nothing, 1 committed, 2 aborted */
 };
 
@@ -355,18 +361,83 @@ leader_prune(struct sim *s, int x)
 
 /* ---- the coordinator ---- */
 
+static void coord_act(struct sim *s, const struct txn_actions *acts);
+
+/* Feeds an event to the coordinator's machine and carries out its actions. */
 static void
-coord_decide(struct sim *s, int commit)
+coord_event(struct sim *s, enum txn_event_type type, int pid)
 {
-	s->c.phase = CP_DECIDED;
-	s->c.commit = commit;
-	memset(s->c.acked, 0, sizeof(s->c.acked));
-	if (s->c.told == 0) {
-		s->c.told = commit ? 1 : 2;
+	struct txn_event ev = {type, pid, 0, NULL};
+	struct txn_actions acts;
+
+	if (!s->c.in_memory) {
+		return;
 	}
-	for (int i = 0; i < NP; i++) {
-		send(s, CO, i, K_DECIDE, -1, commit, BR_NONE);
+	if (txn_step(&s->c.t, &ev, &acts) == 0) {
+		coord_act(s, &acts);
 	}
+}
+
+static void
+coord_act(struct sim *s, const struct txn_actions *acts)
+{
+	struct coord *c = &s->c;
+
+	for (int n = 0; n < acts->n; n++) {
+		const struct txn_action *a = &acts->a[n];
+
+		switch (a->type) {
+		case TXN_ACT_SEND_PREPARE:
+			send(s, CO, a->pid, K_PREPARE, 0, 0, BR_NONE);
+			break;
+		case TXN_ACT_FORCE_PRECOMMIT:
+			c->writing = J_PRECOMMIT;
+			break;
+		case TXN_ACT_FORCE_COMMIT:
+			c->writing = J_COMMIT;
+			break;
+		case TXN_ACT_SEND_PRECOMMIT:
+			/* write-ahead: PRECOMMIT leaves only once the pre-commit is durable */
+			assert_true(c->journal >= J_PRECOMMIT);
+			send(s, CO, a->pid, K_PRECOMMIT, 0, 0, BR_NONE);
+			break;
+		case TXN_ACT_SEND_COMMIT:
+			assert_true(c->journal == J_COMMIT);
+			send(s, CO, a->pid, K_DECIDE, -1, 1, BR_NONE);
+			break;
+		case TXN_ACT_SEND_ABORT:
+			send(s, CO, a->pid, K_DECIDE, -1, 0, BR_NONE);
+			break;
+		case TXN_ACT_REPLY_OUTCOME:
+			if (c->told == 0 && c->t.outcome != XACT_OUTCOME_UNKNOWN) {
+				c->told = c->t.outcome == XACT_OUTCOME_COMMITTED ? 1 : 2;
+			}
+			break;
+		case TXN_ACT_FORGET:
+			c->in_memory = 0;
+			if (c->t.state == TXN_ABORTED) {
+				c->journal = J_NONE; /* an aborted pre-commit is deleted */
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* A journal write completes. */
+static void
+coord_journal(struct sim *s)
+{
+	struct coord *c = &s->c;
+	enum journal w = c->writing;
+
+	if (w == J_NONE) {
+		return;
+	}
+	c->writing = J_NONE;
+	c->journal = w;
+	coord_event(s, w == J_PRECOMMIT ? TXN_EV_PRECOMMIT_LOGGED : TXN_EV_LOGGED, -1);
 }
 
 static void
@@ -382,16 +453,14 @@ leader_finish(struct sim *s, int x)
 	}
 	if (x == CO) {
 		st.coord_led++;
-		s->c.journal = l->commit ? J_COMMIT : J_NONE; /* learnt, journaled */
-		s->c.phase = CP_DONE;
+		coord_event(s, l->commit ? TXN_EV_TERM_COMMIT : TXN_EV_TERM_ABORT, -1);
 	}
 }
 
 static void
 coord_receive(struct sim *s, const struct msg *m)
 {
-	struct coord *c = &s->c;
-	int i = m->from, all = 1;
+	int i = m->from;
 
 	if (m->ballot > 0) {
 		leader_receive(s, CO, m); /* an answer to the coordinator as a leader */
@@ -399,93 +468,35 @@ coord_receive(struct sim *s, const struct msg *m)
 	}
 	switch (m->k) {
 	case K_VOTE:
-		if (c->phase != CP_VOTING) {
-			return;
-		}
-		c->vote[i] = m->commit;
-		if (!m->commit) {
-			coord_decide(s, 0);
-			return;
-		}
-		for (int k = 0; k < NP; k++) {
-			all &= c->vote[k] == 1;
-		}
-		if (all) {
-			c->journal = J_PRECOMMIT; /* durable before any PRECOMMIT */
-			c->phase = CP_PRECOMMIT;
-			for (int k = 0; k < NP; k++) {
-				send(s, CO, k, K_PRECOMMIT, 0, 0, BR_NONE);
-			}
-		}
+		coord_event(s, m->commit ? TXN_EV_VOTE_YES : TXN_EV_VOTE_NO, i);
 		return;
 	case K_PC_ACK:
-		if (c->phase != CP_PRECOMMIT) {
-			return;
-		}
-		c->acked[i] = m->st == BR_PRECOMMITTED || m->st == BR_COMMITTED;
-		for (int k = 0; k < NP; k++) {
-			all &= c->acked[k];
-		}
-		if (all) {
-			c->journal = J_COMMIT;
-			coord_decide(s, 1);
-		}
+		coord_event(s, m->st == BR_PRECOMMITTED || m->st == BR_COMMITTED
+		                   ? TXN_EV_PRECOMMIT_ACK : TXN_EV_PRECOMMIT_REFUSED, i);
 		return;
 	case K_NACK:
-		if (c->phase == CP_PRECOMMIT) {
-			c->phase = CP_RECOVER; /* a leader runs it now; decide only with every state */
-		}
+		coord_event(s, TXN_EV_PRECOMMIT_REFUSED, i);
 		return;
 	case K_DONE:
-		if (c->phase == CP_DECIDED) {
-			c->acked[i] = 1;
-			for (int k = 0; k < NP; k++) {
-				all &= c->acked[k];
-			}
-			if (all) {
-				c->phase = CP_DONE;
-			}
-		}
+		coord_event(s, TXN_EV_ACK, i);
 		return;
 	default:
 		return;
 	}
 }
 
-/* The coordinator's timer: resend, time the vote out, or lead. */
+/* The coordinator's timers: retries, the client's timeout, and, when
+ * terminating, a termination it leads once it reaches every branch. */
 static void
 coord_timer(struct sim *s)
 {
 	struct coord *c = &s->c;
 	int everyone = 1;
 
-	switch (c->phase) {
-	case CP_VOTING:
-		if (rnd(s, 8) == 0) {
-			coord_decide(s, 0); /* voting timed out: nothing pre-committed yet */
-			return;
-		}
-		for (int i = 0; i < NP; i++) {
-			if (c->vote[i] < 0) {
-				send(s, CO, i, K_PREPARE, 0, 0, BR_NONE);
-			}
-		}
+	if (!c->in_memory) {
 		return;
-	case CP_PRECOMMIT:
-		for (int i = 0; i < NP; i++) {
-			if (!c->acked[i]) {
-				send(s, CO, i, K_PRECOMMIT, 0, 0, BR_NONE);
-			}
-		}
-		return;
-	case CP_DECIDED:
-		for (int i = 0; i < NP; i++) {
-			if (!c->acked[i]) {
-				send(s, CO, i, K_DECIDE, -1, c->commit, BR_NONE);
-			}
-		}
-		return;
-	case CP_RECOVER:
+	}
+	if (c->t.state == TXN_TERMINATING) {
 		for (int i = 0; i < NP; i++) {
 			everyone &= reach(s, CO, i);
 		}
@@ -495,16 +506,42 @@ coord_timer(struct sim *s)
 			leader_start(s, CO);
 		}
 		return;
-	default:
+	}
+	if (c->t.state == TXN_PREPARING) {
+		if (rnd(s, 8) == 0) {
+			coord_event(s, TXN_EV_TIMEOUT, -1); /* votes missing: abort */
+		} else {
+			for (int i = 0; i < NP; i++) {
+				if (c->t.parts[i].state == TP_PREPARE_SENT) {
+					send(s, CO, c->t.parts[i].pid, K_PREPARE, 0, 0, BR_NONE);
+				}
+			}
+		}
 		return;
+	}
+	if (c->t.state == TXN_COMMITTING || c->t.state == TXN_ABORTING) {
+		/* the round's calls time out: every unanswered one fails */
+		for (int i = 0; i < NP; i++) {
+			coord_event(s, TXN_EV_ACK_FAILED, c->t.parts[i].pid);
+		}
+	}
+	if (c->t.retry) {
+		coord_event(s, TXN_EV_RETRY, -1);
 	}
 }
 
 static void
 coord_crash(struct sim *s)
 {
-	s->c.alive = 0;
+	struct coord *c = &s->c;
+
+	c->alive = 0;
+	c->in_memory = 0;
 	s->L[CO].active = 0;
+	if (c->writing != J_NONE && rnd(s, 2)) {
+		c->journal = c->writing; /* the write reached the disk */
+	}
+	c->writing = J_NONE;
 	st.coord_crashes++;
 }
 
@@ -512,15 +549,37 @@ static void
 coord_restart(struct sim *s)
 {
 	struct coord *c = &s->c;
+	const int pids[NP] = {0, 1, 2};
 
 	c->alive = 1;
-	memset(c->vote, 0xff, sizeof(c->vote));
+	c->in_memory = 1;
 	if (c->journal == J_COMMIT) {
-		coord_decide(s, 1);
-	} else if (c->journal == J_NONE) {
-		coord_decide(s, 0); /* presumed abort: nothing was pre-committed */
+		txn_init_recovered(&c->t, "g", pids, NP);
+	} else if (c->journal == J_PRECOMMIT) {
+		txn_init_recovered_precommit(&c->t, "g", pids, NP);
 	} else {
-		c->phase = CP_RECOVER;
+		/* presumed abort: nothing was pre-committed */
+		txn_init_orphan(&c->t, "g", 0);
+		for (int i = 1; i < NP; i++) {
+			txn_add_orphan_part(&c->t, i);
+		}
+	}
+	coord_event(s, TXN_EV_RETRY, -1);
+}
+
+/* A fresh transaction on every participant, executed, about to commit. */
+static void
+coord_begin(struct sim *s)
+{
+	struct coord *c = &s->c;
+
+	c->alive = 1;
+	c->in_memory = 1;
+	txn_init(&c->t, "g");
+	c->t.protocol = XACT_PROTOCOL_3PC;
+	for (int i = 0; i < NP; i++) {
+		coord_event(s, TXN_EV_EXEC, i);
+		coord_event(s, TXN_EV_EXEC_DONE, i);
 	}
 }
 
@@ -649,6 +708,10 @@ step(struct sim *s)
 			}
 			st.partitions += s->partitioned;
 		}
+	} else if (r < 67) {
+		if (s->c.alive) {
+			coord_journal(s);
+		}
 	} else if (r < 75) {
 		if (s->c.alive) {
 			coord_timer(s);
@@ -684,6 +747,7 @@ drain(struct sim *s)
 		while (s->nq > 0) {
 			deliver(s, 0, 0);
 		}
+		coord_journal(s);
 		coord_timer(s);
 		for (int i = 0; i < NP; i++) {
 			if (s->L[i].active) {
@@ -713,6 +777,9 @@ check(const struct sim *s)
 	if (committed && aborted) {
 		return "committed on one participant, aborted on another";
 	}
+	if (s->c.in_memory && !txn_is_final(&s->c.t)) {
+		return "the coordinator did not finish";
+	}
 	if (s->c.told == 1 && aborted) {
 		return "the client was told committed, yet a branch aborted";
 	}
@@ -733,12 +800,11 @@ run_schedule(unsigned long long seed, int partitions)
 	s.rng = seed * 2654435761ULL + 88172645463325252ULL;
 	s.failures = 1;
 	s.partitions_on = partitions;
-	s.c.alive = 1;
-	memset(s.c.vote, 0xff, sizeof(s.c.vote));
+	coord_begin(&s);
 	for (int i = 0; i < NP; i++) {
 		s.p[i] = (struct part){BR_ACTIVE, 0, 1, 1};
-		send(&s, CO, i, K_PREPARE, 0, 0, BR_NONE);
 	}
+	coord_event(&s, TXN_EV_COMMIT, -1); /* PREPARE to every branch */
 	for (int n = 0; n < STEPS; n++) {
 		step(&s);
 	}
@@ -834,15 +900,17 @@ static void
 prepared_then_coordinator_dies(struct sim *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->c.alive = 1;
-	memset(s->c.vote, 0xff, sizeof(s->c.vote));
+	coord_begin(s);
+	coord_event(s, TXN_EV_COMMIT, -1);
+	s->nq = 0; /* the PREPAREs: every branch voted YES */
 	for (int i = 0; i < NP; i++) {
-		s->p[i] = (struct part){BR_PREPARED, 0, 1, 1}; /* voted YES */
+		s->p[i] = (struct part){BR_PREPARED, 0, 1, 1};
 		send(s, i, CO, K_VOTE, 0, 1, BR_PREPARED);
 	}
 	for (int i = 0; i < NP; i++) {
 		deliver_one(s, CO, K_VOTE);
 	}
+	coord_journal(s);
 	assert_int_equal(s->c.journal, J_PRECOMMIT);
 	coord_crash(s);
 }
