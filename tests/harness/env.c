@@ -21,17 +21,19 @@
 struct argv {
 	char *v[MAX_ARGS + 1];
 	int n;
+	int full;  /* something did not fit: env_start refuses */
 	char store[8192];
 	size_t used;
 };
 
-/* Appends a copy of s; silently full (the daemons then refuse the line). */
+/* Appends a copy of s, or sets full. */
 static void
 arg(struct argv *a, const char *s)
 {
 	size_t len = strlen(s) + 1;
 
 	if (a->n == MAX_ARGS || a->used + len > sizeof(a->store)) {
+		a->full = 1;
 		return;
 	}
 	memcpy(a->store + a->used, s, len);
@@ -140,6 +142,9 @@ coordinator_argv(const struct scenario *sc, struct argv *a)
 	arg(a, buf);
 	arg(a, "--id");
 	arg(a, sc->coord.id);
+	/* Completed decisions stay for the checks; args may say otherwise. */
+	arg(a, "--retention");
+	arg(a, "2592000");
 	for (int i = 0; i < sc->nparts; i++) {
 		int port = sc->coord.proxy ? sc_proxy_port(sc, i, 0) : sc->parts[i].port;
 
@@ -213,8 +218,8 @@ env_start(const struct scenario *sc, const char *name, char *const extra[], int 
 	for (int i = 0; env != NULL && env[i] != NULL; i++) {
 		arg(&e, env[i]); /* the caller's come last, and win */
 	}
-	if (a.n == MAX_ARGS || e.n == MAX_ARGS) {
-		snprintf(err, errlen, "%s: too many arguments", name);
+	if (a.full || e.full) {
+		snprintf(err, errlen, "%s: its command line or environment is too long", name);
 		return -1;
 	}
 	return proc_start(sc->dir, name, a.v, (const char *const *)e.v, err, errlen);
@@ -244,8 +249,25 @@ start_and_wait(const struct scenario *sc, const char *name, char *err, size_t er
 }
 
 /* Creates the state folder; refuses one already up. */
+/* 1 when dir holds nothing. */
 static int
-make_dir(const struct scenario *sc, char *err, size_t errlen)
+is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = 1;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		empty &= strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	}
+	if (d != NULL) {
+		closedir(d);
+	}
+	return empty;
+}
+
+static int
+make_dir(struct scenario *sc, char *err, size_t errlen)
 {
 	char ports[H_PATH + 16];
 
@@ -255,7 +277,11 @@ make_dir(const struct scenario *sc, char *err, size_t errlen)
 		    sc->dir, sc->dir);
 		return -1;
 	}
-	if (mkdir(sc->dir, 0755) != 0 && errno != EEXIST) {
+	/* A folder made here, or found empty, is ours to remove at down;
+	 * one with files in it keeps them. */
+	if (mkdir(sc->dir, 0755) == 0 || (errno == EEXIST && is_empty(sc->dir))) {
+		sc->dir_created = 1;
+	} else if (errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", sc->dir, strerror(errno));
 		return -1;
 	}
@@ -318,28 +344,28 @@ env_up(struct scenario *sc, char *err, size_t errlen)
 	return -1;
 }
 
-/* Names of the running processes recorded in dir (NAME.pid files). */
+/* The names `up` recorded in DIR/ports (clusters, processes, and the
+ * proxy), and whether `up` made the folder.  Only these are ever stopped:
+ * the folder may hold files that are not ours. */
 static int
-recorded(const char *dir, char names[][H_NAME + 8], int max, const char *suffix,
-    const char *prefix)
+recorded(const char *ports, char names[][H_NAME + 8], int max, int *created)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
+	char line[H_PATH + 64], name[H_NAME + 8];
+	FILE *f = fopen(ports, "r");
 	int n = 0;
 
-	if (d == NULL) {
+	*created = 0;
+	if (f == NULL) {
 		return 0;
 	}
-	while ((e = readdir(d)) != NULL && n < max) {
-		size_t len = strlen(e->d_name), sl = strlen(suffix), pl = strlen(prefix);
-
-		if (len > sl + pl && len - sl - pl < H_NAME &&
-		    strcmp(e->d_name + len - sl, suffix) == 0 &&
-		    strncmp(e->d_name, prefix, pl) == 0) {
-			snprintf(names[n++], H_NAME + 8, "%.*s", (int)(len - sl - pl), e->d_name + pl);
+	while (fgets(line, sizeof(line), f) != NULL && n < max - 1) {
+		if (sscanf(line, "port %39s", name) == 1 && strlen(name) < H_NAME) {
+			strcpy(names[n++], name);
 		}
+		sscanf(line, "created %d", created);
 	}
-	closedir(d);
+	fclose(f);
+	strcpy(names[n++], "proxy");
 	return n;
 }
 
@@ -355,8 +381,8 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 int
 env_down(const char *dir, int keep)
 {
-	char names[64][H_NAME + 8], ports[H_PATH + 16];
-	int n, rc = 0;
+	char names[H_MAX * 2 + 4][H_NAME + 8], ports[H_PATH + 16];
+	int n, rc = 0, created;
 
 	snprintf(ports, sizeof(ports), "%s/ports", dir);
 	if (access(ports, F_OK) != 0) {
@@ -364,7 +390,7 @@ env_down(const char *dir, int keep)
 		    "file); nothing stopped\n", dir);
 		return -1;
 	}
-	n = recorded(dir, names, 64, ".pid", "");
+	n = recorded(ports, names, H_MAX * 2 + 4, &created);
 	for (int i = 0; i < n; i++) {
 		proc_signal(dir, names[i], SIGCONT); /* paused ones too */
 		proc_signal(dir, names[i], SIGTERM);
@@ -375,12 +401,15 @@ env_down(const char *dir, int keep)
 			rc = -1;
 		}
 	}
-	n = recorded(dir, names, 64, "", "pg-");
 	for (int i = 0; i < n; i++) {
 		if (db_cluster_stop(dir, names[i]) != 0) {
 			fprintf(stderr, "xact-harness: PostgreSQL cluster %s did not stop\n", names[i]);
 			rc = -1;
 		}
+	}
+	if (!keep && !created) {
+		unlink(ports); /* a folder up did not make: its other files stay */
+		return rc;
 	}
 	if (!keep && rc == 0 && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
 		fprintf(stderr, "xact-harness: cannot remove %s: %s\n", dir, strerror(errno));

@@ -138,6 +138,7 @@ struct scenario {
 	struct sc_check checks[H_MAX];
 	int nchecks;
 	int proxy_ports[H_MAX][2]; /* per participant: to it, to the coordinator */
+	int dir_created;        /* up made the state folder: down may remove it */
 };
 
 /* ---- scenario.c ---- */
@@ -252,8 +253,14 @@ void wl_bank_route(const struct scenario *sc, long x, int *from, int *to);
 /* Resets the bank tables of every database to the seed. */
 int wl_bank_reset(const struct scenario *sc, char *err, size_t errlen);
 void wl_result_free(struct wl_result *r);
-/* Reads outcomes written by wl_run. */
-int wl_read_outcomes(const char *path, struct wl_result *r, char *err, size_t errlen);
+/* Reads outcomes written by wl_run ("XFER OUTCOME GID [PART,PART...]"). */
+int wl_read_outcomes(const struct scenario *sc, const char *path, struct wl_result *r, char *err,
+    size_t errlen);
+/* The names of the participants o wrote on, comma-separated, into buf. */
+void wl_outcome_parts(const struct scenario *sc, const struct wl_outcome *o, char *buf, size_t n);
+/* A scenario without a workload whose participants (two or more) all
+ * have bank tables gets the bank workload over all of them. */
+void sc_default_bank(struct scenario *sc);
 
 /* ---- check.c ---- */
 

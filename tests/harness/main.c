@@ -290,6 +290,7 @@ load_new(struct scenario *sc, const struct cli *c)
 			fprintf(stderr, "xact-harness: %s\n", err);
 			return 2;
 		}
+		sc->dir_created = 1;
 	}
 	return 0;
 }
@@ -453,23 +454,28 @@ cmd_workload(struct scenario *sc, const struct cli *c)
 
 		snprintf(buf, sizeof(buf), "%s", c->participants);
 		sc->wl.nparticipants = 0;
-		for (it = strtok_r(buf, ",", &save); it != NULL && sc->wl.nparticipants < H_MAX;
-		     it = strtok_r(NULL, ",", &save)) {
+		for (it = strtok_r(buf, ", \t", &save); it != NULL && sc->wl.nparticipants < H_MAX;
+		     it = strtok_r(NULL, ", \t", &save)) {
 			if (sc_part(sc, it) == NULL) {
 				return usage_error("--participants: no participant %s", it);
 			}
 			snprintf(sc->wl.participants[sc->wl.nparticipants++], H_NAME, "%s", it);
 		}
 	}
+	sc_default_bank(sc);
 	if (sc->wl.type == WL_NONE) {
-		sc->wl.type = WL_BANK;
+		return usage_error("%s", "workload: the scenario has none, and its participants "
+		    "are not two or more with bank tables");
 	}
 	if (wl_run(sc, c->first > 0 ? c->first : 1, &r, err, sizeof(err)) != 0) {
 		fprintf(stderr, "xact-harness: workload: %s\n", err);
 		return 1;
 	}
 	for (size_t i = 0; i < r.n; i++) {
-		printf("%ld %s %s\n", r.out[i].xfer, r.out[i].outcome, r.out[i].gid);
+		char parts[H_MAX * H_NAME];
+
+		wl_outcome_parts(sc, &r.out[i], parts, sizeof(parts));
+		printf("%ld %s %s %s\n", r.out[i].xfer, r.out[i].outcome, r.out[i].gid, parts);
 	}
 	fprintf(stderr, "workload: %zu transactions in %.1f s: %ld committed, %ld aborted, "
 	    "%ld unknown; p50 %.1f ms, p99 %.1f ms\n", r.n, r.seconds, r.committed, r.aborted,
@@ -488,9 +494,11 @@ cmd_check(struct scenario *sc, const struct cli *c)
 	if (c->settle > 0) {
 		sc->settle = c->settle;
 	}
+	sc_default_bank(sc);
 	snprintf(path, sizeof(path), "%s/outcomes", sc->dir);
 	if (sc->wl.type == WL_BANK &&
-	    wl_read_outcomes(c->outcomes != NULL ? c->outcomes : path, &r, err, sizeof(err)) != 0) {
+	    wl_read_outcomes(sc, c->outcomes != NULL ? c->outcomes : path, &r, err, sizeof(err)) !=
+	        0) {
 		fprintf(stderr, "xact-harness: %s\n", err);
 		return 2;
 	}
@@ -536,15 +544,19 @@ on_running(const char *cmd, struct cli *c)
 	static struct scenario sc;
 	const char *name;
 	char err[1024];
-	int rc = load_running(&sc, c), status;
+	int rc, status;
 
-	if (rc != 0) {
+	if (strcmp(cmd, "down") == 0) {
+		/* The folder alone says what to stop: the scenario may be gone. */
+		if (state_dir(c) == NULL) {
+			return usage_error("%s: give --dir DIR or set XACT_HARNESS_DIR", cmd);
+		}
+		return env_down(state_dir(c), c->keep) == 0 ? 0 : 1;
+	}
+	if ((rc = load_running(&sc, c)) != 0) {
 		return rc;
 	}
 	name = c->nwords > 0 ? c->words[0] : "";
-	if (strcmp(cmd, "down") == 0) {
-		return env_down(sc.dir, c->keep) == 0 ? 0 : 1;
-	}
 	if (strcmp(cmd, "env") == 0) {
 		env_print(&sc);
 		return 0;

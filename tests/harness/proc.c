@@ -126,8 +126,12 @@ proc_start(const char *dir, const char *name, char *const argv[], const char *co
 		snprintf(err, errlen, "%s is already running", name);
 		return -1;
 	}
-	/* It ended but its keeper may still be recording it. */
-	wait_gone(dir, name, 2000);
+	/* It ended but its keeper may still be recording it: until the
+	 * keeper is done, a new PID file could be the one it removes. */
+	if (wait_gone(dir, name, 5000) != 0) {
+		snprintf(err, errlen, "%s: its previous keeper is still running", name);
+		return -1;
+	}
 	file_of(logf, sizeof(logf), dir, name, "log");
 	file_of(statf, sizeof(statf), dir, name, "status");
 	unlink(statf);
@@ -183,21 +187,28 @@ proc_start(const char *dir, const char *name, char *const argv[], const char *co
 int
 proc_pid(const char *dir, const char *name)
 {
-	char path[H_PATH + 64];
+	char path[H_PATH + 64], stat[64];
 	FILE *f;
-	int pid = 0;
+	int pid = 0, keeper = 0, ppid = 0;
 
 	file_of(path, sizeof(path), dir, name, "pid");
 	f = fopen(path, "r");
 	if (f == NULL) {
 		return 0;
 	}
-	if (fscanf(f, "%d", &pid) != 1 || pid <= 1) {
+	if (fscanf(f, "%d %d", &pid, &keeper) != 2 || pid <= 1 || keeper <= 1) {
 		pid = 0;
 	}
 	fclose(f);
-	if (pid != 0 && kill(pid, 0) != 0 && errno == ESRCH) {
-		pid = 0; /* its keeper was killed before it could clean up */
+	/* Trusted only while its keeper is its parent: a PID reused after a
+	 * reboot, or after the keeper was killed, is somebody else's. */
+	snprintf(stat, sizeof(stat), "/proc/%d/stat", pid);
+	f = pid != 0 ? fopen(stat, "r") : NULL;
+	if (f == NULL || fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1 || ppid != keeper) {
+		pid = 0;
+	}
+	if (f != NULL) {
+		fclose(f);
 	}
 	return pid;
 }
@@ -259,7 +270,7 @@ proc_stop(const char *dir, const char *name, int sig, int timeout_ms)
 	int pid = proc_pid(dir, name);
 
 	if (pid == 0) {
-		return 0;
+		return wait_gone(dir, name, 5000); /* let its keeper finish */
 	}
 	kill(pid, sig);
 	if (sig == SIGSTOP) {
@@ -339,6 +350,9 @@ proc_run(char *const argv[], const char *log)
 				dup2(fd, 2);
 				close(fd);
 			}
+		}
+		for (int fd = 3; fd < 1024; fd++) {
+			close(fd); /* nothing of ours for a postmaster to keep */
 		}
 		execvp(argv[0], argv);
 		fprintf(stderr, "xact-harness: cannot run %s: %s\n", argv[0], strerror(errno));

@@ -29,7 +29,8 @@ struct faulter {
 	double t0;          /* when the workload started (monotonic s) */
 	volatile int done;  /* the workload ended: finish what is pending */
 	struct fault_log log;
-	int killed[H_MAX + 1]; /* processes the faults stopped on purpose */
+	int killed[H_MAX + 1]; /* down on purpose: a fault stopped it, not yet back */
+	int unexpected;        /* an armed process died otherwise than at its failpoint */
 };
 
 static double
@@ -93,6 +94,8 @@ proc_index(const struct scenario *sc, const char *name)
 	return sc->nparts; /* the coordinator */
 }
 
+/* Stops name (if it runs) and starts it with env; once it runs again, a
+ * later death of it is its own doing. */
 static void
 restart(struct faulter *fz, const char *name, const char *const env[])
 {
@@ -101,7 +104,9 @@ restart(struct faulter *fz, const char *name, const char *const env[])
 	proc_stop(fz->sc->dir, name, SIGTERM, 10000);
 	if (env_start(fz->sc, name, NULL, 0, env, err, sizeof(err)) != 0) {
 		note(fz, "cannot restart %s: %s\n", name, err);
+		return;
 	}
+	fz->killed[proc_index(fz->sc, name)] = 0;
 }
 
 /* crash_at: restart armed; once it died (or the workload ended), wait the
@@ -110,20 +115,27 @@ static void
 fault_crash_at(struct faulter *fz, const struct sc_fault *f)
 {
 	static const char *const plain[] = {"XACT_FAILPOINTS", NULL};
-	char spec[128], envv[160], hit[16];
+	char spec[128], envv[160], what[64];
 	const char *armed[] = {envv, NULL};
+	int status;
 
 	snprintf(spec, sizeof(spec), "%s=crash@%d", f->failpoint, f->hit);
 	snprintf(envv, sizeof(envv), "XACT_FAILPOINTS=%s", spec);
-	snprintf(hit, sizeof(hit), "%d", f->hit);
 	note(fz, "arm %s with %s\n", f->target, spec);
 	restart(fz, f->target, armed);
 	while (!fz->done && !h_interrupted && proc_pid(fz->sc->dir, f->target) != 0) {
 		h_sleep_ms(10);
 	}
 	fz->killed[proc_index(fz->sc, f->target)] = 1;
-	note(fz, "%s %s\n", f->target,
-	    proc_pid(fz->sc->dir, f->target) == 0 ? "crashed at its failpoint" : "not hit; disarmed");
+	if (proc_pid(fz->sc->dir, f->target) != 0) {
+		note(fz, "%s not hit; disarmed%s\n", f->target, "");
+	} else if (proc_wait(fz->sc->dir, f->target, 5000, &status) == 0 && status == 137) {
+		note(fz, "%s crashed at its failpoint%s\n", f->target, ""); /* SIGKILL, by itself */
+	} else {
+		snprintf(what, sizeof(what), "%d", status);
+		note(fz, "%s died with status %s while armed, not at its failpoint\n", f->target, what);
+		fz->unexpected++;
+	}
 	sleep_until(fz, now_s() + f->duration, 1);
 	restart(fz, f->target, plain);
 }
@@ -281,6 +293,7 @@ round_run(struct scenario *sc, long first, const struct sc_fault *faults, int nf
 		pthread_join(th, NULL);
 	}
 	o->log = fz.log;
+	o->violations += fz.unexpected;
 	if (verbose) {
 		print_workload(&o->r);
 		if (o->log.len > 0) {
@@ -569,8 +582,10 @@ run_chaos(struct scenario *sc, int runs, uint64_t seed, double duration, int kee
 		}
 		fflush(stdout);
 		wl_result_free(&o.r);
-		if (errors > 0) {
-			break; /* the environment is broken: later rows would mean nothing */
+		if (errors > 0 || failed_runs > 0) {
+			/* What a violation left (a branch still prepared, a stray
+			 * row) would be blamed on the next seed: stop here. */
+			break;
 		}
 	}
 	if (h_interrupted) {

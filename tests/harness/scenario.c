@@ -656,6 +656,16 @@ validate_parts(struct scenario *sc, char *err, size_t errlen)
 		snprintf(err, errlen, "[coordinator proxy]: the name is taken");
 		return -1;
 	}
+	/* One namespace for the ports file: clusters and processes. */
+	for (int i = 0; i < sc->nclusters; i++) {
+		const char *n = sc->clusters[i].name;
+
+		if (sc_part(sc, n) != NULL || strcmp(n, sc->coord.name) == 0 ||
+		    strcmp(n, "proxy") == 0) {
+			snprintf(err, errlen, "[postgres %s]: the name is taken by a process", n);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -917,6 +927,26 @@ sc_load(struct scenario *sc, const char *path, const char *dir, char *err, size_
 	return 0;
 }
 
+void
+sc_default_bank(struct scenario *sc)
+{
+	if (sc->wl.type != WL_NONE || sc->nparts < 2) {
+		return;
+	}
+	for (int i = 0; i < sc->nparts; i++) {
+		const struct sc_database *d = sc_database(sc, sc->parts[i].database);
+
+		if (d == NULL || !d->bank) {
+			return;
+		}
+	}
+	sc->wl.type = WL_BANK;
+	sc->wl.nparticipants = 0;
+	for (int i = 0; i < sc->nparts; i++) {
+		strcpy(sc->wl.participants[sc->wl.nparticipants++], sc->parts[i].name);
+	}
+}
+
 struct sc_database *
 sc_database(struct scenario *sc, const char *name)
 {
@@ -1070,6 +1100,7 @@ sc_save_ports(const struct scenario *sc, char *err, size_t errlen)
 		return -1;
 	}
 	fprintf(f, "scenario %s\n", sc->path);
+	fprintf(f, "created %d\n", sc->dir_created);
 	for (int i = 0; i < sc->nclusters; i++) {
 		fprintf(f, "port %s %d\n", sc->clusters[i].name, sc->clusters[i].port);
 	}

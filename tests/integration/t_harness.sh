@@ -159,6 +159,23 @@ xt_h kill nobody 2>"$XT_TMP/e1"
 xt_assert_eq "unknown process: exit status" 2 $?
 xt_assert_grep "unknown process" "no process nobody" "$XT_TMP/e1"
 
+# ---- a folder of the user's, a scenario that is gone, the default workload -
+mkdir -p "$XT_TMP/mine"
+echo keep >"$XT_TMP/mine/notes.txt"
+printf '[database a]\ntype = sqlite\nbank = yes\n[database b]\ntype = sqlite\nbank = yes\n[participant pa]\ndatabase = a\n[participant pb]\ndatabase = b\n' \
+    >"$XT_TMP/gone.ini"
+XT_ENVS="$XT_ENVS $XT_TMP/mine"
+"$H" up "$XT_TMP/gone.ini" --dir "$XT_TMP/mine" >/dev/null || xt_fail "up into a folder with files"
+XACT_HARNESS_DIR="$XT_TMP/mine" "$H" workload --transfers 20 --clients 1 >"$XT_TMP/mine.out" ||
+    xt_fail "workload of a scenario with no [workload]"
+xt_assert_eq "the default bank workload ran" 20 "$(wc -l <"$XT_TMP/mine.out")"
+XACT_HARNESS_DIR="$XT_TMP/mine" "$H" check >"$XT_TMP/mine.check" ||
+    { cat "$XT_TMP/mine.check"; xt_fail "check of the default bank workload"; }
+rm "$XT_TMP/gone.ini"
+"$H" down --dir "$XT_TMP/mine" || xt_fail "down of an environment whose scenario is gone"
+nothing_runs "down without its scenario" "$XT_TMP/mine"
+xt_assert_eq "a file of the folder's own is kept" keep "$(cat "$XT_TMP/mine/notes.txt")"
+
 # ---- bad scenarios ---------------------------------------------------------
 bad() { # WHAT EXPECTED-MESSAGE (scenario on stdin)
 	cat >"$XT_TMP/bad.ini"
@@ -177,6 +194,8 @@ printf '[database a]\ntype = sqlite\nschema = nowhere.sql\n' | bad "missing file
 printf '[postgres main]\n[database a]\ntype = postgres\ncluster = main\n[database b]\ntype = postgres\ncluster = main\ndbname = a\n' |
     bad "two names for one database" "are one database"
 printf '[database a]\ntype = sqlite\n[participant proxy]\ndatabase = a\n' | bad "a reserved name" "the name is taken"
+printf '[postgres coord]\n[database a]\ntype = sqlite\n[participant pa]\ndatabase = a\n' |
+    bad "a cluster named like a process" "taken by a process"
 printf '[database a]\ntype = sqlite\n[participant pa]\ndatabase = b\n' | bad "unknown database" "database 'b' is not a \[database\] section"
 printf '[postgres a]\nport = 20001\n[postgres b]\nport = 20001\n' | bad "clashing ports" "port 20001 is given twice"
 printf '[postgres a]\nport = %s\n' "$PORT_main" | bad "a port in use" "port $PORT_main is in use"
