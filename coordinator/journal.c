@@ -32,7 +32,9 @@
 /* sql/journal.sql, turned into a C string by the Makefile. */
 extern const char journal_schema_sql[];
 
-enum item_kind { ITEM_COMMIT, ITEM_COMPLETE, ITEM_HEURISTIC, ITEM_FORGET };
+enum item_kind {
+	ITEM_COMMIT, ITEM_COMPLETE, ITEM_HEURISTIC, ITEM_FORGET, ITEM_PRECOMMIT, ITEM_UNPRECOMMIT
+};
 
 struct item {
 	struct item *next;
@@ -85,6 +87,35 @@ has_seq(sqlite3 *db)
 
 /* Checks that the file is an xact journal of our version (and, when
  * coord_id is given, of this coordinator). */
+/* Brings a version 2 journal to version 3: the part of the schema below
+ * "-- schema 3", and the version, in one transaction.  0, or -1 with err. */
+static int
+migrate_2_to_3(sqlite3 *db, char *err, size_t errlen)
+{
+	const char *part = strstr(journal_schema_sql, "-- schema 3\n");
+	char *version = sqlx_text(db, "SELECT value FROM meta WHERE key='schema_version'", NULL);
+	int needed = version != NULL && strcmp(version, "2") == 0;
+
+	free(version);
+	if (!needed) {
+		return 0;
+	}
+	if (part == NULL || exec_sql(db, "BEGIN IMMEDIATE", err, errlen) != XACT_OK) {
+		return -1;
+	}
+	if (exec_sql(db, part, err, errlen) != XACT_OK ||
+	    exec_sql(db, "UPDATE meta SET value='3' WHERE key='schema_version'", err, errlen) !=
+	        XACT_OK ||
+	    exec_sql(db, "COMMIT", err, errlen) != XACT_OK) {
+		char ignore[128];
+
+		exec_sql(db, "ROLLBACK", ignore, sizeof(ignore));
+		return -1;
+	}
+	log_info("journal: schema version 2 brought to 3 (table precommits)");
+	return 0;
+}
+
 static int
 check_identity(sqlite3 *db, const char *coord_id, char *err, size_t errlen)
 {
@@ -96,7 +127,10 @@ check_identity(sqlite3 *db, const char *coord_id, char *err, size_t errlen)
 	owner = sqlx_text(db, "SELECT value FROM meta WHERE key='coordinator_id'", NULL);
 	if (magic == NULL || strcmp(magic, "xact-journal") != 0) {
 		snprintf(err, errlen, "not an xact journal (no xact meta table)");
-	} else if (version == NULL || atoi(version) != JOURNAL_SCHEMA_VERSION) {
+	} else if (version == NULL ||
+	           (atoi(version) != JOURNAL_SCHEMA_VERSION && (coord_id != NULL || atoi(version) != 2))) {
+		/* A reader (xactctl) also reads version 2; a coordinator has
+		 * brought it to 3 before getting here. */
 		snprintf(err, errlen, "journal schema version %s is not supported "
 		         "(this build reads version %d)", version ? version : "?",
 		    JOURNAL_SCHEMA_VERSION);
@@ -241,6 +275,10 @@ journal_open(journal **out, const char *path, const char *coord_id, char *err,
 			goto fail;
 		}
 	}
+	if (any && migrate_2_to_3(j->wdb, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "cannot bring journal %s to schema version 3: %s", path, why);
+		goto fail;
+	}
 	if (check_identity(j->wdb, coord_id, why, sizeof(why)) != XACT_OK) {
 		snprintf(err, errlen, "refusing journal %s: %s", path, why);
 		goto fail;
@@ -384,6 +422,24 @@ journal_foreach_decision(journal *j, int (*fn)(void *, const struct journal_reco
 }
 
 int
+journal_foreach_precommit(journal *j, int (*fn)(void *, const struct journal_record *),
+    void *arg)
+{
+	/* A read-only reader of a version 2 journal has no such table. */
+	char *has = sqlx_text(j->rdb, "SELECT count(*) FROM sqlite_master WHERE name='precommits'",
+	    NULL);
+	int present = has != NULL && atoi(has) > 0;
+
+	free(has);
+	if (!present) {
+		return XACT_OK;
+	}
+	return foreach_decision(j,
+	    "SELECT gid, participants, decided_at, 0 FROM precommits "
+	    "WHERE gid NOT IN (SELECT gid FROM decisions) ORDER BY decided_at, gid", fn, arg);
+}
+
+int
 journal_foreach_heuristic(journal *j, int (*fn)(void *, const struct journal_heuristic *),
     void *arg)
 {
@@ -499,10 +555,25 @@ write_heuristic(journal *j, const struct item *it, int64_t now)
 	return rc == SQLITE_DONE ? XACT_OK : XACT_EJOURNAL;
 }
 
+/* Inserts a pre-commit (st binds gid, participants, time) or deletes one
+ * (st binds gid). */
+static int
+write_precommit(journal *j, sqlite3_stmt *st, const struct item *it, int64_t now)
+{
+	(void)j;
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, it->gid, -1, SQLITE_STATIC);
+	if (it->kind == ITEM_PRECOMMIT) {
+		sqlite3_bind_text(st, 2, it->participants, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+	}
+	return sqlite3_step(st) == SQLITE_DONE ? XACT_OK : XACT_EJOURNAL;
+}
+
 static int
 write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *ncommits)
 {
-	sqlite3_stmt *ins = NULL, *done = NULL;
+	sqlite3_stmt *ins = NULL, *done = NULL, *pc = NULL, *unpc = NULL;
 	int64_t now = now_ms();
 	int rv = XACT_EJOURNAL;
 
@@ -519,6 +590,11 @@ write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *
 	        "VALUES (?, 'commit', ?, ?)", -1, &ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(j->wdb,
 	        "UPDATE decisions SET completed_at = ? WHERE gid = ?", -1, &done,
+	        NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(j->wdb,
+	        "INSERT OR IGNORE INTO precommits (gid, participants, decided_at) VALUES (?, ?, ?)",
+	        -1, &pc, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(j->wdb, "DELETE FROM precommits WHERE gid = ?", -1, &unpc,
 	        NULL) != SQLITE_OK) {
 		snprintf(why, whylen, "%s", sqlite3_errmsg(j->wdb));
 		goto out;
@@ -526,6 +602,18 @@ write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *
 	for (struct item *it = batch; it != NULL; it = it->next) {
 		sqlite3_stmt *st = it->kind == ITEM_COMMIT ? ins : done;
 
+		if (it->kind == ITEM_PRECOMMIT || it->kind == ITEM_UNPRECOMMIT ||
+		    it->kind == ITEM_COMMIT) {
+			/* A commit replaces its pre-commit in the same write. */
+			if (write_precommit(j, it->kind == ITEM_PRECOMMIT ? pc : unpc, it, now) !=
+			    XACT_OK) {
+				snprintf(why, whylen, "%s", sqlite3_errmsg(j->wdb));
+				goto out;
+			}
+			if (it->kind != ITEM_COMMIT) {
+				continue;
+			}
+		}
 		if (it->kind == ITEM_FORGET) {
 			char sql[160];
 
@@ -565,6 +653,8 @@ write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *
 out:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(done);
+	sqlite3_finalize(pc);
+	sqlite3_finalize(unpc);
 	if (rv != XACT_OK) {
 		char ignore[256];
 
@@ -706,6 +796,19 @@ journal_submit_commit(journal *j, const char *gid, const char *participants,
     journal_cb cb, void *arg)
 {
 	return submit(j, ITEM_COMMIT, gid, participants, cb, arg);
+}
+
+int
+journal_submit_precommit(journal *j, const char *gid, const char *participants,
+    journal_cb cb, void *arg)
+{
+	return submit(j, ITEM_PRECOMMIT, gid, participants, cb, arg);
+}
+
+int
+journal_submit_unprecommit(journal *j, const char *gid)
+{
+	return submit(j, ITEM_UNPRECOMMIT, gid, NULL, NULL, NULL);
 }
 
 int

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOURNAL_SCHEMA_VERSION 2
+#define JOURNAL_SCHEMA_VERSION 3
 
 typedef struct journal journal;
 
@@ -92,6 +92,20 @@ int journal_start(journal *j, int64_t retention_ms);
  * I/O.  Returns XACT_ENOMEM or XACT_ECLOSED without calling cb. */
 int journal_submit_commit(journal *j, const char *gid, const char *participants,
     journal_cb cb, void *arg);
+
+/* 3PC: queues the pre-commit decision; cb runs once it is durable.  A later
+ * journal_submit_commit of gid removes it in the same write.  Returns as
+ * journal_submit_commit. */
+int journal_submit_precommit(journal *j, const char *gid, const char *participants,
+    journal_cb cb, void *arg);
+
+/* 3PC: queues the removal of gid's pre-commit (the termination decided
+ * abort); no callback. */
+int journal_submit_unprecommit(journal *j, const char *gid);
+
+/* 3PC: calls fn for every pre-commit with no commit decision.  Blocks. */
+int journal_foreach_precommit(journal *j,
+    int (*fn)(void *arg, const struct journal_record *r), void *arg);
 
 /* Queues "every participant acknowledged"; written lazily, no callback. */
 int journal_submit_complete(journal *j, const char *gid);

@@ -648,7 +648,8 @@ print_time(int64_t ms)
 }
 
 struct dump {
-	int json, n, pending, nh;
+	int json, n, pending, nh, npc;
+	const char *decision; /* "commit", or "precommit" while listing those */
 };
 
 static int
@@ -680,7 +681,7 @@ dump_decision(void *arg, const struct journal_record *r)
 
 		printf("%s{\"gid\":", d->n ? "," : "");
 		json_str(stdout, r->gid);
-		printf(",\"decision\":\"commit\",\"participants\":[");
+		printf(",\"decision\":\"%s\",\"participants\":[", d->decision);
 		for (int k = 0; *p != '\0'; k++) {
 			size_t len = strcspn(p, ",");
 			char name[64];
@@ -698,10 +699,10 @@ dump_decision(void *arg, const struct journal_record *r)
 		}
 	} else {
 		if (d->n == 0) {
-			printf("%-28s %-8s %-24s %-24s %s\n", "GID", "DECISION", "DECIDED (UTC)",
+			printf("%-28s %-9s %-24s %-24s %s\n", "GID", "DECISION", "DECIDED (UTC)",
 			    "COMPLETED (UTC)", "PARTICIPANTS");
 		}
-		printf("%-28s %-8s ", r->gid, "commit");
+		printf("%-28s %-9s ", r->gid, d->decision);
 		print_time(r->decided_at);
 		print_time(r->completed_at);
 		printf("%s\n", r->participants);
@@ -740,7 +741,7 @@ static int
 cmd_journal(int argc, char **argv)
 {
 	const char *path = NULL, *verb = argc > 0 ? argv[0] : "";
-	struct dump d = {0, 0, 0, 0};
+	struct dump d = {0, 0, 0, 0, 0, "commit"};
 	char err[1024], *owner, *version, *seq;
 	journal *j;
 	int rv;
@@ -797,6 +798,21 @@ cmd_journal(int argc, char **argv)
 		d.json = -1; /* count only */
 	}
 	rv = journal_foreach_decision(j, d.json == -1 ? count_decision : dump_decision, &d);
+	/* 3PC pre-commits with no commit yet: listed as decisions of their own
+	 * kind; their outcome is the termination protocol's. */
+	if (d.json == 1) {
+		printf("],\"precommits\":[");
+	}
+	if (rv == XACT_OK) {
+		int n = d.n, pending = d.pending;
+
+		d.decision = "precommit";
+		d.n = d.json == 1 ? 0 : d.n;
+		rv = journal_foreach_precommit(j, d.json == -1 ? count_decision : dump_decision, &d);
+		d.npc = d.n - (d.json == 1 ? 0 : n);
+		d.n = n;
+		d.pending = pending;
+	}
 	if (d.json == 1) {
 		printf("],\"heuristics\":[");
 	}
@@ -806,12 +822,13 @@ cmd_journal(int argc, char **argv)
 	if (d.json == 1) {
 		printf("],\"ok\":%s}\n", rv == XACT_OK ? "true" : "false");
 	} else if (rv == XACT_OK && verb[0] == 'd') {
-		printf("%s%d decision(s), %d not yet acknowledged by every participant; %d heuristic "
-		       "outcome(s)\n", d.n ? "\n" : "", d.n, d.pending, d.nh);
+		printf("%s%d decision(s), %d not yet acknowledged by every participant; %d pre-commit(s) "
+		       "awaiting an outcome; %d heuristic outcome(s)\n", d.n || d.npc ? "\n" : "", d.n,
+		    d.pending, d.npc, d.nh);
 	} else if (rv == XACT_OK) {
 		printf("journal %s: OK (coordinator %s, schema %s, %d decision(s), %d pending, %d "
-		       "heuristic outcome(s))\n", path, owner ? owner : "?", version ? version : "?",
-		    d.n, d.pending, d.nh);
+		       "pre-commit(s), %d heuristic outcome(s))\n", path, owner ? owner : "?",
+		    version ? version : "?", d.n, d.pending, d.npc, d.nh);
 	}
 	free(owner);
 	free(version);

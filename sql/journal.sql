@@ -1,4 +1,6 @@
--- xact coordinator journal, schema version 2 (2 added `heuristics`).
+-- xact coordinator journal, schema version 3 (2 added `heuristics`, 3 added
+-- `precommits`; a version 2 journal is brought to 3 when a coordinator opens
+-- it, by running the part below the line "-- schema 3").
 --
 -- Presumed abort: a gid with no row in `decisions` was aborted.  A commit
 -- decision, with the names of the participants that voted YES, is inserted
@@ -33,5 +35,18 @@ CREATE TABLE heuristics (
 );
 
 INSERT INTO meta (key, value) VALUES ('magic', 'xact-journal');
-INSERT INTO meta (key, value) VALUES ('schema_version', '2');
+INSERT INTO meta (key, value) VALUES ('schema_version', '3');
 INSERT INTO meta (key, value) VALUES ('seq_reserved', '0');
+
+-- schema 3
+-- Three-phase commit: the pre-commit decision (every participant voted YES),
+-- synced before any PRECOMMIT is sent.  The commit decision, when it comes,
+-- is inserted into `decisions` in the same write that deletes this row; an
+-- abort decided by the termination protocol deletes it.  A row found here at
+-- start-up with none in `decisions` is a transaction whose outcome the
+-- participants' termination protocol decides.
+CREATE TABLE precommits (
+    gid          TEXT PRIMARY KEY,
+    participants TEXT NOT NULL,     -- comma-separated participant names
+    decided_at   INTEGER NOT NULL   -- unix time, milliseconds
+);

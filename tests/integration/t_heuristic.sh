@@ -63,7 +63,7 @@ xt_assert_grep "dump: the heuristic outcome" "^xact:c1:[0-9]*  *pa  *commit  *ab
 xt_assert_grep "dump --json" '"heuristics":\[{"gid":"xact:c1:[0-9]*","participant":"pa","decision":"commit","outcome":"aborted"' "$XT_TMP/dump.json"
 xt_assert_grep "dump --json: participants" "\"gid\":\"$gid\",\"decision\":\"commit\",\"participants\":\[\"pa\",\"pb\"\]" "$XT_TMP/dump.json"
 "$XT_BUILD/xactctl" journal check "$JOURNAL" >"$XT_TMP/check" || xt_fail "journal check"
-xt_assert_grep "check" "OK (coordinator c1, schema 2, 2 decision(s), 0 pending, 1 heuristic" "$XT_TMP/check"
+xt_assert_grep "check" "OK (coordinator c1, schema 3, 2 decision(s), 0 pending, 0 pre-commit(s), 1 heuristic" "$XT_TMP/check"
 # A damaged copy and a file that is no journal fail the check.
 cp "$JOURNAL" "$XT_TMP/damaged.db"
 sqlite3 -batch "$XT_TMP/damaged.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null

@@ -420,12 +420,12 @@ refuses_a_journal_of_an_unknown_schema_version(void **state)
 	(void)state;
 	path_for(path, sizeof(path), "future.db");
 	journal_close(open_ok(path, "c1"));
-	sql_exec(path, "UPDATE meta SET value='3' WHERE key='schema_version'");
+	sql_exec(path, "UPDATE meta SET value='4' WHERE key='schema_version'");
 	open_refused(path, "c1", err, sizeof(err));
-	assert_non_null(strstr(err, "schema version 3"));
+	assert_non_null(strstr(err, "schema version 4"));
 	assert_int_equal(journal_open_readonly(&j, path, err, sizeof(err)), XACT_EJOURNAL);
 	assert_null(j);
-	assert_non_null(strstr(err, "schema version 3"));
+	assert_non_null(strstr(err, "schema version 4"));
 
 	sql_exec(path, "DELETE FROM meta WHERE key='schema_version'");
 	open_refused(path, "c1", err, sizeof(err));
@@ -627,6 +627,94 @@ foreach_pending_lists_every_decision_not_yet_completed(void **state)
 	assert_int_equal(l.n, 2);
 	journal_close(j);
 	waiter_destroy(&w);
+}
+
+/* 3PC: a pre-commit is listed until its commit replaces it in one write,
+ * or the termination's abort removes it. */
+static void
+a_precommit_is_listed_until_its_commit_or_abort_replaces_it(void **state)
+{
+	char path[512];
+	journal *j;
+	struct waiter w;
+	struct pending_list l;
+	struct journal_record r;
+	int64_t deadline;
+
+	(void)state;
+	waiter_init(&w);
+	path_for(path, sizeof(path), "precommit.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_submit_precommit(j, "xact:c1:1", "a,b", on_decision, &w), XACT_OK);
+	assert_int_equal(journal_submit_precommit(j, "xact:c1:2", "a,b", on_decision, &w), XACT_OK);
+	wait_calls(&w, 2); /* durable: the callback runs as for a commit */
+	assert_int_equal(w.errors, 0);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(journal_foreach_precommit(j, collect, &l), XACT_OK);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.parts[0], "a,b");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(journal_foreach_pending(j, collect, &l), XACT_OK);
+	assert_int_equal(l.n, 0); /* a pre-commit is no commit decision */
+	assert_int_equal(journal_lookup(j, "xact:c1:1", &r), XACT_ENOTFOUND);
+
+	assert_int_equal(journal_submit_commit(j, "xact:c1:1", "a,b", on_decision, &w), XACT_OK);
+	wait_calls(&w, 3);
+	assert_int_equal(journal_lookup(j, "xact:c1:1", &r), XACT_OK);
+	assert_int_equal(journal_submit_unprecommit(j, "xact:c1:2"), XACT_OK);
+	deadline = now_ms() + 10000;
+	do {
+		memset(&l, 0, sizeof(l));
+		assert_int_equal(journal_foreach_precommit(j, collect, &l), XACT_OK);
+	} while (l.n > 0 && now_ms() < deadline && usleep(10000) == 0);
+	assert_int_equal(l.n, 0);
+	journal_close(j);
+	waiter_destroy(&w);
+	/* gone from the file too, not only hidden */
+	{
+		char v[64];
+
+		sql_text(path, "SELECT count(*) FROM precommits", v, sizeof(v));
+		assert_string_equal(v, "0");
+	}
+}
+
+/* A version 2 journal (no precommits table) is brought to version 3 by a
+ * coordinator, keeping its decisions; a reader reads it as it is. */
+static void
+a_version_2_journal_is_brought_to_version_3(void **state)
+{
+	char path[512], err[512], v[64];
+	journal *j;
+	struct pending_list l;
+
+	(void)state;
+	path_for(path, sizeof(path), "v2.db");
+	journal_close(open_ok(path, "c1"));
+	sql_exec(path, "DROP TABLE precommits;"
+	               "UPDATE meta SET value='2' WHERE key='schema_version';"
+	               "INSERT INTO decisions (gid, decision, participants, decided_at) "
+	               "VALUES ('xact:c1:5', 'commit', 'a,b', 1)");
+	assert_int_equal(journal_open_readonly(&j, path, err, sizeof(err)), XACT_OK);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(journal_foreach_precommit(j, collect, &l), XACT_OK);
+	assert_int_equal(l.n, 0);
+	journal_close(j);
+	sql_text(path, "SELECT value FROM meta WHERE key='schema_version'", v, sizeof(v));
+	assert_string_equal(v, "2"); /* a reader changes nothing */
+
+	j = open_ok(path, "c1");
+	sql_text(path, "SELECT value FROM meta WHERE key='schema_version'", v, sizeof(v));
+	assert_string_equal(v, "3");
+	sql_text(path, "SELECT count(*) FROM precommits", v, sizeof(v));
+	assert_string_equal(v, "0");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(journal_foreach_pending(j, collect, &l), XACT_OK);
+	assert_int_equal(l.n, 1);
+	assert_true(list_has(&l, "xact:c1:5"));
+	journal_close(j);
+	journal_close(open_ok(path, "c1")); /* and reopens as version 3 */
 }
 
 static void
@@ -870,6 +958,8 @@ main(void)
 		cmocka_unit_test(refuses_an_sqlite_file_without_xact_meta_and_leaves_it_untouched),
 		cmocka_unit_test(refuses_a_journal_of_another_coordinator_id),
 		cmocka_unit_test(refuses_a_journal_of_an_unknown_schema_version),
+		cmocka_unit_test(a_precommit_is_listed_until_its_commit_or_abort_replaces_it),
+		cmocka_unit_test(a_version_2_journal_is_brought_to_version_3),
 		cmocka_unit_test(refuses_a_path_in_a_missing_folder_with_a_message),
 		cmocka_unit_test(reserve_seq_never_hands_out_a_number_twice_across_reopen),
 		cmocka_unit_test(reserve_seq_works_while_the_writer_is_running),
