@@ -32,7 +32,8 @@ COORD_OBJ = $(B)/coordinator/txn.o $(B)/coordinator/journal.o \
 PART_OBJ = $(B)/participant/branch.o $(B)/participant/agent.o \
            $(B)/participant/part_config.o $(B)/participant/pgbackend.o \
            $(B)/participant/sqlguard.o $(B)/participant/sqlitebackend.o \
-           $(B)/participant/result.o $(B)/participant/term.o $(B)/gen/sqlite_schema.o
+           $(B)/participant/result.o $(B)/participant/term.o $(B)/participant/termlog.o \
+           $(B)/gen/sqlite_schema.o
 HARNESS_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard tests/harness/*.c))
 BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl $(B)/xact-harness
 UNIT     = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -72,10 +73,10 @@ $(B)/gen/journal_schema.c: sql/journal.sql
 	{ echo 'const char journal_schema_sql[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
 
-# The SQLite participant's side log and in-database tables, likewise.
-$(B)/gen/sqlite_schema.c: sql/sidelog.sql sql/markers.sql sql/pgmarkers.sql
+# The participants' side logs, termination log and in-database tables, likewise.
+$(B)/gen/sqlite_schema.c: sql/sidelog.sql sql/markers.sql sql/pgmarkers.sql sql/termlog.sql
 	@mkdir -p $(B)/gen
-	{ for f in sidelog markers pgmarkers; do echo "const char $${f}_schema_sql[] ="; \
+	{ for f in sidelog markers pgmarkers termlog; do echo "const char $${f}_schema_sql[] ="; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' sql/$$f.sql; echo ';'; done; } > $@
 
 $(B)/%.o: %.c $(B)/gen/xact.pb-c.h | check-deps
