@@ -149,40 +149,14 @@ check_identity(sqlite3 *db, const char *coord_id, char *err, size_t errlen)
 	return rv;
 }
 
-/* Sets and reads back WAL and synchronous=FULL: refuses anything weaker. */
-static int
-check_durability(sqlite3 *db, char *err, size_t errlen)
-{
-	char *mode, *sync;
-	int rv = XACT_OK;
-
-	if (exec_sql(db, "PRAGMA synchronous=FULL", err, errlen) != XACT_OK) {
-		return XACT_EJOURNAL;
-	}
-	mode = sqlx_text(db, "PRAGMA journal_mode=WAL", NULL);
-	sync = sqlx_text(db, "PRAGMA synchronous", NULL);
-	if (mode == NULL || strcmp(mode, "wal") != 0) {
-		snprintf(err, errlen, "journal_mode reads back '%s', not 'wal'",
-		    mode ? mode : "?");
-		rv = XACT_EJOURNAL;
-	} else if (sync == NULL || (atoi(sync) != 2 && atoi(sync) != 3)) {
-		snprintf(err, errlen, "synchronous reads back %s, not FULL or EXTRA",
-		    sync ? sync : "?");
-		rv = XACT_EJOURNAL;
-	}
-	free(mode);
-	free(sync);
-	return rv;
-}
-
-/* check_durability for a writing connection (synchronous is set per
+/* sqlx_durable for a writing connection (synchronous is set per
  * connection), with the journal's path in the message. */
 static int
 durable(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
 	char why[512];
 
-	if (check_durability(db, why, sizeof(why)) != XACT_OK) {
+	if (sqlx_durable(db, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "refusing journal %s: %s", path, why);
 		return XACT_EJOURNAL;
 	}
@@ -723,6 +697,16 @@ writer_main(void *arg)
 			/* Crash here: the batch is durable and nobody was told;
 			 * recovery re-drives every decision in it. */
 			XACT_FAILPOINT("journal.after_write");
+			/* Counted before the callbacks: whoever a callback wakes
+			 * sees the batch in the statistics. */
+			pthread_mutex_lock(&j->lock);
+			j->stats.batches++;
+			j->stats.decisions += n;
+			j->stats.busy_ms += (uint64_t)(now_ms() - t0);
+			if (n > j->stats.max_batch) {
+				j->stats.max_batch = n;
+			}
+			pthread_mutex_unlock(&j->lock);
 		}
 		while (batch != NULL) {
 			struct item *next = batch->next;
@@ -739,14 +723,6 @@ writer_main(void *arg)
 			last_gc = now_ms();
 		}
 		pthread_mutex_lock(&j->lock);
-		if (rv == XACT_OK) {
-			j->stats.batches++;
-			j->stats.decisions += n;
-			j->stats.busy_ms += (uint64_t)(now_ms() - t0);
-			if (n > j->stats.max_batch) {
-				j->stats.max_batch = n;
-			}
-		}
 	}
 	pthread_mutex_unlock(&j->lock);
 	return NULL;

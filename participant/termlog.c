@@ -71,27 +71,6 @@ check(sqlite3 *db, const char *agent, char *why, size_t n)
 	return rv;
 }
 
-/* WAL and synchronous=FULL, read back: anything weaker is refused. */
-static int
-durable(sqlite3 *db, char *why, size_t n)
-{
-	char *mode, *sync;
-	int rv = 0;
-
-	if (sqlx_run(db, "PRAGMA synchronous=FULL", why, n) != 0) {
-		return -1;
-	}
-	mode = sqlx_text(db, "PRAGMA journal_mode=WAL", NULL);
-	sync = sqlx_text(db, "PRAGMA synchronous", NULL);
-	if (mode == NULL || strcmp(mode, "wal") != 0 || sync == NULL || atoi(sync) < 2) {
-		snprintf(why, n, "WAL with synchronous=FULL does not read back");
-		rv = -1;
-	}
-	free(mode);
-	free(sync);
-	return rv;
-}
-
 int
 termlog_open(termlog **out, const char *path, const char *agent, char *err, size_t errlen)
 {
@@ -123,7 +102,7 @@ termlog_open(termlog **out, const char *path, const char *agent, char *err, size
 		goto fail;
 	}
 	free(tables);
-	if (check(t->db, agent, why, sizeof(why)) != 0 || durable(t->db, why, sizeof(why)) != 0) {
+	if (check(t->db, agent, why, sizeof(why)) != 0 || sqlx_durable(t->db, why, sizeof(why)) != 0) {
 		goto fail;
 	}
 	if (created && sqlx_fsync_parent(path) != 0) {

@@ -56,3 +56,29 @@ sqlx_fsync_parent(const char *path)
 	free(copy);
 	return rv;
 }
+
+/* Sets and reads back WAL and synchronous=FULL: refuses anything weaker. */
+int
+sqlx_durable(sqlite3 *db, char *err, size_t errlen)
+{
+	char *mode, *sync;
+	int rv = 0;
+
+	if (sqlx_run(db, "PRAGMA synchronous=FULL", err, errlen) != 0) {
+		return -1;
+	}
+	mode = sqlx_text(db, "PRAGMA journal_mode=WAL", NULL);
+	sync = sqlx_text(db, "PRAGMA synchronous", NULL);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		snprintf(err, errlen, "journal_mode reads back '%s', not 'wal'",
+		    mode ? mode : "?");
+		rv = -1;
+	} else if (sync == NULL || (atoi(sync) != 2 && atoi(sync) != 3)) {
+		snprintf(err, errlen, "synchronous reads back %s, not FULL or EXTRA",
+		    sync ? sync : "?");
+		rv = -1;
+	}
+	free(mode);
+	free(sync);
+	return rv;
+}
