@@ -69,7 +69,7 @@ check_settle(const struct scenario *sc)
 		long left = 0;
 
 		for (int i = 0; i < sc->nparts; i++) {
-			const struct sc_database *d = sc_database((struct scenario *)sc,
+			const struct sc_database *d = sc_database(sc,
 			    sc->parts[i].database);
 			long n = db_prepared(sc, d, err, sizeof(err));
 
@@ -90,7 +90,7 @@ check_prepared(const struct scenario *sc, char *err, size_t errlen)
 	int bad = 0;
 
 	for (int i = 0; i < sc->nparts; i++) {
-		const struct sc_database *d = sc_database((struct scenario *)sc, sc->parts[i].database);
+		const struct sc_database *d = sc_database(sc, sc->parts[i].database);
 		long n = db_prepared(sc, d, err, errlen);
 
 		if (n < 0) {
@@ -110,9 +110,9 @@ static int
 bank_dbs(const struct scenario *sc, const struct sc_database *dbs[])
 {
 	for (int i = 0; i < sc->wl.nparticipants; i++) {
-		const struct sc_participant *p = sc_part((struct scenario *)sc, sc->wl.participants[i]);
+		const struct sc_participant *p = sc_part(sc, sc->wl.participants[i]);
 
-		dbs[i] = sc_database((struct scenario *)sc, p->database);
+		dbs[i] = sc_database(sc, p->database);
 	}
 	return sc->wl.nparticipants;
 }
@@ -175,7 +175,7 @@ transfer_dbs(const struct scenario *sc, const struct wl_outcome *o, int on[H_MAX
 	int any = 0, from, to;
 
 	for (int i = 0; i < sc->wl.nparticipants; i++) {
-		int p = (int)(sc_part((struct scenario *)sc, sc->wl.participants[i]) - sc->parts);
+		int p = (int)(sc_part(sc, sc->wl.participants[i]) - sc->parts);
 
 		on[i] = o->parts[p];
 		any |= on[i];
@@ -298,7 +298,7 @@ check_queries(const struct scenario *sc, char *err, size_t errlen)
 
 	for (int i = 0; i < sc->nchecks; i++) {
 		const struct sc_check *c = &sc->checks[i];
-		const struct sc_database *d = sc_database((struct scenario *)sc, c->database);
+		const struct sc_database *d = sc_database(sc, c->database);
 		char *v;
 
 		if (db_query(sc, d, c->query, &v, err, errlen) != 0) {
@@ -319,7 +319,7 @@ check_invariant(const struct scenario *sc, long *sum, char *err, size_t errlen)
 {
 	*sum = 0;
 	for (int i = 0; i < sc->nparts; i++) {
-		const struct sc_database *d = sc_database((struct scenario *)sc, sc->parts[i].database);
+		const struct sc_database *d = sc_database(sc, sc->parts[i].database);
 		char *v;
 
 		if (db_query(sc, d, sc->wl.invariant, &v, err, errlen) != 0) {

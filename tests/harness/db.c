@@ -50,10 +50,10 @@ pgbin(void)
 	return best[0] != '\0' ? best : "/usr/lib/postgresql/15/bin";
 }
 
-/* Runs a PostgreSQL tool as `postgres` when we are root; output to log. */
+/* Runs a PostgreSQL tool with args (NULL-terminated, at most 10) as
+ * `postgres` when we are root; output to log.  Its exit status, or -1. */
 static int
-pg_tool(const char *log, const char *tool, const char *a1, const char *a2, const char *a3,
-    const char *a4, const char *a5, const char *a6, const char *a7, const char *a8)
+pg_tool(const char *log, const char *tool, const char *const args[])
 {
 	char path[H_PATH + 32];
 	char *argv[16];
@@ -67,9 +67,8 @@ pg_tool(const char *log, const char *tool, const char *a1, const char *a2, const
 		argv[n++] = "--";
 	}
 	argv[n++] = path;
-	for (const char *const *a = (const char *const[]){a1, a2, a3, a4, a5, a6, a7, a8, NULL};
-	     *a != NULL; a++) {
-		argv[n++] = (char *)*a;
+	for (int i = 0; args[i] != NULL && n < 15; i++) {
+		argv[n++] = (char *)args[i];
 	}
 	argv[n] = NULL;
 	return proc_run(argv, log);
@@ -108,8 +107,8 @@ db_cluster_up(const struct scenario *sc, const struct sc_cluster *c, char *err, 
 		    "to run as root)", dir);
 		return -1;
 	}
-	if (pg_tool(log, "initdb", "-D", dir, "-U", "postgres", "--auth=trust", "--no-sync",
-	        "-E", "UTF8") != 0) {
+	if (pg_tool(log, "initdb", (const char *[]){"-D", dir, "-U", "postgres", "--auth=trust",
+	                               "--no-sync", "-E", "UTF8", NULL}) != 0) {
 		show_tail(log);
 		snprintf(err, errlen, "initdb of cluster %s failed (log: %s)", c->name, log);
 		return -1;
@@ -124,7 +123,8 @@ db_cluster_up(const struct scenario *sc, const struct sc_cluster *c, char *err, 
 	}
 	snprintf(log, sizeof(log), "%s/server.log", dir);
 	snprintf(ctl, sizeof(ctl), "%s/pg_ctl-%s.log", sc->dir, c->name);
-	if (pg_tool(ctl, "pg_ctl", "-D", dir, "-l", log, "-o", opts, "-w", "start") != 0) {
+	if (pg_tool(ctl, "pg_ctl",
+	        (const char *[]){"-D", dir, "-l", log, "-o", opts, "-w", "start", NULL}) != 0) {
 		show_tail(ctl);
 		show_tail(log);
 		snprintf(err, errlen, "PostgreSQL cluster %s did not start (log: %s)", c->name, log);
@@ -143,8 +143,8 @@ db_cluster_stop(const char *dir, const char *name)
 	if (access(pidf, F_OK) != 0) {
 		return 0; /* not running */
 	}
-	return pg_tool("/dev/null", "pg_ctl", "-D", d, "-m", "immediate", "-w", "stop", NULL, NULL)
-	       == 0 ? 0 : -1;
+	return pg_tool("/dev/null", "pg_ctl",
+	           (const char *[]){"-D", d, "-m", "immediate", "-w", "stop", NULL}) == 0 ? 0 : -1;
 }
 
 int
@@ -153,8 +153,8 @@ db_cluster_restart(const char *dir, const char *name, char *err, size_t errlen)
 	char d[H_PATH + 64];
 
 	cluster_dir(d, sizeof(d), dir, name);
-	if (pg_tool("/dev/null", "pg_ctl", "-D", d, "-m", "immediate", "-w", "restart", NULL,
-	        NULL) != 0) {
+	if (pg_tool("/dev/null", "pg_ctl",
+	        (const char *[]){"-D", d, "-m", "immediate", "-w", "restart", NULL}) != 0) {
 		snprintf(err, errlen, "PostgreSQL cluster %s did not restart (log: %s/server.log)",
 		    name, d);
 		return -1;
@@ -165,13 +165,8 @@ db_cluster_restart(const char *dir, const char *name, char *err, size_t errlen)
 void
 db_conninfo(const struct scenario *sc, const struct sc_database *d, char *buf, size_t n)
 {
-	const struct sc_cluster *c = NULL;
+	const struct sc_cluster *c = sc_cluster(sc, d->cluster);
 
-	for (int i = 0; i < sc->nclusters; i++) {
-		if (strcmp(sc->clusters[i].name, d->cluster) == 0) {
-			c = &sc->clusters[i];
-		}
-	}
 	snprintf(buf, n, "host=127.0.0.1 port=%d dbname=%s user=postgres connect_timeout=5",
 	    c != NULL ? c->port : 0, d->dbname);
 }

@@ -91,14 +91,9 @@ static void
 participant_argv(const struct scenario *sc, int i, struct argv *a)
 {
 	const struct sc_participant *p = &sc->parts[i];
-	const struct sc_database *d = NULL;
+	const struct sc_database *d = sc_database(sc, p->database); /* checked at load */
 	char buf[H_PATH + 64];
 
-	for (int k = 0; k < sc->ndatabases; k++) {
-		if (strcmp(sc->databases[k].name, p->database) == 0) {
-			d = &sc->databases[k];
-		}
-	}
 	program(buf, sizeof(buf), "xact-participant");
 	arg(a, buf);
 	arg(a, "--name");
@@ -171,10 +166,10 @@ proxy_argv(const struct scenario *sc, struct argv *a)
 static int
 port_of(const struct scenario *sc, const char *name)
 {
-	for (int i = 0; i < sc->nparts; i++) {
-		if (strcmp(sc->parts[i].name, name) == 0) {
-			return sc->parts[i].port;
-		}
+	const struct sc_participant *p = sc_part(sc, name);
+
+	if (p != NULL) {
+		return p->port;
 	}
 	if (strcmp(name, sc->coord.name) == 0) {
 		return sc->coord.port;
@@ -190,14 +185,12 @@ env_start(const struct scenario *sc, const char *name, char *const extra[], int 
     const char *const env[], char *err, size_t errlen)
 {
 	struct argv a = {.n = 0}, e = {.n = 0};
-	int found = 0;
+	const struct sc_participant *p = sc_part(sc, name);
+	int found = p != NULL;
 
-	for (int i = 0; i < sc->nparts; i++) {
-		if (strcmp(sc->parts[i].name, name) == 0) {
-			participant_argv(sc, i, &a);
-			args_split(&e, sc->parts[i].env);
-			found = 1;
-		}
+	if (p != NULL) {
+		participant_argv(sc, (int)(p - sc->parts), &a);
+		args_split(&e, p->env);
 	}
 	if (!found && strcmp(name, sc->coord.name) == 0 && sc->nparts > 0) {
 		coordinator_argv(sc, &a);
@@ -225,16 +218,11 @@ env_start(const struct scenario *sc, const char *name, char *const extra[], int 
 	return proc_start(sc->dir, name, a.v, (const char *const *)e.v, err, errlen);
 }
 
-/* Starts NAME and waits until it listens; an early exit is an error
- * pointing at its log. */
-static int
-start_and_wait(const struct scenario *sc, const char *name, char *err, size_t errlen)
+int
+env_wait_listening(const struct scenario *sc, const char *name, char *err, size_t errlen)
 {
 	int port = port_of(sc, name), status;
 
-	if (env_start(sc, name, NULL, 0, NULL, err, errlen) != 0) {
-		return -1;
-	}
 	if (port == 0 || proc_wait_port(port, 15000) == 0) {
 		return 0;
 	}
@@ -248,7 +236,16 @@ start_and_wait(const struct scenario *sc, const char *name, char *err, size_t er
 	return -1;
 }
 
-/* Creates the state folder; refuses one already up. */
+/* Starts NAME with its scenario's flags and waits until it listens. */
+static int
+start_and_wait(const struct scenario *sc, const char *name, char *err, size_t errlen)
+{
+	if (env_start(sc, name, NULL, 0, NULL, err, errlen) != 0) {
+		return -1;
+	}
+	return env_wait_listening(sc, name, err, errlen);
+}
+
 /* 1 when dir holds nothing. */
 static int
 is_empty(const char *dir)
@@ -266,6 +263,7 @@ is_empty(const char *dir)
 	return empty;
 }
 
+/* Creates the state folder; refuses one already up. */
 static int
 make_dir(struct scenario *sc, char *err, size_t errlen)
 {

@@ -155,9 +155,9 @@ int sc_assign_ports(struct scenario *sc, char *err, size_t errlen);
 int sc_save_ports(const struct scenario *sc, char *err, size_t errlen);
 int sc_load_ports(struct scenario *sc, char *err, size_t errlen);
 /* Lookups by name; NULL when absent. */
-struct sc_database *sc_database(struct scenario *sc, const char *name);
-struct sc_participant *sc_part(struct scenario *sc, const char *name);
-struct sc_cluster *sc_cluster(struct scenario *sc, const char *name);
+const struct sc_database *sc_database(const struct scenario *sc, const char *name);
+const struct sc_participant *sc_part(const struct scenario *sc, const char *name);
+const struct sc_cluster *sc_cluster(const struct scenario *sc, const char *name);
 const char *sc_fault_name(enum fault_type t);
 /* A free TCP port on 127.0.0.1 (15000-31999, below the ephemeral range). */
 int sc_free_port(void);
@@ -288,6 +288,9 @@ int env_down(const char *dir, int keep);
  * with extra flags appended and env as for proc_start. */
 int env_start(const struct scenario *sc, const char *name, char *const extra[], int nextra,
     const char *const env[], char *err, size_t errlen);
+/* Waits (15 s) until NAME listens, if it listens at all.  -1 with err
+ * when it exited meanwhile or does not listen. */
+int env_wait_listening(const struct scenario *sc, const char *name, char *err, size_t errlen);
 /* Prints the environment (URLs, ports, conninfo, files) as NAME=VALUE. */
 void env_print(const struct scenario *sc);
 /* The coordinator's URL (proxied or not is the same: clients talk to it). */

@@ -364,7 +364,7 @@ cmd_start(const struct scenario *sc, const struct cli *c, const char *name)
 {
 	char err[1024];
 	const char *env[33];
-	int port = 0, status, rc;
+	int rc;
 
 	memcpy(env, c->env, sizeof(c->env[0]) * (size_t)c->nenv);
 	env[c->nenv] = NULL;
@@ -377,24 +377,11 @@ cmd_start(const struct scenario *sc, const struct cli *c, const char *name)
 		fprintf(stderr, "xact-harness: %s\n", err);
 		return 1;
 	}
-	for (int i = 0; i < sc->nparts; i++) {
-		if (strcmp(sc->parts[i].name, name) == 0) {
-			port = sc->parts[i].port;
-		}
+	if (!c->no_wait && env_wait_listening(sc, name, err, sizeof(err)) != 0) {
+		fprintf(stderr, "xact-harness: %s\n", err);
+		return 1;
 	}
-	if (strcmp(name, sc->coord.name) == 0) {
-		port = sc->coord.port;
-	}
-	if (c->no_wait || port == 0 || proc_wait_port(port, 15000) == 0) {
-		return 0;
-	}
-	if (proc_wait(sc->dir, name, 0, &status) == 0) {
-		fprintf(stderr, "xact-harness: %s exited with status %d (log: %s/%s.log)\n", name,
-		    status, sc->dir, name);
-	} else {
-		fprintf(stderr, "xact-harness: %s does not listen on port %d\n", name, port);
-	}
-	return 1;
+	return 0;
 }
 
 static int

@@ -184,33 +184,43 @@ proc_start(const char *dir, const char *name, char *const argv[], const char *co
 	return -1;
 }
 
+/* Reads NAME.pid: the process and its keeper.  0, or -1 when there is no
+ * such file or it does not hold two PIDs. */
+static int
+read_pidfile(const char *dir, const char *name, int *pid, int *keeper)
+{
+	char path[H_PATH + 64];
+	FILE *f;
+	int ok;
+
+	file_of(path, sizeof(path), dir, name, "pid");
+	if ((f = fopen(path, "r")) == NULL) {
+		return -1;
+	}
+	ok = fscanf(f, "%d %d", pid, keeper) == 2 && *pid > 1 && *keeper > 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
 int
 proc_pid(const char *dir, const char *name)
 {
-	char path[H_PATH + 64], stat[64];
+	char stat[64];
 	FILE *f;
-	int pid = 0, keeper = 0, ppid = 0;
+	int pid, keeper, ppid = 0, trusted;
 
-	file_of(path, sizeof(path), dir, name, "pid");
-	f = fopen(path, "r");
-	if (f == NULL) {
+	if (read_pidfile(dir, name, &pid, &keeper) != 0) {
 		return 0;
 	}
-	if (fscanf(f, "%d %d", &pid, &keeper) != 2 || pid <= 1 || keeper <= 1) {
-		pid = 0;
-	}
-	fclose(f);
 	/* Trusted only while its keeper is its parent: a PID reused after a
 	 * reboot, or after the keeper was killed, is somebody else's. */
 	snprintf(stat, sizeof(stat), "/proc/%d/stat", pid);
-	f = pid != 0 ? fopen(stat, "r") : NULL;
-	if (f == NULL || fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1 || ppid != keeper) {
-		pid = 0;
+	if ((f = fopen(stat, "r")) == NULL) {
+		return 0;
 	}
-	if (f != NULL) {
-		fclose(f);
-	}
-	return pid;
+	trusted = fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) == 1 && ppid == keeper;
+	fclose(f);
+	return trusted ? pid : 0;
 }
 
 int
@@ -226,19 +236,12 @@ proc_signal(const char *dir, const char *name, int sig)
 
 /* 1 when NAME's PID file names a live keeper. */
 static int
-keeper_alive(const char *path)
+keeper_alive(const char *dir, const char *name)
 {
-	FILE *f = fopen(path, "r");
-	int pid = 0, keeper = 0;
+	int pid, keeper;
 
-	if (f == NULL) {
-		return 0;
-	}
-	if (fscanf(f, "%d %d", &pid, &keeper) != 2 || keeper <= 1) {
-		keeper = 0;
-	}
-	fclose(f);
-	return keeper != 0 && (kill(keeper, 0) == 0 || errno == EPERM);
+	return read_pidfile(dir, name, &pid, &keeper) == 0 &&
+	       (kill(keeper, 0) == 0 || errno == EPERM);
 }
 
 /* Waits up to timeout_ms for NAME's PID file to go (its keeper removes it
@@ -252,7 +255,7 @@ wait_gone(const char *dir, const char *name, int timeout_ms)
 
 	file_of(path, sizeof(path), dir, name, "pid");
 	for (int waited = 0; access(path, F_OK) == 0; waited += 10) {
-		if (proc_pid(dir, name) == 0 && !keeper_alive(path)) {
+		if (proc_pid(dir, name) == 0 && !keeper_alive(dir, name)) {
 			unlink(path);
 			return 0;
 		}

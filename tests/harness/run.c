@@ -11,6 +11,7 @@
 #include "xact.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,18 +59,23 @@ rnd_between(uint64_t *s, double lo, double hi)
 	return lo + (hi - lo) * (double)(rnd(s) >> 11) / (double)(1ULL << 53);
 }
 
-static void
-note(struct faulter *fz, const char *fmt, const char *a, const char *b)
+/* Appends "t=SECONDS " and the formatted line to the fault log; a log
+ * that is full drops the line. */
+static void __attribute__((format(printf, 2, 3)))
+note(struct faulter *fz, const char *fmt, ...)
 {
 	size_t room = sizeof(fz->log.text) - fz->log.len;
 	int n = snprintf(fz->log.text + fz->log.len, room, "t=%.2f ", now_s() - fz->t0);
+	va_list ap;
 
 	if (n > 0 && (size_t)n < room) {
-		fz->log.len += (size_t)n;
-		room -= (size_t)n;
-		n = snprintf(fz->log.text + fz->log.len, room, fmt, a, b);
-		if (n > 0 && (size_t)n < room) {
-			fz->log.len += (size_t)n;
+		va_start(ap, fmt);
+		int m = vsnprintf(fz->log.text + fz->log.len + n, room - (size_t)n, fmt, ap);
+		va_end(ap);
+		if (m >= 0 && (size_t)(n + m) < room) {
+			fz->log.len += (size_t)(n + m);
+		} else {
+			fz->log.text[fz->log.len] = '\0';
 		}
 	}
 }
@@ -86,12 +92,9 @@ sleep_until(struct faulter *fz, double t, int even_if_done)
 static int
 proc_index(const struct scenario *sc, const char *name)
 {
-	for (int i = 0; i < sc->nparts; i++) {
-		if (strcmp(sc->parts[i].name, name) == 0) {
-			return i;
-		}
-	}
-	return sc->nparts; /* the coordinator */
+	const struct sc_participant *p = sc_part(sc, name);
+
+	return p != NULL ? (int)(p - sc->parts) : sc->nparts; /* else the coordinator */
 }
 
 /* Stops name (if it runs) and starts it with env; once it runs again, a
@@ -115,7 +118,7 @@ static void
 fault_crash_at(struct faulter *fz, const struct sc_fault *f)
 {
 	static const char *const plain[] = {"XACT_FAILPOINTS", NULL};
-	char spec[128], envv[160], what[64];
+	char spec[128], envv[160];
 	const char *armed[] = {envv, NULL};
 	int status;
 
@@ -128,12 +131,11 @@ fault_crash_at(struct faulter *fz, const struct sc_fault *f)
 	}
 	fz->killed[proc_index(fz->sc, f->target)] = 1;
 	if (proc_pid(fz->sc->dir, f->target) != 0) {
-		note(fz, "%s not hit; disarmed%s\n", f->target, "");
+		note(fz, "%s not hit; disarmed\n", f->target);
 	} else if (proc_wait(fz->sc->dir, f->target, 5000, &status) == 0 && status == 137) {
-		note(fz, "%s crashed at its failpoint%s\n", f->target, ""); /* SIGKILL, by itself */
+		note(fz, "%s crashed at its failpoint\n", f->target); /* SIGKILL, by itself */
 	} else {
-		snprintf(what, sizeof(what), "%d", status);
-		note(fz, "%s died with status %s while armed, not at its failpoint\n", f->target, what);
+		note(fz, "%s died with status %d while armed, not at its failpoint\n", f->target, status);
 		fz->unexpected++;
 	}
 	sleep_until(fz, now_s() + f->duration, 1);
@@ -148,22 +150,22 @@ fault_apply(struct faulter *fz, const struct sc_fault *f)
 
 	switch (f->type) {
 	case F_KILL:
-		note(fz, "kill -9 %s%s\n", f->target, "");
+		note(fz, "kill -9 %s\n", f->target);
 		fz->killed[proc_index(sc, f->target)] = 1;
 		proc_stop(sc->dir, f->target, SIGKILL, 5000);
 		sleep_until(fz, now_s() + f->duration, 1);
-		note(fz, "restart %s%s\n", f->target, "");
+		note(fz, "restart %s\n", f->target);
 		restart(fz, f->target, NULL);
 		break;
 	case F_CRASH_AT:
 		fault_crash_at(fz, f);
 		break;
 	case F_PAUSE:
-		note(fz, "pause %s%s\n", f->target, "");
+		note(fz, "pause %s\n", f->target);
 		proc_signal(sc->dir, f->target, SIGSTOP);
 		sleep_until(fz, now_s() + f->duration, 1);
 		proc_signal(sc->dir, f->target, SIGCONT);
-		note(fz, "resume %s%s\n", f->target, "");
+		note(fz, "resume %s\n", f->target);
 		break;
 	case F_CUT:
 	case F_SLOW:
@@ -178,9 +180,9 @@ fault_apply(struct faulter *fz, const struct sc_fault *f)
 		note(fz, "%s%s\n", cmd, proxy_command(sc->dir, cmd, err, sizeof(err)) ? " (failed)" : "");
 		break;
 	case F_PG_RESTART:
-		note(fz, "restart PostgreSQL %s%s\n", f->target, "");
+		note(fz, "restart PostgreSQL %s\n", f->target);
 		if (db_cluster_restart(sc->dir, f->target, err, sizeof(err)) != 0) {
-			note(fz, "%s%s\n", err, "");
+			note(fz, "%s\n", err);
 		}
 		break;
 	default:
@@ -207,7 +209,7 @@ faulter_main(void *arg)
 			break;
 		}
 		if (fz->done && fz->faults[i].type != F_CRASH_AT) {
-			note(fz, "fault %s skipped: the workload ended first\n", fz->faults[i].name, "");
+			note(fz, "fault %s skipped: the workload ended first\n", fz->faults[i].name);
 			continue;
 		}
 		fault_apply(fz, &fz->faults[i]);
@@ -442,14 +444,14 @@ static const char *const sqlite_points[] = {
 static const char *
 pick_failpoint(const struct scenario *sc, const char *target, uint64_t *s)
 {
-	const struct sc_participant *p = sc_part((struct scenario *)sc, target);
+	const struct sc_participant *p = sc_part(sc, target);
 	const struct sc_database *d;
 	int k;
 
 	if (p == NULL) {
 		return coord_points[rnd(s) % NELEM(coord_points)];
 	}
-	d = sc_database((struct scenario *)sc, p->database);
+	d = sc_database(sc, p->database);
 	k = (int)(rnd(s) % 2);
 	if (k == 0) {
 		return part_points[rnd(s) % NELEM(part_points)];

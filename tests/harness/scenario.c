@@ -708,7 +708,7 @@ validate_workload(struct scenario *sc, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < w->nparticipants; i++) {
-		struct sc_participant *p = sc_part(sc, w->participants[i]);
+		const struct sc_participant *p = sc_part(sc, w->participants[i]);
 
 		if (p == NULL) {
 			snprintf(err, errlen, "[workload]: no [participant %s]", w->participants[i]);
@@ -947,8 +947,8 @@ sc_default_bank(struct scenario *sc)
 	}
 }
 
-struct sc_database *
-sc_database(struct scenario *sc, const char *name)
+const struct sc_database *
+sc_database(const struct scenario *sc, const char *name)
 {
 	for (int i = 0; i < sc->ndatabases; i++) {
 		if (strcmp(sc->databases[i].name, name) == 0) {
@@ -958,8 +958,8 @@ sc_database(struct scenario *sc, const char *name)
 	return NULL;
 }
 
-struct sc_participant *
-sc_part(struct scenario *sc, const char *name)
+const struct sc_participant *
+sc_part(const struct scenario *sc, const char *name)
 {
 	for (int i = 0; i < sc->nparts; i++) {
 		if (strcmp(sc->parts[i].name, name) == 0) {
@@ -969,8 +969,8 @@ sc_part(struct scenario *sc, const char *name)
 	return NULL;
 }
 
-struct sc_cluster *
-sc_cluster(struct scenario *sc, const char *name)
+const struct sc_cluster *
+sc_cluster(const struct scenario *sc, const char *name)
 {
 	for (int i = 0; i < sc->nclusters; i++) {
 		if (strcmp(sc->clusters[i].name, name) == 0) {
@@ -1132,18 +1132,18 @@ sc_load_ports(struct scenario *sc, char *err, size_t errlen)
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		int n = sscanf(line, "port %63s %d %d %d", name, &p, &a, &b);
-		struct sc_participant *sp = sc_part(sc, name);
-		struct sc_cluster *c = sc_cluster(sc, name);
+		const struct sc_participant *sp = sc_part(sc, name);
+		const struct sc_cluster *c = sc_cluster(sc, name);
 
 		if (n < 2) {
 			continue;
 		}
 		if (sp != NULL && n == 4) {
-			sp->port = p;
+			sc->parts[sp - sc->parts].port = p;
 			sc->proxy_ports[sp - sc->parts][0] = a;
 			sc->proxy_ports[sp - sc->parts][1] = b;
 		} else if (c != NULL) {
-			c->port = p;
+			sc->clusters[c - sc->clusters].port = p;
 		} else if (strcmp(name, sc->coord.name) == 0) {
 			sc->coord.port = p;
 		}

@@ -162,7 +162,7 @@ parse_outcome(const struct scenario *sc, char *line, struct wl_outcome *o)
 	/* The optional fourth field names the participants it wrote on. */
 	for (name = parts != NULL ? strtok_r(parts, ",", &psave) : NULL; name != NULL;
 	     name = strtok_r(NULL, ",", &psave)) {
-		const struct sc_participant *p = sc_part((struct scenario *)sc, name);
+		const struct sc_participant *p = sc_part(sc, name);
 
 		if (p == NULL) {
 			return -1;
@@ -275,7 +275,7 @@ bank_map(struct run *run, char *err, size_t errlen)
 
 	run->np = wl->nparticipants > 0 ? wl->nparticipants : sc->nparts;
 	for (int k = 0; k < run->np && wl->nparticipants > 0; k++) {
-		struct sc_participant *p = sc_part((struct scenario *)sc, wl->participants[k]);
+		const struct sc_participant *p = sc_part(sc, wl->participants[k]);
 
 		if (p == NULL) {
 			snprintf(err, errlen, "workload: unknown participant '%s'",
@@ -447,7 +447,7 @@ static int
 sql_line(struct run *run, char *line, long lineno, int *in_block, char *err, size_t errlen)
 {
 	const char *path = run->sc->wl.file;
-	struct sc_participant *p;
+	const struct sc_participant *p;
 	char *name, *sql;
 	int rv;
 
@@ -462,7 +462,7 @@ sql_line(struct run *run, char *line, long lineno, int *in_block, char *err, siz
 		snprintf(err, errlen, "%s:%ld: expected PARTICIPANT SQL", path, lineno);
 		return -1;
 	}
-	if ((p = sc_part((struct scenario *)run->sc, name)) == NULL) {
+	if ((p = sc_part(run->sc, name)) == NULL) {
 		snprintf(err, errlen, "%s:%ld: unknown participant '%s'", path, lineno, name);
 		return -1;
 	}
