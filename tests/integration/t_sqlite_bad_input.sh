@@ -72,6 +72,26 @@ agent "$XT_TMP/locked.db" "$XT_BUILD/xact-participant"
 refused "locked database" "is locked by another process" $?
 kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null
 
+# A side log another process holds for a moment (after a crash the first
+# reader recovers its WAL; an operator's sqlite3 may be reading) is waited
+# for; one held longer is reported locked, not corrupt.
+xt_stop pb
+{ echo "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; SELECT count(*) FROM branches;"; sleep 1.5; } |
+    sqlite3 -batch "$SQLITE_B-xact-log" >/dev/null &
+lockpid=$!
+sleep 0.3
+xt_part_b --log-level debug
+wait "$lockpid" 2>/dev/null
+xt_stop pb
+{ echo "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; SELECT count(*) FROM branches;"; sleep 8; } |
+    sqlite3 -batch "$SQLITE_B-xact-log" >/dev/null &
+lockpid=$!
+sleep 0.3
+agent "$SQLITE_B" "$XT_BUILD/xact-participant"
+refused "side log held by another process" "side log .* is locked by another process" $?
+kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null
+xt_part_b --log-level debug
+
 # Side logs: corrupt, and one that belongs to another database.
 sqlite3 -batch "$XT_TMP/one.db" "CREATE TABLE t (a INTEGER PRIMARY KEY);"
 sqlite3 -batch "$XT_TMP/two.db" "CREATE TABLE t (a INTEGER PRIMARY KEY);"
