@@ -29,10 +29,10 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/xact.pb-c.o
 COORD_OBJ = $(B)/coordinator/txn.o $(B)/coordinator/journal.o \
             $(B)/coordinator/coord.o $(B)/coordinator/coord_config.o \
             $(B)/gen/journal_schema.o
-PART_OBJ = $(B)/participant/branch.o $(B)/participant/agent.o \
+PART_OBJ = $(B)/participant/agent.o \
            $(B)/participant/part_config.o $(B)/participant/pgbackend.o \
            $(B)/participant/sqlguard.o $(B)/participant/sqlitebackend.o \
-           $(B)/participant/result.o $(B)/participant/term.o $(B)/participant/termlog.o \
+           $(B)/participant/result.o $(B)/participant/termlog.o \
            $(B)/gen/sqlite_schema.o
 HARNESS_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard tests/harness/*.c))
 BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl $(B)/xact-harness

@@ -14,6 +14,15 @@
  *   coord.after_commit_sent COMMIT sent to the first participant only
  *   coord.before_prepare   about to send PREPARE
  *   coord.before_abort     abort decided (nothing journaled); ABORT not sent
+ *   coord.before_precommit 3PC: every vote is in; the pre-commit is not journaled
+ *   coord.after_precommit  3PC: the pre-commit is durable; no PRECOMMIT sent
+ *   coord.after_precommit_sent 3PC: PRECOMMIT sent to the first participant only
+ *   coord.after_precommits 3PC: every branch pre-committed; commit not journaled
+ *
+ * Three-phase commit's termination, when a participant refused a
+ * PRECOMMIT (it obeys a termination leader) or the journal held a
+ * pre-commit at start-up, runs on a thread of its own (term_lead() of
+ * term.h, blocking calls); its result comes back as an event.
  */
 #include "coord.h"
 
@@ -21,6 +30,7 @@
 #include "failpoint.h"
 #include "journal.h"
 #include "log.h"
+#include "term.h"
 #include "txn.h"
 #include "util.h"
 #include "wire.h"
@@ -71,7 +81,7 @@ struct sctx {
 
 /* ---- events ------------------------------------------------------------ */
 
-enum ev_kind { EV_REQUEST, EV_CALL, EV_JOURNAL };
+enum ev_kind { EV_REQUEST, EV_CALL, EV_JOURNAL, EV_TERM };
 
 struct event {
 	struct event *next;
@@ -81,14 +91,16 @@ struct event {
 	struct sctx *sctx;   /* EV_REQUEST */
 	nng_msg *msg;        /* EV_REQUEST */
 	struct call *call;   /* EV_CALL */
-	char gid[64];        /* EV_JOURNAL */
-	int err;
+	char gid[64];        /* EV_JOURNAL, EV_TERM */
+	int precommit;       /* EV_JOURNAL: of a pre-commit (3PC), not a commit */
+	int err;             /* EV_TERM: the enum term_result */
+	uint64_t promised;   /* EV_TERM: the highest ballot a member named */
 	char why[256];
 };
 
 /* ---- outgoing calls (coordinator -> participant) ----------------------- */
 
-enum call_kind { CALL_EXEC, CALL_PREPARE, CALL_COMMIT, CALL_ABORT, CALL_LIST };
+enum call_kind { CALL_EXEC, CALL_PREPARE, CALL_COMMIT, CALL_ABORT, CALL_LIST, CALL_PRECOMMIT };
 
 struct call {
 	struct coord *c;
@@ -119,6 +131,20 @@ struct ctxn {
 	nng_msg *exec_result;        /* participant's reply to the statement */
 	nng_msg *exec_reply;         /* last answer sent, for repeats */
 	struct sctx *outcome_waiter; /* client waiting for commit/rollback */
+	/* 3PC */
+	int precommit_durable;       /* its pre-commit is (or may be) in the journal */
+	int term_busy;               /* a termination round is running */
+	int64_t term_at;             /* when to start the next round */
+	uint64_t term_seen;          /* highest ballot a member named */
+};
+
+/* A termination round for the termination thread. */
+struct term_job {
+	struct term_job *next;
+	char gid[64];
+	int n;
+	int pids[TXN_MAX_PARTS];
+	uint64_t ballot;
 };
 
 struct finished {
@@ -149,6 +175,11 @@ struct coord {
 	uint64_t seq_next, seq_limit;
 	int64_t next_sweep;
 	int scan_from; /* tick's first bucket */
+	/* the termination thread (3PC) */
+	pthread_t term_thread;
+	int term_started, term_stop;
+	struct term_job *jobs; /* guarded by lock, signalled on term_cv */
+	pthread_cond_t term_cv;
 };
 
 static unsigned
@@ -374,7 +405,7 @@ call_free(struct coord *c, struct call *k)
 	free(k);
 }
 
-/* Sends a gid-only request (prepare, commit, abort) to pid. */
+/* Sends a gid-only request (prepare, precommit, commit, abort) to pid. */
 static int
 send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
 {
@@ -382,12 +413,18 @@ send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
 	Xact__PrepareReq p = XACT__PREPARE_REQ__INIT;
 	Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
 	Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
+	Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
 
 	switch (kind) {
 	case CALL_PREPARE:
 		p.gid = (char *)gid;
 		req.body_case = XACT__REQUEST__BODY_PREPARE;
 		req.prepare = &p;
+		break;
+	case CALL_PRECOMMIT:
+		pc.gid = (char *)gid; /* no ballot: the coordinator's */
+		req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
+		req.precommit = &pc;
 		break;
 	case CALL_COMMIT:
 		bc.gid = (char *)gid;
@@ -401,6 +438,31 @@ send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
 		break;
 	}
 	return call_start(c, kind, pid, gid, &req);
+}
+
+/* 3PC: PREPARE names every participant of the transaction, so that they
+ * can find each other without the coordinator. */
+static void
+send_prepare_3pc(struct coord *c, const struct txn *t, int pid)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__PrepareReq p = XACT__PREPARE_REQ__INIT;
+	Xact__Peer peers[TXN_MAX_PARTS], *pp[TXN_MAX_PARTS];
+
+	for (int i = 0; i < t->nparts; i++) {
+		xact__peer__init(&peers[i]);
+		peers[i].name = c->parts[t->parts[i].pid].name;
+		peers[i].url = c->parts[t->parts[i].pid].url;
+		pp[i] = &peers[i];
+	}
+	p.gid = (char *)t->gid;
+	p.has_protocol = 1;
+	p.protocol = XACT__PROTOCOL__PROTOCOL_3PC;
+	p.n_peers = (size_t)t->nparts;
+	p.peers = pp;
+	req.body_case = XACT__REQUEST__BODY_PREPARE;
+	req.prepare = &p;
+	call_start(c, CALL_PREPARE, pid, t->gid, &req);
 }
 
 /* ---- transaction table ------------------------------------------------- */
@@ -501,7 +563,8 @@ txn_free(struct ctxn *x)
 static void journal_done(void *arg, const char *gid, int err, const char *msg);
 static int apply(struct coord *c, struct ctxn *x, const struct txn_event *ev);
 
-/* The comma-separated names of the participants that voted YES. */
+/* The comma-separated names of the participants that voted YES (and,
+ * 3PC, may have pre-committed since). */
 static void
 yes_names(struct coord *c, const struct txn *t, char *buf, size_t n)
 {
@@ -509,7 +572,7 @@ yes_names(struct coord *c, const struct txn *t, char *buf, size_t n)
 
 	buf[0] = '\0';
 	for (int i = 0; i < t->nparts; i++) {
-		if (t->parts[i].state == TP_YES) {
+		if (t->parts[i].state == TP_YES || t->parts[i].state == TP_PRECOMMITTED) {
 			off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? "," : "",
 			    c->parts[t->parts[i].pid].name);
 		}
@@ -561,8 +624,10 @@ reply_exec(struct ctxn *x, const struct txn_action *a)
 	reply(s, dup);
 }
 
+/* Forces the commit decision (or, 3PC, the pre-commit) into the journal;
+ * the result comes back as an EV_JOURNAL event. */
 static void
-force_commit(struct coord *c, struct ctxn *x)
+force_decision(struct coord *c, struct ctxn *x, int precommit)
 {
 	char names[2048];
 	struct txn_event ev = {TXN_EV_LOG_FAILED, -1, XACT_EJOURNAL, NULL};
@@ -570,9 +635,12 @@ force_commit(struct coord *c, struct ctxn *x)
 	int rv;
 
 	/* Crash here: every vote is in, nothing is journaled; recovery
-	 * presumes abort and rolls the prepared branches back. */
-	if ((rv = XACT_FAILPOINT("coord.before_decision")) != 0) {
-		ev.reason = "injected failure (coord.before_decision)";
+	 * presumes abort and rolls the prepared branches back (3PC: the
+	 * participants, finding nothing pre-committed, abort by themselves). */
+	if ((rv = XACT_FAILPOINT(precommit ? "coord.before_precommit" : "coord.before_decision")) != 0 ||
+	    (x->t.protocol == XACT_PROTOCOL_3PC && !precommit &&
+	        (rv = XACT_FAILPOINT("coord.after_precommits")) != 0)) {
+		ev.reason = "injected failure";
 		apply(c, x, &ev);
 		return;
 	}
@@ -585,7 +653,13 @@ force_commit(struct coord *c, struct ctxn *x)
 		return;
 	}
 	done->c = c;
-	if ((rv = journal_submit_commit(c->j, x->t.gid, names, journal_done, done)) != 0) {
+	done->precommit = precommit;
+	if (precommit) {
+		x->precommit_durable = 1; /* from the first attempt: it may reach the disk */
+	}
+	rv = precommit ? journal_submit_precommit(c->j, x->t.gid, names, journal_done, done)
+	               : journal_submit_commit(c->j, x->t.gid, names, journal_done, done);
+	if (rv != 0) {
 		free(done);
 		ev.reason = xact_strerror(rv);
 		apply(c, x, &ev);
@@ -595,7 +669,7 @@ force_commit(struct coord *c, struct ctxn *x)
 static void
 do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 {
-	int forget = 0, commits_sent = 0;
+	int forget = 0, commits_sent = 0, precommits_sent = 0;
 
 	for (int i = 0; i < acts->n; i++) {
 		const struct txn_action *a = &acts->a[i];
@@ -606,10 +680,14 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 			break;
 		case TXN_ACT_SEND_PREPARE:
 			XACT_FAILPOINT("coord.before_prepare");
-			send_gid_request(c, CALL_PREPARE, a->pid, x->t.gid);
+			if (x->t.protocol == XACT_PROTOCOL_3PC) {
+				send_prepare_3pc(c, &x->t, a->pid);
+			} else {
+				send_gid_request(c, CALL_PREPARE, a->pid, x->t.gid);
+			}
 			break;
 		case TXN_ACT_FORCE_COMMIT:
-			force_commit(c, x);
+			force_decision(c, x, 0);
 			break;
 		case TXN_ACT_SEND_COMMIT:
 			/* Write-ahead holds: SEND_COMMIT only follows LOGGED.
@@ -639,11 +717,23 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 			forget = 1;
 			break;
 		case TXN_ACT_FORCE_PRECOMMIT:
+			force_decision(c, x, 1);
+			break;
 		case TXN_ACT_SEND_PRECOMMIT:
-			/* 3PC only, which begin refuses: never emitted here. */
-			log_error("internal: 3PC action for gid=%s", x->t.gid);
+			/* Write-ahead: only after PRECOMMIT_LOGGED.  Crash after
+			 * the first: one branch pre-committed, the others only
+			 * prepared; their termination pre-commits and commits. */
+			if (precommits_sent++ == 1) {
+				XACT_FAILPOINT("coord.after_precommit_sent");
+			}
+			send_gid_request(c, CALL_PRECOMMIT, a->pid, x->t.gid);
 			break;
 		}
+	}
+	if (forget && x->precommit_durable && x->t.state == TXN_ABORTED) {
+		/* The termination (or its end) decided abort: the pre-commit
+		 * goes, and presumed abort answers for the gid from now on. */
+		journal_submit_unprecommit(c->j, x->t.gid);
 	}
 	if (forget) {
 		log_debug("finished gid=%s state=%s reason=\"%s\"", x->t.gid,
@@ -718,6 +808,14 @@ on_journal(struct coord *c, struct event *ev)
 	if (ev->err != 0) {
 		tev.type = TXN_EV_LOG_FAILED;
 		tev.reason = ev->why;
+	} else if (ev->precommit) {
+		log_debug("decision durable gid=%s state=%s decision=precommit", x->t.gid,
+		    txn_state_name(x->t.state));
+		/* Crash here: pre-commit durable, no PRECOMMIT has left; the
+		 * participants, all only prepared, abort by themselves, and
+		 * the restarted coordinator's termination agrees. */
+		XACT_FAILPOINT("coord.after_precommit");
+		tev.type = TXN_EV_PRECOMMIT_LOGGED;
 	} else {
 		log_debug("decision durable gid=%s state=%s decision=commit", x->t.gid,
 		    txn_state_name(x->t.state));
@@ -858,6 +956,39 @@ on_ack_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
 	apply(c, x, &ev);
 }
 
+/* 3PC: a branch's answer to PRECOMMIT.  Pre-committed (or committed)
+ * acknowledges it; a refusal, or any other state, means a termination
+ * leader has the branch: the coordinator terminates too. */
+static void
+on_precommit_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
+{
+	struct txn_event ev = {TXN_EV_ACK_FAILED, k->pid, 0, NULL};
+	char why[768];
+
+	if (rep != NULL && rep->body_case == XACT__REPLY__BODY_BRANCH_STATE) {
+		const Xact__BranchStateRep *b = rep->branch_state;
+
+		if (!b->refused && (b->state == XACT__BRANCH_STATE__BRANCH_PRECOMMITTED ||
+		                       b->state == XACT__BRANCH_STATE__BRANCH_COMMITTED)) {
+			ev.type = TXN_EV_PRECOMMIT_ACK;
+		} else {
+			snprintf(why, sizeof(why), "participant %s is %s%s: a termination is under way",
+			    c->parts[k->pid].name,
+			    branch_state_name((enum branch_state)b->state),
+			    b->refused ? " and obeys a higher ballot" : "");
+			ev.type = TXN_EV_PRECOMMIT_REFUSED;
+			ev.reason = why;
+			log_warn("precommit refused gid=%s state=%s participant=%s why=\"%s\"", x->t.gid,
+			    txn_state_name(x->t.state), c->parts[k->pid].name, why);
+		}
+	} else {
+		call_failure(c, k, rep, why, sizeof(why));
+		ev.reason = why;
+		warn_no_ack(&c->parts[k->pid], x, why);
+	}
+	apply(c, x, &ev);
+}
+
 static void
 on_call(struct coord *c, struct call *k)
 {
@@ -878,6 +1009,9 @@ on_call(struct coord *c, struct call *k)
 			break;
 		case CALL_PREPARE:
 			on_vote_reply(c, x, k, rep);
+			break;
+		case CALL_PRECOMMIT:
+			on_precommit_reply(c, x, k, rep);
 			break;
 		default:
 			on_ack_reply(c, x, k, rep);
@@ -945,6 +1079,43 @@ recover_one(void *arg, const struct journal_record *r)
 	if (txn_find(c, r->gid) == NULL) {
 		recover_commit(c, r);
 	}
+	return 0;
+}
+
+/* 3PC: a pre-commit without a commit decision.  The participants may have
+ * finished it by themselves either way: the coordinator terminates it, as
+ * a leader that needs every branch's state (recover_precommit_one). */
+static int
+recover_precommit_one(void *arg, const struct journal_record *r)
+{
+	struct coord *c = arg;
+	int pids[TXN_MAX_PARTS], n = 0;
+	const char *p = r->participants;
+	struct ctxn *x;
+
+	if (txn_find(c, r->gid) != NULL) {
+		return 0;
+	}
+	while (*p != '\0' && n < TXN_MAX_PARTS) {
+		size_t len = strcspn(p, ",");
+		int pid = find_participant(c, p, len);
+
+		if (pid < 0) {
+			log_error("recovery: gid=%s state=terminating names participant '%.*s' "
+			          "that is not configured; left in the journal", r->gid, (int)len, p);
+			return 0;
+		}
+		pids[n++] = pid;
+		p += len + (p[len] == ',');
+	}
+	if (n == 0 || (x = calloc(1, sizeof(*x))) == NULL) {
+		return 0;
+	}
+	txn_init_recovered_precommit(&x->t, r->gid, pids, n);
+	x->precommit_durable = 1;
+	txn_insert(c, x);
+	log_info("recovery: terminating gid=%s state=%s participants=%s (pre-commit journaled, "
+	         "no commit)", r->gid, txn_state_name(x->t.state), r->participants);
 	return 0;
 }
 
@@ -1074,8 +1245,10 @@ handle_begin(struct coord *c, struct sctx *s, const Xact__BeginReq *b)
 	struct ctxn *x = b->token ? txn_find_token(c, b->token) : NULL;
 	char gid[64];
 
-	if (b->has_protocol && b->protocol != XACT__PROTOCOL__PROTOCOL_2PC) {
-		reply(s, wire_error_reply(XACT_EINVAL, "protocol 3pc is not supported yet"));
+	if (b->has_protocol && b->protocol != XACT__PROTOCOL__PROTOCOL_2PC &&
+	    b->protocol != XACT__PROTOCOL__PROTOCOL_3PC) {
+		reply(s, wire_error_reply(XACT_EINVAL, "unknown protocol %d (2pc or 3pc)",
+		    (int)b->protocol));
 		return;
 	}
 	if (x == NULL) {
@@ -1088,9 +1261,13 @@ handle_begin(struct coord *c, struct sctx *s, const Xact__BeginReq *b)
 			return;
 		}
 		txn_init(&x->t, gid);
+		x->t.protocol = !b->has_protocol ? (xact_protocol)c->cfg->protocol
+		    : b->protocol == XACT__PROTOCOL__PROTOCOL_3PC ? XACT_PROTOCOL_3PC
+		                                                 : XACT_PROTOCOL_2PC;
 		x->token = b->token;
 		txn_insert(c, x);
-		log_debug("begin gid=%s state=%s", gid, txn_state_name(x->t.state));
+		log_debug("begin gid=%s state=%s protocol=%s", gid, txn_state_name(x->t.state),
+		    x->t.protocol == XACT_PROTOCOL_3PC ? "3pc" : "2pc");
 	}
 	br.gid = x->t.gid;
 	rep.body_case = XACT__REPLY__BODY_BEGIN;
@@ -1324,7 +1501,7 @@ heuristic_abort(struct coord *c, struct sctx *s, struct ctxn *x)
 
 	snprintf(gid, sizeof(gid), "%s", x->t.gid);
 	for (int i = 0; i < x->t.nparts; i++) {
-		if (x->t.parts[i].state == TP_YES) {
+		if (x->t.parts[i].state == TP_YES || x->t.parts[i].state == TP_PRECOMMITTED) {
 			int pid = x->t.parts[i].pid;
 
 			pids[n++] = pid;
@@ -1492,6 +1669,171 @@ on_request(struct coord *c, struct event *ev)
 	xact__request__free_unpacked(req, NULL);
 }
 
+/* ---- three-phase commit: the coordinator's termination ----------------- */
+
+struct term_call_ctx {
+	struct coord *c;
+	const struct term_job *job;
+};
+
+/* term_round's call: a blocking request to the member's participant. */
+static void
+coord_term_call(void *arg, int member, enum term_call call, uint64_t ballot,
+    struct term_answer *ans)
+{
+	struct term_call_ctx *t = arg;
+	struct coord *c = t->c;
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__TermStateReq ts = XACT__TERM_STATE_REQ__INIT;
+	Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
+	Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
+	Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
+	Xact__Reply *rep;
+	char *gid = (char *)t->job->gid;
+	int pid = t->job->pids[member];
+	long timeout = c->cfg->call_timeout_ms < 2000 ? c->cfg->call_timeout_ms : 2000;
+
+	memset(ans, 0, sizeof(*ans));
+	switch (call) {
+	case TERM_CALL_STATE:
+		ts.gid = gid, ts.has_ballot = 1, ts.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_TERM_STATE;
+		req.term_state = &ts;
+		break;
+	case TERM_CALL_PRECOMMIT:
+		pc.gid = gid, pc.has_ballot = 1, pc.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
+		req.precommit = &pc;
+		break;
+	case TERM_CALL_COMMIT:
+		bc.gid = gid, bc.has_ballot = 1, bc.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
+		req.branch_commit = &bc;
+		break;
+	case TERM_CALL_ABORT:
+		ba.gid = gid, ba.has_ballot = 1, ba.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
+		req.branch_abort = &ba;
+		break;
+	}
+	if (wire_call(c->parts[pid].sock, &req, &rep, (int)timeout) != XACT_OK) {
+		return;
+	}
+	if (rep->body_case == XACT__REPLY__BODY_BRANCH_STATE &&
+	    (unsigned)rep->branch_state->state <= BR_PRECOMMITTED) {
+		ans->reached = 1;
+		ans->state = (enum branch_state)rep->branch_state->state;
+		ans->fresh = rep->branch_state->fresh;
+		ans->promised = rep->branch_state->promised;
+		ans->refused = rep->branch_state->refused;
+	}
+	xact__reply__free_unpacked(rep, NULL);
+}
+
+/* The termination thread: one round at a time, each posted back. */
+static void *
+term_main(void *arg)
+{
+	struct coord *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct term_job *job;
+		struct event *ev;
+
+		while (c->jobs == NULL && !c->term_stop) {
+			pthread_cond_wait(&c->term_cv, &c->lock);
+		}
+		if (c->term_stop) {
+			break;
+		}
+		job = c->jobs;
+		c->jobs = job->next;
+		pthread_mutex_unlock(&c->lock);
+
+		struct term_call_ctx ctx = {c, job};
+		struct term_round r = {.n = job->n, .ballot = job->ballot, .everyone = 1,
+			.call = coord_term_call, .arg = &ctx};
+		enum term_result res = term_lead(&r);
+
+		if ((ev = calloc(1, sizeof(*ev))) != NULL) {
+			ev->kind = EV_TERM;
+			snprintf(ev->gid, sizeof(ev->gid), "%s", job->gid);
+			ev->err = (int)res;
+			ev->promised = r.promised;
+			snprintf(ev->why, sizeof(ev->why), "%s", r.why);
+			post(c, ev);
+		} else {
+			log_error("out of memory reporting the termination of gid=%s", job->gid);
+		}
+		free(job);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Starts a round for x (TERMINATING) with a ballot above any it heard of. */
+static void
+start_termination(struct coord *c, struct ctxn *x)
+{
+	struct term_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL) {
+		x->term_at = util_now_ms() + RETRY_MAX_MS;
+		return;
+	}
+	snprintf(job->gid, sizeof(job->gid), "%s", x->t.gid);
+	for (int i = 0; i < x->t.nparts; i++) {
+		/* Every branch that voted YES; read-only ones have finished. */
+		if (x->t.parts[i].state != TP_READ_ONLY) {
+			job->pids[job->n++] = x->t.parts[i].pid;
+		}
+	}
+	job->ballot = term_ballot(x->term_seen, TERM_WHO_COORDINATOR, util_wall_ms());
+	x->term_busy = 1;
+	log_info("termination: gid=%s state=%s ballot=%llu with %d branches", x->t.gid,
+	    txn_state_name(x->t.state), (unsigned long long)job->ballot, job->n);
+	pthread_mutex_lock(&c->lock);
+	job->next = c->jobs;
+	c->jobs = job;
+	pthread_cond_signal(&c->term_cv);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* A round ended: its decision goes to the state machine (journaled as a
+ * commit, or the pre-commit dropped after the aborts); otherwise another
+ * round later, with a higher ballot. */
+static void
+on_term(struct coord *c, struct event *ev)
+{
+	struct ctxn *x = txn_find(c, ev->gid);
+	struct txn_event tev = {TXN_EV_TERM_COMMIT, -1, 0, NULL};
+	enum term_result res = (enum term_result)ev->err;
+
+	if (x == NULL) {
+		return;
+	}
+	x->term_busy = 0;
+	if (ev->promised > x->term_seen) {
+		x->term_seen = ev->promised;
+	}
+	log_info("termination: gid=%s result=%s%s%s", x->t.gid, term_result_name(res),
+	    ev->why[0] ? " why=" : "", ev->why);
+	if (x->t.state != TXN_TERMINATING) {
+		return;
+	}
+	if (res != TERM_LED_COMMIT && res != TERM_LED_ABORT) {
+		x->backoff = x->backoff ? x->backoff * 2 : RETRY_MIN_MS;
+		x->backoff = x->backoff > RETRY_MAX_MS ? RETRY_MAX_MS : x->backoff;
+		x->term_at = util_now_ms() + x->backoff;
+		return;
+	}
+	tev.type = res == TERM_LED_COMMIT ? TXN_EV_TERM_COMMIT : TXN_EV_TERM_ABORT;
+	x->backoff = 0;
+	apply(c, x, &tev);
+}
+
 /* ---- timers ------------------------------------------------------------ */
 
 /* A client silent past the transaction timeout, or (safety net) a
@@ -1528,7 +1870,11 @@ tick(struct coord *c)
 			c->scan_from = b;
 		}
 		for (struct ctxn *x = c->by_gid[b]; x != NULL && ndue < 256; x = x->hnext) {
-			if ((x->t.retry && now >= x->retry_at) || timed_out(c, x, now)) {
+			if (x->t.state == TXN_TERMINATING) {
+				if (!x->term_busy && now >= x->term_at && c->term_started) {
+					start_termination(c, x);
+				}
+			} else if ((x->t.retry && now >= x->retry_at) || timed_out(c, x, now)) {
 				due[ndue++] = x;
 			}
 		}
@@ -1616,7 +1962,21 @@ shutdown_all(struct coord *c)
 
 	nng_close(c->rep);
 	for (int i = 0; i < c->nparts; i++) {
-		nng_close(c->parts[i].sock);
+		nng_close(c->parts[i].sock); /* a round under way fails fast */
+	}
+	if (c->term_started) {
+		pthread_mutex_lock(&c->lock);
+		c->term_stop = 1;
+		pthread_cond_signal(&c->term_cv);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->term_thread, NULL);
+		c->term_started = 0;
+	}
+	while (c->jobs != NULL) {
+		struct term_job *job = c->jobs;
+
+		c->jobs = job->next;
+		free(job);
 	}
 	for (int i = 0; i < SERVER_CONTEXTS; i++) {
 		if (c->sctx[i].aio != NULL) {
@@ -1680,6 +2040,7 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&c->term_cv, NULL);
 	c->ev_tail = &c->ev_head;
 	c->nparts = cfg->nparticipants;
 	for (int i = 0; i < c->nparts; i++) {
@@ -1693,11 +2054,17 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 	}
 	/* Every journaled commit not yet completed is re-driven. */
 	if ((rv = journal_foreach_pending(c->j, recover_one, c)) != XACT_OK ||
+	    (rv = journal_foreach_precommit(c->j, recover_precommit_one, c)) != XACT_OK ||
 	    (rv = journal_start(c->j, cfg->retention_ms)) != XACT_OK ||
 	    (rv = open_participants(c)) != XACT_OK || (rv = open_server(c)) != XACT_OK) {
 		shutdown_all(c);
 		free(c);
 		return rv;
+	}
+	c->term_started = pthread_create(&c->term_thread, NULL, term_main, c) == 0;
+	if (!c->term_started) {
+		log_error("cannot start the termination thread: 3PC transactions found "
+		          "terminating wait");
 	}
 	log_info("coordinator id=%s listening on %s with %d participants, journal %s",
 	    cfg->id, cfg->listen, c->nparts, cfg->journal);
@@ -1719,6 +2086,9 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 			case EV_JOURNAL:
 				on_journal(c, ev);
 				break;
+			case EV_TERM:
+				on_term(c, ev);
+				break;
 			}
 			if (!embedded) {
 				free(ev); /* an embedded one went with its call */
@@ -1733,6 +2103,7 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 	shutdown_all(c);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cv);
+	pthread_cond_destroy(&c->term_cv);
 	free(c);
 	return XACT_OK;
 }

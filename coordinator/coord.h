@@ -33,6 +33,7 @@ struct coord_config {
 	long retention_ms;        /* completed decisions kept this long */
 	long max_message;         /* NNG_OPT_RECVMAXSZ */
 	int log_level;
+	int protocol;             /* XACT_PROTOCOL_2PC or _3PC: when the client names none */
 };
 
 /* Fills defaults. */

@@ -4,6 +4,7 @@
  * default silently.
  */
 #include "coord.h"
+#include "xact.h"
 
 #include "config.h"
 #include "log.h"
@@ -119,6 +120,14 @@ coord_config_set(void *arg, const char *section, const char *key, const char *va
 	if (strcmp(key, "max_message") == 0) {
 		return config_set_number(&cfg->max_message, key, value, 1024, 1L << 30, 1, "bytes",
 		    err, errlen);
+	}
+	if (strcmp(key, "protocol") == 0) {
+		if (strcmp(value, "2pc") != 0 && strcmp(value, "3pc") != 0) {
+			snprintf(err, errlen, "protocol must be 2pc or 3pc, got '%s'", value);
+			return -1;
+		}
+		cfg->protocol = strcmp(value, "3pc") == 0 ? XACT_PROTOCOL_3PC : XACT_PROTOCOL_2PC;
+		return 0;
 	}
 	if (strcmp(key, "log_level") == 0) {
 		return config_set_log_level(&cfg->log_level, value, err, errlen);

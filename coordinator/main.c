@@ -20,7 +20,8 @@ usage(FILE *f)
 	    "usage: xact-coordinator [--config FILE] [--listen URL] [--journal PATH] [--id ID]\n"
 	    "                        [--participant NAME=URL]... [--txn-timeout SECONDS]\n"
 	    "                        [--call-timeout MS] [--recovery-interval SECONDS]\n"
-	    "                        [--retention SECONDS] [--log-level LEVEL] [--check]\n"
+	    "                        [--retention SECONDS] [--protocol 2pc|3pc]\n"
+	    "                        [--log-level LEVEL] [--check]\n"
 	    "\n"
 	    "  --config FILE             INI file ([coordinator], [participants]); flags override it\n"
 	    "  --listen URL              where applications connect (tcp://127.0.0.1:7400)\n"
@@ -31,6 +32,7 @@ usage(FILE *f)
 	    "  --call-timeout MS         wait this long for a participant's answer (10000)\n"
 	    "  --recovery-interval SECONDS  period of the presumed-abort sweep (10)\n"
 	    "  --retention SECONDS       keep completed decisions this long (3600)\n"
+	    "  --protocol 2pc|3pc        for transactions whose client names none (2pc)\n"
 	    "  --log-level LEVEL         error, warn, info or debug (info)\n"
 	    "  --check                   check the configuration, print \"configuration OK\", exit\n"
 	    "  --help                    this text\n"
@@ -40,7 +42,8 @@ usage(FILE *f)
 	    "2 on a usage or configuration error.\n");
 }
 
-enum { OPT_TXN_TIMEOUT = 256, OPT_CALL_TIMEOUT, OPT_RECOVERY, OPT_RETENTION, OPT_LOG };
+enum { OPT_TXN_TIMEOUT = 256, OPT_CALL_TIMEOUT, OPT_RECOVERY, OPT_RETENTION, OPT_LOG,
+	OPT_PROTOCOL };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -52,6 +55,7 @@ static const struct option options[] = {
 	{"call-timeout", required_argument, NULL, OPT_CALL_TIMEOUT},
 	{"recovery-interval", required_argument, NULL, OPT_RECOVERY},
 	{"retention", required_argument, NULL, OPT_RETENTION},
+	{"protocol", required_argument, NULL, OPT_PROTOCOL},
 	{"log-level", required_argument, NULL, OPT_LOG},
 	{"check", no_argument, NULL, DAEMON_OPT_CHECK},
 	{"help", no_argument, NULL, 'h'},
@@ -71,6 +75,7 @@ flag_key(int opt)
 	case OPT_RECOVERY: return "recovery_interval";
 	case OPT_RETENTION: return "retention";
 	case OPT_LOG: return "log_level";
+	case OPT_PROTOCOL: return "protocol";
 	default: return NULL;
 	}
 }

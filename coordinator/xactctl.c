@@ -34,7 +34,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: xactctl [--coordinator URL] [--timeout MS] exec [--json]\n"
+	    "usage: xactctl [--coordinator URL] [--timeout MS] exec [--protocol 2pc|3pc] [--json]\n"
 	    "               --on NAME SQL [--param VALUE]... [--on NAME SQL [--param VALUE]...]...\n"
 	    "       xactctl [--coordinator URL] [--timeout MS] status [--json]\n"
 	    "       xactctl [--coordinator URL] [--timeout MS] recover list|show GID [--json]\n"
@@ -46,6 +46,8 @@ usage(FILE *f)
 	    "  --timeout MS       give up on an answer after MS milliseconds (30000)\n"
 	    "  exec               run every statement, in the order given, as one global\n"
 	    "                     transaction on the named participants, then commit\n"
+	    "  --protocol P       2pc or 3pc (three-phase commit: the participants can finish\n"
+	    "                     without the coordinator); default: the coordinator's own\n"
 	    "  --on NAME SQL      a statement for participant NAME; repeat as needed\n"
 	    "  --param VALUE      the next $n parameter of the statement before it\n"
 	    "  status             the coordinator's participants and transactions in flight\n"
@@ -164,6 +166,7 @@ cmd_exec(xact_client *c, int argc, char **argv)
 {
 	static struct stmt stmts[MAX_STMTS];
 	int n = 0, json = 0, rv;
+	xact_protocol protocol = XACT_PROTOCOL_DEFAULT;
 	xact_txn *t;
 	xact_outcome out;
 	int pending;
@@ -171,6 +174,9 @@ cmd_exec(xact_client *c, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
+		} else if (strcmp(argv[i], "--protocol") == 0 && i + 1 < argc &&
+		    (strcmp(argv[i + 1], "2pc") == 0 || strcmp(argv[i + 1], "3pc") == 0)) {
+			protocol = strcmp(argv[++i], "3pc") == 0 ? XACT_PROTOCOL_3PC : XACT_PROTOCOL_2PC;
 		} else if (strcmp(argv[i], "--on") == 0 && i + 2 < argc && n < MAX_STMTS) {
 			stmts[n].on = argv[i + 1];
 			stmts[n].sql = argv[i + 2];
@@ -190,7 +196,7 @@ cmd_exec(xact_client *c, int argc, char **argv)
 		fprintf(stderr, "xactctl exec: give at least one --on NAME SQL\n");
 		return EXIT_USAGE;
 	}
-	if ((rv = xact_begin(c, XACT_PROTOCOL_2PC, &t)) != XACT_OK) {
+	if ((rv = xact_begin(c, protocol, &t)) != XACT_OK) {
 		/* Nothing was started: nothing can have committed. */
 		fprintf(stderr, "xactctl: cannot begin: %s\n", xact_strerror(rv));
 		if (json) {

@@ -7,18 +7,30 @@
  * Each branch has its own lock: requests for one gid run one at a time, in
  * arrival order; requests for different gids run in parallel.
  *
+ * Three-phase commit: a branch voted YES under 3PC is recorded in the
+ * termination log (termlog.h) before the vote, with the transaction's
+ * participants; a pre-commit and every ballot promised are recorded there
+ * before they are answered.  A thread watches those branches: when the
+ * coordinator has been silent for --termination-timeout it asks the
+ * coordinator, then the other participants, and the lowest-named fresh one
+ * leads a termination round (term.h) with a ballot of its own.
+ *
  * Failpoints: part.before_exec, part.after_exec (statement run, answer not
  * sent), part.before_vote (prepared durably, vote not sent),
  * part.after_commit (committed, ack not sent), part.after_abort (rolled
- * back, ack not sent).
+ * back, ack not sent), part.before_precommit_ack (pre-commit durable, not
+ * acknowledged); a leader's term.* (term.h).
  */
 #include "backend.h"
+#include "config.h"
 #include "branch.h"
 #include "failpoint.h"
 #include "log.h"
 #include "part.h"
 #include "result.h"
 #include "sqlguard.h"
+#include "term.h"
+#include "termlog.h"
 #include "util.h"
 #include "wire.h"
 #include "xact.h"
@@ -37,6 +49,8 @@
 #define BUCKETS 4096
 #define FINISHED_KEEP_MS 120000
 #define LOCAL_GID_MAX 128
+#define MAX_PEER_SOCKETS 64
+#define PEERS_MAX 2048
 
 struct pbranch {
 	struct pbranch *next;
@@ -49,6 +63,19 @@ struct pbranch {
 	int64_t prepared_ms;  /* when it became PREPARED (or was re-attached) */
 	int refs;             /* workers using it; guarded by the table lock */
 	pthread_mutex_t lock; /* serializes requests for this gid */
+	/* Three-phase commit (tpc set: voted YES under 3PC). */
+	int tpc;
+	int fresh;            /* voted in this process's lifetime (no crash since) */
+	uint64_t promised;    /* highest ballot promised; durable in the termlog */
+	uint64_t seen;        /* highest ballot a refusal named (for our next one) */
+	int64_t heard_ms;     /* last word from the coordinator or a leader */
+	int64_t tried_ms;     /* last termination attempt */
+	char *peers;          /* "name=url,..." sorted by name, this agent included */
+};
+
+struct peer_sock {
+	char url[256];
+	nng_socket sock;
 };
 
 struct agent {
@@ -64,6 +91,11 @@ struct agent {
 	struct worker *workers;
 	pthread_mutex_t table_lock;
 	struct pbranch *table[BUCKETS];
+	termlog *tl;              /* NULL: no --termlog, 3PC is refused */
+	volatile int *stop;
+	pthread_mutex_t peer_lock;
+	struct peer_sock peer_socks[MAX_PEER_SOCKETS];
+	int npeer_socks;
 };
 
 static unsigned
@@ -89,6 +121,7 @@ acquire(struct agent *a, const char *gid)
 	if (b == NULL && (b = calloc(1, sizeof(*b))) != NULL) {
 		snprintf(b->gid, sizeof(b->gid), "%s", gid);
 		b->state = BR_NONE;
+		b->fresh = 1;
 		pthread_mutex_init(&b->lock, NULL);
 		b->next = a->table[h];
 		a->table[h] = b;
@@ -118,6 +151,7 @@ static void
 branch_free(struct pbranch *b)
 {
 	nng_msg_free(b->last_reply);
+	free(b->peers);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -150,6 +184,20 @@ global_gid(struct agent *a, const char *local, char *buf)
 	memcpy(buf, local, n - m - 1);
 	buf[n - m - 1] = '\0';
 	return buf;
+}
+
+/* Writes b's termination record (durable on return): 0, or -1. */
+static int
+record_term(struct agent *a, struct pbranch *b, int precommitted)
+{
+	struct termlog_entry e;
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.gid, sizeof(e.gid), "%s", b->gid);
+	e.precommitted = precommitted;
+	e.promised = (int64_t)b->promised;
+	snprintf(e.peers, sizeof(e.peers), "%s", b->peers ? b->peers : "");
+	return termlog_put(a->tl, &e);
 }
 
 /* Runs the backend operation the state machine names.  Returns its
@@ -204,10 +252,13 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 	case BOP_ROLLBACK_PREPARED:
 		return a->ops->rollback_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
 	case BOP_LOG_PRECOMMIT:
-		/* No backend records a pre-commit yet, and no request asks for
-		 * one (3PC is refused at begin): fail rather than pretend. */
-		snprintf(err, errlen, "three-phase commit is not supported by this agent");
-		return BRES_FAILED;
+		/* The pre-commit is this agent's to remember, whatever the
+		 * backend: the termination log, durable before the answer. */
+		if (!b->tpc || a->tl == NULL || record_term(a, b, 1) != 0) {
+			snprintf(err, errlen, "cannot record the pre-commit in the termination log");
+			return BRES_FAILED;
+		}
+		return BRES_OK;
 	default:
 		return BRES_OK;
 	}
@@ -221,6 +272,7 @@ vote_reply(enum branch_state s, const char *why)
 
 	switch (s) {
 	case BR_PREPARED:
+	case BR_PRECOMMITTED:
 	case BR_COMMITTED:
 		v.vote = XACT__VOTE_KIND__VOTE_YES;
 		break;
@@ -275,18 +327,26 @@ ack_reply(enum branch_req req, enum branch_state s, const char *detail)
 }
 
 static nng_msg *handle_branch_locked(struct agent *a, enum branch_req req, const char *gid,
-    uint32_t seq, const Xact__Statement *st);
+    uint32_t seq, const Xact__Statement *st, const char *peers);
 
-/* Handles EXEC, PREPARE, COMMIT and ABORT for one gid. */
+static int
+gid_ok(const char *gid)
+{
+	return backend_gid_is_safe(gid) && strlen(gid) < sizeof(((struct pbranch *)0)->gid);
+}
+
+#define BAD_GID "bad gid (expected xact:[A-Za-z0-9_:-], under 64 bytes)"
+
+/* Handles EXEC, PREPARE, COMMIT and ABORT for one gid.  peers: a PREPARE
+ * under three-phase commit ("name=url,..." sorted), else NULL. */
 static nng_msg *
 handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t seq,
-    const Xact__Statement *st)
+    const Xact__Statement *st, const char *peers)
 {
 	nng_msg *reply;
 
-	if (!backend_gid_is_safe(gid) || strlen(gid) >= sizeof(((struct pbranch *)0)->gid)) {
-		return wire_error_reply(XACT_EINVAL,
-		    "bad gid (expected xact:[A-Za-z0-9_:-], under 64 bytes)");
+	if (!gid_ok(gid)) {
+		return wire_error_reply(XACT_EINVAL, BAD_GID);
 	}
 	/*
 	 * Statements can wait on locks (up to the statement timeout).  If they
@@ -314,7 +374,7 @@ handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t se
 			    "(%d workers); try the transaction again", a->cfg->workers);
 		}
 	}
-	reply = handle_branch_locked(a, req, gid, seq, st);
+	reply = handle_branch_locked(a, req, gid, seq, st, peers);
 	if (req == BREQ_EXEC) {
 		atomic_fetch_sub(&a->executing, 1);
 		if (first) {
@@ -324,10 +384,76 @@ handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t se
 	return reply;
 }
 
+static int
+is_final(enum branch_state s)
+{
+	return s == BR_COMMITTED || s == BR_ABORTED || s == BR_READ_ONLY;
+}
+
+/*
+ * Runs request req on b (locked): the operation the table names, then the
+ * state it leads to.  *op receives the operation (BOP_REFUSE: nothing ran,
+ * nothing changed).  A three-phase commit branch that ends is dropped from
+ * the termination log: the database (its marker) knows the rest.
+ */
+static enum branch_result
+step(struct agent *a, struct pbranch *b, enum branch_req req, const Xact__Statement *st,
+    nng_msg **reply, char *err, size_t errlen, enum branch_op *opp)
+{
+	enum branch_state before = b->state;
+	enum branch_op op = branch_op_for(before, req);
+	enum branch_result r = BRES_OK;
+
+	*opp = op;
+	if (op == BOP_REFUSE) {
+		return BRES_FAILED;
+	}
+	r = run_op(a, b, op, st, reply, err, errlen);
+	b->state = branch_after(before, req, r);
+	if (b->state == BR_PREPARED && before != BR_PREPARED) {
+		b->prepared_ms = util_now_ms();
+	}
+	if (before != b->state || op != BOP_NONE) {
+		log_debug("branch gid=%s state=%s request=%s op=%s from=%s%s%s", b->gid,
+		    branch_state_name(b->state), branch_req_name(req), branch_op_name(op),
+		    branch_state_name(before), err[0] ? " error=" : "", err);
+	}
+	if (b->tpc && is_final(b->state) && !is_final(before) && a->tl != NULL) {
+		termlog_remove(a->tl, b->gid); /* a leftover is removed at start-up */
+	}
+	return r;
+}
+
+/* 3PC: after a YES vote's prepare, the termination record, before the vote.
+ * Returns 0, or -1 with the branch rolled back and why in err. */
+static int
+prepared_3pc(struct agent *a, struct pbranch *b, const char *peers, char *err, size_t errlen)
+{
+	enum branch_op op;
+	nng_msg *none = NULL;
+	char why[512] = "";
+
+	free(b->peers);
+	b->peers = strdup(peers);
+	b->tpc = 1;
+	b->fresh = 1;
+	b->heard_ms = util_now_ms();
+	if (b->peers != NULL && record_term(a, b, 0) == 0) {
+		return 0;
+	}
+	/* Without the record a crash would forget the peers: vote NO. */
+	b->tpc = 0;
+	step(a, b, BREQ_ABORT, NULL, &none, why, sizeof(why), &op);
+	nng_msg_free(none);
+	snprintf(err, errlen, "cannot write the termination log; rolled back%s%s",
+	    why[0] ? ": " : "", why);
+	return -1;
+}
+
 /* handle_branch, once a statement slot is held when one is needed. */
 static nng_msg *
 handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint32_t seq,
-    const Xact__Statement *st)
+    const Xact__Statement *st, const char *peers)
 {
 	struct pbranch *b;
 	enum branch_op op;
@@ -345,7 +471,6 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 		return reply;
 	}
 	before = b->state;
-	op = branch_op_for(before, req);
 	if (req == BREQ_EXEC && seq != b->last_seq + 1) {
 		/* A gap: earlier statements of this branch are not here (this
 		 * agent restarted and lost them).  Running this one alone
@@ -356,20 +481,14 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 		release(a, b);
 		return reply;
 	}
+	if (req != BREQ_EXEC && req != BREQ_PREPARE && b->tpc) {
+		b->heard_ms = util_now_ms(); /* the coordinator is there */
+	}
+	r = step(a, b, req, st, &reply, err, sizeof(err), &op);
 	if (op == BOP_REFUSE) {
 		release(a, b);
 		return wire_error_reply(XACT_ESTATE, "branch %s is %s: %s refused", gid,
 		    branch_state_name(before), branch_req_name(req));
-	}
-	r = run_op(a, b, op, st, &reply, err, sizeof(err));
-	b->state = branch_after(before, req, r);
-	if (b->state == BR_PREPARED && before != BR_PREPARED) {
-		b->prepared_ms = util_now_ms();
-	}
-	if (before != b->state || op != BOP_NONE) {
-		log_debug("branch gid=%s state=%s request=%s op=%s from=%s%s%s", gid,
-		    branch_state_name(b->state), branch_req_name(req), branch_op_name(op),
-		    branch_state_name(before), err[0] ? " error=" : "", err);
 	}
 	switch (req) {
 	case BREQ_EXEC:
@@ -388,7 +507,10 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 		}
 		break;
 	case BREQ_PREPARE:
-		if (err[0] == '\0' && b->state != BR_PREPARED) {
+		if (peers != NULL && b->state == BR_PREPARED && before == BR_ACTIVE) {
+			prepared_3pc(a, b, peers, err, sizeof(err));
+		}
+		if (err[0] == '\0' && b->state != BR_PREPARED && b->state != BR_PRECOMMITTED) {
 			snprintf(err, sizeof(err), "branch is %s here", branch_state_name(b->state));
 		}
 		/* Crash here: prepared durably, vote not sent.  The coordinator
@@ -405,8 +527,7 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 			 * the coordinator asks again. */
 			reply = wire_error_reply(XACT_EDB, "abort of %s not done: %s", gid,
 			    err[0] ? err : "try again");
-		} else if (b->state == BR_COMMITTED || b->state == BR_ABORTED ||
-		    b->state == BR_READ_ONLY) {
+		} else if (is_final(b->state)) {
 			if (b->state == BR_COMMITTED && req == BREQ_COMMIT) {
 				XACT_FAILPOINT("part.after_commit");
 			} else if (b->state == BR_ABORTED && req == BREQ_ABORT) {
@@ -423,6 +544,181 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 	}
 	release(a, b);
 	return reply;
+}
+
+/* ---- three-phase commit: what a leader or the coordinator asks --------- */
+
+/*
+ * Serves one termination call on gid (STATE, PRECOMMIT, COMMIT, ABORT) with
+ * ballot (0: the coordinator's PRECOMMIT, or a question that promises
+ * nothing), for a peer's request or for this agent leading.  ans->reached
+ * is 0 when the branch could not answer (a log write failed; err says why).
+ * Fencing (tests/unit/test_sim3pc.c): a call below the ballot promised is
+ * refused and changes nothing, except that a final state is always told.
+ */
+static void
+term_serve(struct agent *a, enum term_call call, const char *gid, uint64_t ballot,
+    struct term_answer *ans, char *err, size_t errlen)
+{
+	static const enum branch_req reqs[] = {BREQ_ABORT, BREQ_PRECOMMIT, BREQ_COMMIT, BREQ_ABORT};
+	struct pbranch *b = acquire(a, gid);
+	enum branch_op op;
+	nng_msg *none = NULL;
+
+	memset(ans, 0, sizeof(*ans));
+	if (b == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return;
+	}
+	if (b->state == BR_NONE) {
+		/* Not known here: not prepared (every prepared branch is
+		 * re-attached at start-up), so it can only have committed
+		 * (its marker says so) or be rolled back for good.  Settle it,
+		 * so that nobody is ever told "unknown" about a commit. */
+		step(a, b, BREQ_ABORT, NULL, &none, err, errlen, &op);
+		nng_msg_free(none);
+		none = NULL;
+		log_info("termination: settled unknown branch gid=%s state=%s", gid,
+		    branch_state_name(b->state));
+	}
+	ans->reached = 1;
+	if (!is_final(b->state) && ballot > 0 && ballot < b->promised) {
+		ans->refused = 1;
+	} else if (call == TERM_CALL_STATE) {
+		if (ballot > b->promised && !is_final(b->state)) {
+			uint64_t old = b->promised;
+
+			b->promised = ballot;
+			if (b->tpc && a->tl != NULL &&
+			    record_term(a, b, b->state == BR_PRECOMMITTED) != 0) {
+				b->promised = old;
+				ans->reached = 0;
+				snprintf(err, errlen, "cannot record the promise in the termination log");
+			}
+		}
+		if (ballot > 0) {
+			b->heard_ms = util_now_ms(); /* a leader is at work */
+		}
+	} else {
+		if (ballot == 0 && call == TERM_CALL_PRECOMMIT) {
+			b->heard_ms = util_now_ms(); /* the coordinator's PRECOMMIT */
+		}
+		err[0] = '\0';
+		step(a, b, reqs[call], NULL, &none, err, errlen, &op);
+		nng_msg_free(none);
+		if (call == TERM_CALL_PRECOMMIT && b->state == BR_PRECOMMITTED) {
+			/* Crash here: pre-commit durable, not acknowledged. */
+			XACT_FAILPOINT("part.before_precommit_ack");
+		}
+		if (op == BOP_LOG_PRECOMMIT && b->state != BR_PRECOMMITTED) {
+			ans->reached = 0; /* the log write failed: no answer */
+		}
+	}
+	ans->state = b->state;
+	ans->fresh = b->fresh || is_final(b->state);
+	ans->promised = b->promised;
+	release(a, b);
+}
+
+static Xact__BranchState
+wire_state(enum branch_state s)
+{
+	return (Xact__BranchState)s; /* the enums match (xact.proto) */
+}
+
+/* A termination call from the network: a BranchStateRep, or an Error. */
+static nng_msg *
+handle_term(struct agent *a, enum term_call call, const char *gid, uint64_t ballot)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__BranchStateRep bs = XACT__BRANCH_STATE_REP__INIT;
+	struct term_answer ans;
+	char err[512] = "";
+
+	if (!gid_ok(gid)) {
+		return wire_error_reply(XACT_EINVAL, BAD_GID);
+	}
+	term_serve(a, call, gid, ballot, &ans, err, sizeof(err));
+	if (!ans.reached) {
+		return wire_error_reply(XACT_EDB, "branch %s: %s", gid, err[0] ? err : "no answer");
+	}
+	bs.state = wire_state(ans.state);
+	bs.has_fresh = 1;
+	bs.fresh = ans.fresh != 0;
+	bs.has_promised = 1;
+	bs.promised = ans.promised;
+	bs.has_refused = 1;
+	bs.refused = ans.refused != 0;
+	rep.body_case = XACT__REPLY__BODY_BRANCH_STATE;
+	rep.branch_state = &bs;
+	return wire_pack_reply(&rep);
+}
+
+static int
+cmp_peer(const void *x, const void *y)
+{
+	return strcmp(((const Xact__Peer *const *)x)[0]->name, ((const Xact__Peer *const *)y)[0]->name);
+}
+
+/* PREPARE under 3PC: checks the coordinator's list of participants and
+ * writes it sorted by name into buf ("name=url,...").  0, or -1 with why. */
+static int
+peer_list(struct agent *a, const Xact__PrepareReq *p, char *buf, size_t n, char *why, size_t wn)
+{
+	Xact__Peer *sorted[TERM_MAX_MEMBERS];
+	size_t off = 0;
+	int self = 0;
+
+	if (p->n_peers < 1 || p->n_peers > TERM_MAX_MEMBERS) {
+		snprintf(why, wn, "%zu participants listed (1 to %d)", p->n_peers, TERM_MAX_MEMBERS);
+		return -1;
+	}
+	for (size_t i = 0; i < p->n_peers; i++) {
+		sorted[i] = p->peers[i];
+		if (!config_valid_name(p->peers[i]->name) || !config_valid_url(p->peers[i]->url) ||
+		    strchr(p->peers[i]->url, ',') != NULL) {
+			snprintf(why, wn, "bad participant '%.40s' at '%.80s'", p->peers[i]->name,
+			    p->peers[i]->url);
+			return -1;
+		}
+		self += strcmp(p->peers[i]->name, a->cfg->name) == 0;
+	}
+	if (self != 1) {
+		snprintf(why, wn, "the participants listed do not name this agent ('%s') once",
+		    a->cfg->name);
+		return -1;
+	}
+	qsort(sorted, p->n_peers, sizeof(*sorted), cmp_peer);
+	buf[0] = '\0';
+	for (size_t i = 0; i < p->n_peers; i++) {
+		int w = snprintf(buf + off, n - off, "%s%s=%s", i ? "," : "", sorted[i]->name,
+		    sorted[i]->url);
+
+		if (w < 0 || (size_t)w >= n - off) {
+			snprintf(why, wn, "the list of participants is too long");
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+static nng_msg *
+handle_prepare(struct agent *a, const Xact__PrepareReq *p)
+{
+	char peers[PEERS_MAX], why[256];
+
+	if (!p->has_protocol || p->protocol != XACT__PROTOCOL__PROTOCOL_3PC) {
+		return handle_branch(a, BREQ_PREPARE, p->gid, 0, NULL, NULL);
+	}
+	if (a->tl == NULL) {
+		return vote_reply(BR_ABORTED, "three-phase commit needs a termination log "
+		                              "(xact-participant --termlog)");
+	}
+	if (peer_list(a, p, peers, sizeof(peers), why, sizeof(why)) != 0) {
+		return vote_reply(BR_ABORTED, why);
+	}
+	return handle_branch(a, BREQ_PREPARE, p->gid, 0, NULL, peers);
 }
 
 /* Keeps, in place, the database names that are this agent's, turned into
@@ -486,16 +782,28 @@ handle(struct agent *a, nng_msg *in)
 	switch (req->body_case) {
 	case XACT__REQUEST__BODY_BRANCH_EXEC:
 		out = handle_branch(a, BREQ_EXEC, req->branch_exec->gid, req->branch_exec->seq,
-		    req->branch_exec->stmt);
+		    req->branch_exec->stmt, NULL);
 		break;
 	case XACT__REQUEST__BODY_PREPARE:
-		out = handle_branch(a, BREQ_PREPARE, req->prepare->gid, 0, NULL);
+		out = handle_prepare(a, req->prepare);
 		break;
 	case XACT__REQUEST__BODY_BRANCH_COMMIT:
-		out = handle_branch(a, BREQ_COMMIT, req->branch_commit->gid, 0, NULL);
+		out = req->branch_commit->has_ballot
+		    ? handle_term(a, TERM_CALL_COMMIT, req->branch_commit->gid, req->branch_commit->ballot)
+		    : handle_branch(a, BREQ_COMMIT, req->branch_commit->gid, 0, NULL, NULL);
 		break;
 	case XACT__REQUEST__BODY_BRANCH_ABORT:
-		out = handle_branch(a, BREQ_ABORT, req->branch_abort->gid, 0, NULL);
+		out = req->branch_abort->has_ballot
+		    ? handle_term(a, TERM_CALL_ABORT, req->branch_abort->gid, req->branch_abort->ballot)
+		    : handle_branch(a, BREQ_ABORT, req->branch_abort->gid, 0, NULL, NULL);
+		break;
+	case XACT__REQUEST__BODY_PRECOMMIT:
+		out = handle_term(a, TERM_CALL_PRECOMMIT, req->precommit->gid,
+		    req->precommit->has_ballot ? req->precommit->ballot : 0);
+		break;
+	case XACT__REQUEST__BODY_TERM_STATE:
+		out = handle_term(a, TERM_CALL_STATE, req->term_state->gid,
+		    req->term_state->has_ballot ? req->term_state->ballot : 0);
 		break;
 	case XACT__REQUEST__BODY_LIST_PREPARED:
 		out = handle_list(a, req->list_prepared->prefix);
@@ -575,7 +883,7 @@ housekeeping(struct agent *a)
 			    idle > a->cfg->branch_timeout_ms) {
 				b->refs++;
 				stale[nstale++] = b;
-			} else if (b->refs == 0 && b->state != BR_ACTIVE && b->state != BR_PREPARED &&
+			} else if (b->refs == 0 && (is_final(b->state) || b->state == BR_NONE) &&
 			    idle > FINISHED_KEEP_MS) {
 				*pp = b->next;
 				branch_free(b);
@@ -605,6 +913,47 @@ housekeeping(struct agent *a)
 	}
 }
 
+/* How long a question to the coordinator or another agent may take: half
+ * the termination timeout, between 200 ms and 1 s. */
+static int
+ask_timeout(const struct agent *a)
+{
+	long t = a->cfg->termination_timeout_ms / 2;
+
+	return (int)(t < 200 ? 200 : t > 1000 ? 1000 : t);
+}
+
+/*
+ * Asks the coordinator what was decided for gid.  Returns an xact_outcome
+ * (UNKNOWN: still deciding, or an error answer; why says which), or -1 when
+ * the coordinator did not answer.  Blocks.
+ */
+static int
+ask_coordinator(struct agent *a, const char *gid, char *why, size_t n)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__OutcomeReq oq = XACT__OUTCOME_REQ__INIT;
+	Xact__Reply *rep;
+	int rv, o = XACT_OUTCOME_UNKNOWN;
+
+	oq.gid = (char *)gid;
+	req.body_case = XACT__REQUEST__BODY_OUTCOME;
+	req.outcome = &oq;
+	if ((rv = wire_call(a->coord, &req, &rep, ask_timeout(a))) != XACT_OK) {
+		snprintf(why, n, "coordinator %.200s: %s", a->cfg->coordinator, xact_strerror(rv));
+		return -1;
+	}
+	if (rep->body_case == XACT__REPLY__BODY_OUTCOME) {
+		o = (int)rep->outcome->outcome;
+		snprintf(why, n, "%s", o == XACT_OUTCOME_UNKNOWN ? "still deciding" : "decided");
+	} else {
+		snprintf(why, n, "%s", rep->body_case == XACT__REPLY__BODY_ERROR ? rep->error->message
+		                                                              : "something unexpected");
+	}
+	xact__reply__free_unpacked(rep, NULL);
+	return o;
+}
+
 /*
  * Participant recovery: for every branch prepared longer than the orphan
  * grace period, ask the coordinator what was decided and carry it out.
@@ -629,7 +978,8 @@ ask_outcomes(struct agent *a)
 			/* An open branch idle past the grace period may belong to
 			 * a transaction its coordinator lost in a crash: it holds
 			 * row locks until --branch-timeout unless we ask. */
-			int prepared = b->state == BR_PREPARED &&
+			/* (Three-phase commit branches have their own thread.) */
+			int prepared = b->state == BR_PREPARED && !b->tpc &&
 			               now - b->prepared_ms >= a->cfg->orphan_grace_ms;
 			int open = b->state == BR_ACTIVE && now - b->touched_ms >= a->cfg->orphan_grace_ms;
 
@@ -650,41 +1000,384 @@ ask_outcomes(struct agent *a)
 	}
 	pthread_mutex_unlock(&a->table_lock);
 	for (size_t i = 0; i < n; i++) {
-		Xact__Request req = XACT__REQUEST__INIT;
-		Xact__OutcomeReq oq = XACT__OUTCOME_REQ__INIT;
-		Xact__Reply *rep;
-		nng_msg *done;
 		const char *st = gids[i].prepared ? "prepared" : "active";
-		int rv, commit;
+		char why[256];
+		int o = ask_coordinator(a, gids[i].gid, why, sizeof(why));
+		nng_msg *done;
 
-		oq.gid = gids[i].gid;
-		req.body_case = XACT__REQUEST__BODY_OUTCOME;
-		req.outcome = &oq;
-		if ((rv = wire_call(a->coord, &req, &rep, 1000)) != XACT_OK) {
-			log_warn("in doubt gid=%s state=%s: coordinator %s: %s", gids[i].gid, st,
-			    a->cfg->coordinator, xact_strerror(rv));
-			continue;
-		}
-		commit = rep->body_case == XACT__REPLY__BODY_OUTCOME &&
-		         rep->outcome->outcome == XACT__OUTCOME__OUTCOME_COMMITTED;
-		if (rep->body_case == XACT__REPLY__BODY_OUTCOME &&
-		    rep->outcome->outcome != XACT__OUTCOME__OUTCOME_UNKNOWN &&
-		    (gids[i].prepared || !commit)) {
+		if (o < 0) {
+			log_warn("in doubt gid=%s state=%s: %s", gids[i].gid, st, why);
+		} else if (o != XACT_OUTCOME_UNKNOWN && (gids[i].prepared || o == XACT_OUTCOME_ABORTED)) {
 			/* An open branch never takes "committed": only a
 			 * prepared one can have been part of a commit. */
 			log_info("asked the coordinator gid=%s state=%s outcome=%s", gids[i].gid, st,
-			    commit ? "committed" : "aborted");
-			done = handle_branch(a, commit ? BREQ_COMMIT : BREQ_ABORT, gids[i].gid, 0, NULL);
+			    o == XACT_OUTCOME_COMMITTED ? "committed" : "aborted");
+			done = handle_branch(a, o == XACT_OUTCOME_COMMITTED ? BREQ_COMMIT : BREQ_ABORT,
+			    gids[i].gid, 0, NULL, NULL);
 			nng_msg_free(done);
 		} else if (gids[i].prepared) {
-			log_info("in doubt gid=%s state=prepared: coordinator answers %s", gids[i].gid,
-			    rep->body_case == XACT__REPLY__BODY_OUTCOME ? "still deciding"
-			    : rep->body_case == XACT__REPLY__BODY_ERROR ? rep->error->message
-			                                                : "something unexpected");
+			log_info("in doubt gid=%s state=prepared: coordinator answers %s", gids[i].gid, why);
 		}
-		xact__reply__free_unpacked(rep, NULL);
 	}
 	free(gids);
+}
+
+/* ---- three-phase commit: the termination protocol --------------------- */
+
+struct tpeer {
+	char name[33];
+	char url[256];
+};
+
+/* Splits "name=url,..." into peers: how many, or -1 when malformed. */
+static int
+split_peers(const char *list, struct tpeer *p)
+{
+	int n = 0;
+
+	while (*list != '\0') {
+		size_t len = strcspn(list, ","), nl;
+		const char *eq = memchr(list, '=', len);
+
+		if (eq == NULL || n == TERM_MAX_MEMBERS) {
+			return -1;
+		}
+		nl = (size_t)(eq - list);
+		if (nl >= sizeof(p[n].name) || len - nl - 1 >= sizeof(p[n].url)) {
+			return -1;
+		}
+		memcpy(p[n].name, list, nl);
+		p[n].name[nl] = '\0';
+		memcpy(p[n].url, eq + 1, len - nl - 1);
+		p[n].url[len - nl - 1] = '\0';
+		n++;
+		list += len + (list[len] == ',');
+	}
+	return n;
+}
+
+/* A REQ socket to url, dialed once and kept until shutdown. */
+static int
+peer_socket(struct agent *a, const char *url, nng_socket *out)
+{
+	struct peer_sock *p;
+	int rv = 0;
+
+	pthread_mutex_lock(&a->peer_lock);
+	for (int i = 0; i < a->npeer_socks; i++) {
+		if (strcmp(a->peer_socks[i].url, url) == 0) {
+			*out = a->peer_socks[i].sock;
+			pthread_mutex_unlock(&a->peer_lock);
+			return 0;
+		}
+	}
+	if (a->npeer_socks == MAX_PEER_SOCKETS) {
+		pthread_mutex_unlock(&a->peer_lock);
+		log_error("termination: more than %d other participants; %s not reached",
+		    MAX_PEER_SOCKETS, url);
+		return -1;
+	}
+	p = &a->peer_socks[a->npeer_socks];
+	if ((rv = nng_req0_open(&p->sock)) == 0) {
+		nng_socket_set_ms(p->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+		nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50);
+		nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 1000);
+		wire_socket_setup(p->sock, (size_t)a->cfg->max_message);
+		if ((rv = nng_dial(p->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+			nng_close(p->sock);
+		}
+	}
+	if (rv != 0) {
+		pthread_mutex_unlock(&a->peer_lock);
+		log_error("termination: cannot dial %s: %s", url, nng_strerror(rv));
+		return -1;
+	}
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	a->npeer_socks++;
+	*out = p->sock;
+	pthread_mutex_unlock(&a->peer_lock);
+	return 0;
+}
+
+/* Sends a termination call to the agent at url; ans->reached stays 0
+ * without a BranchStateRep. */
+static void
+peer_call(struct agent *a, const char *url, enum term_call call, const char *gid,
+    uint64_t ballot, struct term_answer *ans)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__TermStateReq ts = XACT__TERM_STATE_REQ__INIT;
+	Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
+	Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
+	Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
+	Xact__Reply *rep;
+	nng_socket s;
+	int rv;
+
+	memset(ans, 0, sizeof(*ans));
+	if (peer_socket(a, url, &s) != 0) {
+		return;
+	}
+	switch (call) {
+	case TERM_CALL_STATE:
+		ts.gid = (char *)gid;
+		ts.has_ballot = 1;
+		ts.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_TERM_STATE;
+		req.term_state = &ts;
+		break;
+	case TERM_CALL_PRECOMMIT:
+		pc.gid = (char *)gid;
+		pc.has_ballot = 1;
+		pc.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
+		req.precommit = &pc;
+		break;
+	case TERM_CALL_COMMIT:
+		bc.gid = (char *)gid;
+		bc.has_ballot = 1;
+		bc.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
+		req.branch_commit = &bc;
+		break;
+	case TERM_CALL_ABORT:
+		ba.gid = (char *)gid;
+		ba.has_ballot = 1;
+		ba.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
+		req.branch_abort = &ba;
+		break;
+	}
+	if ((rv = wire_call(s, &req, &rep, ask_timeout(a))) != XACT_OK) {
+		log_debug("termination: gid=%s %s: no answer: %s", gid, url, xact_strerror(rv));
+		return;
+	}
+	if (rep->body_case == XACT__REPLY__BODY_BRANCH_STATE &&
+	    (unsigned)rep->branch_state->state <= BR_PRECOMMITTED) {
+		ans->reached = 1;
+		ans->state = (enum branch_state)rep->branch_state->state;
+		ans->fresh = rep->branch_state->fresh;
+		ans->promised = rep->branch_state->promised;
+		ans->refused = rep->branch_state->refused;
+	} else {
+		log_warn("termination: gid=%s %s answered: %s", gid, url,
+		    rep->body_case == XACT__REPLY__BODY_ERROR ? rep->error->message
+		                                              : "something unexpected");
+	}
+	xact__reply__free_unpacked(rep, NULL);
+}
+
+struct lead {
+	struct agent *a;
+	const char *gid;
+	const struct tpeer *peers;
+	int self;
+};
+
+/* term_round's call: this agent directly, the others over the network. */
+static void
+lead_call(void *arg, int member, enum term_call call, uint64_t ballot, struct term_answer *ans)
+{
+	struct lead *l = arg;
+	char err[256] = "";
+
+	if (member != l->self) {
+		peer_call(l->a, l->peers[member].url, call, l->gid, ballot, ans);
+		return;
+	}
+	term_serve(l->a, call, l->gid, ballot, ans, err, sizeof(err));
+	if (!ans->reached) {
+		log_warn("termination: gid=%s: this branch: %s", l->gid, err);
+	}
+}
+
+/* Carries out a decision learned from the coordinator or a peer.  Only a
+ * final outcome is ever adopted, and it cannot change. */
+static void
+adopt(struct agent *a, const char *gid, int commit, const char *from)
+{
+	nng_msg *done;
+
+	log_info("termination: gid=%s outcome=%s learned from %s", gid,
+	    commit ? "committed" : "aborted", from);
+	done = handle_branch(a, commit ? BREQ_COMMIT : BREQ_ABORT, gid, 0, NULL, NULL);
+	nng_msg_free(done);
+}
+
+/*
+ * One attempt to end gid's branch without the coordinator (the model:
+ * tests/unit/test_sim3pc.c).  The coordinator first: any answer means it
+ * is alive and drives (or has decided).  Then the other participants: a
+ * final state one of them holds is adopted; a lower-named one that voted
+ * and has not crashed since leads instead of this one.  Otherwise, if this
+ * branch has not crashed since it voted, it leads a round with a ballot of
+ * its own.  One that crashed since only learns.  Blocks (network).
+ */
+static void
+terminate_one(struct agent *a, const char *gid)
+{
+	struct tpeer peers[TERM_MAX_MEMBERS];
+	char list[PEERS_MAX], why[256];
+	struct pbranch *b = acquire(a, gid);
+	struct term_answer ans;
+	uint64_t above;
+	int fresh, n, self = -1, o;
+
+	if (b == NULL) {
+		return;
+	}
+	if (!b->tpc || (b->state != BR_PREPARED && b->state != BR_PRECOMMITTED)) {
+		release(a, b);
+		return;
+	}
+	snprintf(list, sizeof(list), "%s", b->peers ? b->peers : "");
+	fresh = b->fresh;
+	above = b->promised > b->seen ? b->promised : b->seen;
+	b->tried_ms = util_now_ms();
+	release(a, b);
+
+	if ((o = ask_coordinator(a, gid, why, sizeof(why))) >= 0) {
+		if (o != XACT_OUTCOME_UNKNOWN) {
+			adopt(a, gid, o == XACT_OUTCOME_COMMITTED, "the coordinator");
+		} else if ((b = acquire(a, gid)) != NULL) {
+			b->heard_ms = util_now_ms(); /* it is there: it drives */
+			release(a, b);
+		}
+		return;
+	}
+	n = split_peers(list, peers);
+	for (int i = 0; i < n; i++) {
+		self = strcmp(peers[i].name, a->cfg->name) == 0 ? i : self;
+	}
+	if (n < 1 || self < 0) {
+		log_error("termination: gid=%s: its list of participants is unusable: '%s'", gid, list);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (i == self || (fresh && i > self)) {
+			continue;
+		}
+		peer_call(a, peers[i].url, TERM_CALL_STATE, gid, 0, &ans);
+		if (!ans.reached) {
+			continue;
+		}
+		if (ans.state == BR_COMMITTED || ans.state == BR_ABORTED) {
+			adopt(a, gid, ans.state == BR_COMMITTED, peers[i].name);
+			return;
+		}
+		if (fresh && ans.fresh && (ans.state == BR_PREPARED || ans.state == BR_PRECOMMITTED)) {
+			log_debug("termination: gid=%s: %s leads", gid, peers[i].name);
+			return;
+		}
+	}
+	if (!fresh) {
+		log_info("in doubt gid=%s: this agent restarted since it voted, so it does not lead; "
+		         "waiting for the coordinator or another participant", gid);
+		return;
+	}
+	struct lead l = {a, gid, peers, self};
+	struct term_round r = {.n = n, .ballot = term_ballot(above, (unsigned)self + 1,
+	                                             util_wall_ms()), .call = lead_call, .arg = &l};
+	enum term_result res;
+
+	log_info("termination: leading gid=%s ballot=%llu (the coordinator did not answer: %s)", gid,
+	    (unsigned long long)r.ballot, why);
+	res = term_lead(&r);
+	log_info("termination: gid=%s ballot=%llu result=%s decision=%s%s%s", gid,
+	    (unsigned long long)r.ballot, term_result_name(res), term_decision_name(r.decision),
+	    r.why[0] ? " why=" : "", r.why);
+	if (r.promised > above && (b = acquire(a, gid)) != NULL) {
+		b->seen = r.promised > b->seen ? r.promised : b->seen;
+		release(a, b);
+	}
+}
+
+/* The termination thread: branches voted under 3PC whose coordinator has
+ * been silent for --termination-timeout, tried again every half of it. */
+static void *
+term_main(void *arg)
+{
+	struct agent *a = arg;
+	long wait = a->cfg->termination_timeout_ms, again = wait / 2 > 100 ? wait / 2 : 100;
+	char (*due)[64] = malloc(256 * sizeof(*due));
+
+	while (due != NULL && !*a->stop) {
+		int64_t now = util_now_ms();
+		int n = 0;
+
+		usleep(100 * 1000);
+		pthread_mutex_lock(&a->table_lock);
+		for (int h = 0; h < BUCKETS && n < 256; h++) {
+			for (struct pbranch *b = a->table[h]; b != NULL && n < 256; b = b->next) {
+				if (b->tpc && (b->state == BR_PREPARED || b->state == BR_PRECOMMITTED) &&
+				    now - b->heard_ms >= wait && now - b->tried_ms >= again) {
+					snprintf(due[n++], 64, "%s", b->gid);
+				}
+			}
+		}
+		pthread_mutex_unlock(&a->table_lock);
+		for (int i = 0; i < n && !*a->stop; i++) {
+			terminate_one(a, due[i]);
+		}
+	}
+	free(due);
+	return NULL;
+}
+
+struct gidlist {
+	char (*gid)[64];
+	size_t n, cap;
+};
+
+static int
+collect_unattached(void *arg, const struct termlog_entry *e)
+{
+	struct agent *a = ((void **)arg)[0];
+	struct gidlist *l = ((void **)arg)[1];
+	struct pbranch *b;
+	int known = 0;
+
+	pthread_mutex_lock(&a->table_lock);
+	for (b = a->table[bucket(e->gid)]; b != NULL; b = b->next) {
+		known |= strcmp(b->gid, e->gid) == 0 && b->tpc;
+	}
+	pthread_mutex_unlock(&a->table_lock);
+	if (known) {
+		return 0;
+	}
+	if (l->n == l->cap) {
+		void *more = realloc(l->gid, (l->cap = l->cap ? 2 * l->cap : 16) * sizeof(*l->gid));
+
+		if (more == NULL) {
+			return -1;
+		}
+		l->gid = more;
+	}
+	snprintf(l->gid[l->n++], 64, "%s", e->gid);
+	return 0;
+}
+
+/* Termination records whose branch the database no longer holds prepared:
+ * it committed or rolled back before a crash let the agent forget the
+ * record.  Removed. */
+static int
+drop_finished_terms(struct agent *a)
+{
+	struct gidlist l = {NULL, 0, 0};
+	void *arg[2] = {a, &l};
+	int rv = termlog_each(a->tl, collect_unattached, arg);
+
+	for (size_t i = 0; rv == 0 && i < l.n; i++) {
+		log_info("termination log: gid=%s is no longer prepared here; record removed",
+		    l.gid[i]);
+		rv = termlog_remove(a->tl, l.gid[i]);
+	}
+	free(l.gid);
+	if (rv != 0) {
+		log_error("cannot read or clean the termination log %s", a->cfg->termlog);
+		return XACT_EDB;
+	}
+	return XACT_OK;
 }
 
 /* Re-attaches to the prepared branches the database holds. */
@@ -703,16 +1396,26 @@ reattach(struct agent *a)
 		struct pbranch *b = acquire(a, gids[i]);
 
 		if (b != NULL) {
+			struct termlog_entry e;
+
 			b->state = BR_PREPARED;
 			b->prepared_ms = util_now_ms();
-			log_info("re-attached prepared branch gid=%s state=%s", b->gid,
-			    branch_state_name(b->state));
+			if (a->tl != NULL && termlog_get(a->tl, b->gid, &e) == 0) {
+				/* 3PC: not fresh; its termination thread asks at once. */
+				b->tpc = 1;
+				b->fresh = 0;
+				b->promised = (uint64_t)e.promised;
+				b->peers = strdup(e.peers);
+				b->state = e.precommitted ? BR_PRECOMMITTED : BR_PREPARED;
+			}
+			log_info("re-attached prepared branch gid=%s state=%s%s", b->gid,
+			    branch_state_name(b->state), b->tpc ? " protocol=3pc" : "");
 			release(a, b);
 		}
 		free(gids[i]);
 	}
 	free(gids);
-	return XACT_OK;
+	return a->tl != NULL ? drop_finished_terms(a) : XACT_OK;
 }
 
 int
@@ -720,13 +1423,16 @@ part_run(const struct part_config *cfg, volatile int *stop)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	char err[1024];
-	int rv, started = 0;
+	int rv, started = 0, term_started = 0;
 	int64_t last_hk = util_now_ms(), last_maint = util_now_ms(), last_ask = util_now_ms();
+	pthread_t term_thread;
 
 	if (a == NULL) {
 		return XACT_ENOMEM;
 	}
 	a->cfg = cfg;
+	a->stop = stop;
+	pthread_mutex_init(&a->peer_lock, NULL);
 	a->max_executing = cfg->workers - (cfg->workers + 3) / 4;
 	a->max_new = cfg->workers / 2;
 	a->ops = strcmp(cfg->backend, "sqlite") == 0 ? &sqlitebackend_ops : &pgbackend_ops;
@@ -735,6 +1441,12 @@ part_run(const struct part_config *cfg, volatile int *stop)
 		log_error("%s", err);
 		free(a);
 		return XACT_EDB;
+	}
+	if (cfg->termlog[0] != '\0' &&
+	    termlog_open(&a->tl, cfg->termlog, cfg->name, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		rv = XACT_EDB;
+		goto out;
 	}
 	if ((rv = reattach(a)) != XACT_OK) {
 		goto out;
@@ -777,8 +1489,16 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	if (started < cfg->workers) {
 		log_warn("only %d of %d workers could start", started, cfg->workers);
 	}
-	log_info("participant name=%s backend=%s listening on %s, coordinator %s, %d workers",
-	    cfg->name, a->ops->name, cfg->listen, cfg->coordinator, started);
+	if (a->tl != NULL) {
+		term_started = pthread_create(&term_thread, NULL, term_main, a) == 0;
+		if (!term_started) {
+			log_error("cannot start the termination thread: three-phase commit branches "
+			          "wait for their coordinator");
+		}
+	}
+	log_info("participant name=%s backend=%s listening on %s, coordinator %s, %d workers%s%s",
+	    cfg->name, a->ops->name, cfg->listen, cfg->coordinator, started,
+	    a->tl ? ", termination log " : "", a->tl ? cfg->termlog : "");
 	while (!*stop) {
 		usleep(100 * 1000);
 		if (util_now_ms() - last_ask >= a->cfg->recovery_interval_ms) {
@@ -795,6 +1515,9 @@ part_run(const struct part_config *cfg, volatile int *stop)
 		}
 	}
 	log_info("shutting down");
+	if (term_started) {
+		pthread_join(term_thread, NULL); /* it sees *stop within 100 ms or a call */
+	}
 	nng_close(a->sock);
 	for (int i = 0; i < started; i++) {
 		pthread_join(a->workers[i].thread, NULL);
@@ -807,6 +1530,9 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	rv = XACT_OK;
 out:
 	nng_close(a->coord);
+	for (int i = 0; i < a->npeer_socks; i++) {
+		nng_close(a->peer_socks[i].sock);
+	}
 	/* Unprepared work is rolled back; prepared branches stay prepared in
 	 * the database and are re-attached at the next start. */
 	for (int h = 0; h < BUCKETS; h++) {
@@ -821,7 +1547,9 @@ out:
 		}
 	}
 	a->ops->close(a->be);
+	termlog_close(a->tl);
 	pthread_mutex_destroy(&a->table_lock);
+	pthread_mutex_destroy(&a->peer_lock);
 	free(a);
 	return rv;
 }

@@ -22,6 +22,7 @@ usage(FILE *f)
 	    "                        [--statement-timeout MS] [--workers N] [--pool-size N]\n"
 	    "                        [--branch-timeout SECONDS] [--marker-retention SECONDS]\n"
 	    "                        [--recovery-interval SECONDS] [--orphan-grace SECONDS]\n"
+	    "                        [--termlog PATH] [--termination-timeout MS]\n"
 	    "                        [--log-level LEVEL] [--check]\n"
 	    "\n"
 	    "  --config FILE           INI file ([participant]); flags override it\n"
@@ -46,6 +47,10 @@ usage(FILE *f)
 	    "                          settled by asking the coordinator what was decided (60)\n"
 	    "  --marker-retention SECONDS  keep each committed branch's marker row this long;\n"
 	    "                          keep it above the coordinator's --retention (86400)\n"
+	    "  --termlog PATH          three-phase commit: the termination log (SQLite, created\n"
+	    "                          when missing); without it 3PC transactions are refused\n"
+	    "  --termination-timeout MS  three-phase commit: a voted branch whose coordinator\n"
+	    "                          is silent this long starts the termination (5000)\n"
 	    "  --log-level LEVEL       error, warn, info or debug (info)\n"
 	    "  --check                 check the configuration, print \"configuration OK\", exit\n"
 	    "  --help                  this text\n"
@@ -57,7 +62,8 @@ usage(FILE *f)
 }
 
 enum { OPT_WORKERS = 256, OPT_POOL, OPT_BRANCH_TIMEOUT, OPT_LOG, OPT_DATABASE, OPT_LOCK_TIMEOUT,
-	OPT_STATEMENT_TIMEOUT, OPT_MARKER_RETENTION, OPT_RECOVERY, OPT_ORPHAN_GRACE };
+	OPT_STATEMENT_TIMEOUT, OPT_MARKER_RETENTION, OPT_RECOVERY, OPT_ORPHAN_GRACE, OPT_TERMLOG,
+	OPT_TERMINATION_TIMEOUT };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -75,6 +81,8 @@ static const struct option options[] = {
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"pool-size", required_argument, NULL, OPT_POOL},
 	{"branch-timeout", required_argument, NULL, OPT_BRANCH_TIMEOUT},
+	{"termlog", required_argument, NULL, OPT_TERMLOG},
+	{"termination-timeout", required_argument, NULL, OPT_TERMINATION_TIMEOUT},
 	{"log-level", required_argument, NULL, OPT_LOG},
 	{"check", no_argument, NULL, DAEMON_OPT_CHECK},
 	{"help", no_argument, NULL, 'h'},
@@ -100,6 +108,8 @@ flag_key(int opt)
 	case OPT_POOL: return "pool_size";
 	case OPT_BRANCH_TIMEOUT: return "branch_timeout";
 	case OPT_LOG: return "log_level";
+	case OPT_TERMLOG: return "termlog";
+	case OPT_TERMINATION_TIMEOUT: return "termination_timeout_ms";
 	default: return NULL;
 	}
 }

@@ -23,6 +23,8 @@ struct part_config {
 	long branch_timeout_ms; /* an unprepared branch idle this long is rolled back */
 	long max_message;
 	int log_level;
+	char termlog[1024];   /* 3PC: the termination log; empty: 3PC refused */
+	long termination_timeout_ms; /* 3PC: coordinator silent this long: terminate */
 };
 
 void part_config_defaults(struct part_config *cfg);

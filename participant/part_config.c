@@ -23,6 +23,7 @@ part_config_defaults(struct part_config *cfg)
 	cfg->orphan_grace_ms = 60000;
 	cfg->max_message = 4 * 1024 * 1024;
 	cfg->log_level = XLOG_INFO;
+	cfg->termination_timeout_ms = 5000;
 }
 
 static int
@@ -104,6 +105,13 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 	if (strcmp(key, "max_message") == 0) {
 		return config_set_number(&cfg->max_message, key, value, 1024, 1L << 30, 1, "bytes",
 		    err, errlen);
+	}
+	if (strcmp(key, "termlog") == 0) {
+		return config_set_text(cfg->termlog, sizeof(cfg->termlog), key, value, err, errlen);
+	}
+	if (strcmp(key, "termination_timeout_ms") == 0) {
+		return config_set_number(&cfg->termination_timeout_ms, key, value, 100, 3600000, 1,
+		    "milliseconds", err, errlen);
 	}
 	if (strcmp(key, "log_level") == 0) {
 		return config_set_log_level(&cfg->log_level, value, err, errlen);

@@ -144,7 +144,12 @@ xact_begin(xact_client *c, xact_protocol protocol, xact_txn **out)
 	}
 	t->client = c;
 	b.token = random_token();
-	b.has_protocol = 1;
+	if (protocol != XACT_PROTOCOL_2PC && protocol != XACT_PROTOCOL_3PC &&
+	    protocol != XACT_PROTOCOL_DEFAULT) {
+		free(t);
+		return XACT_EINVAL;
+	}
+	b.has_protocol = protocol != XACT_PROTOCOL_DEFAULT;
 	b.protocol = protocol == XACT_PROTOCOL_3PC ? XACT__PROTOCOL__PROTOCOL_3PC
 	                                           : XACT__PROTOCOL__PROTOCOL_2PC;
 	req.body_case = XACT__REQUEST__BODY_BEGIN;

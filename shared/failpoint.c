@@ -37,6 +37,9 @@ static const char *const known[] = {
 	"part.after_abort", "pg.before_prepare", "pg.after_prepare", "pg.before_commit_prepared",
 	"pg.after_commit_prepared", "pg.before_rollback_prepared", "pg.after_rollback_prepared",
 	"sqlite.before_log", "sqlite.after_log", "sqlite.before_commit", "sqlite.after_commit",
+	"coord.before_precommit", "coord.after_precommit", "coord.after_precommit_sent",
+	"coord.after_precommits", "part.before_precommit_ack", "term.after_states",
+	"term.after_precommit", "term.after_first_decision",
 	"test.commit_as_abort", /* breaks atomicity on purpose: tests of the checker only */
 };
 

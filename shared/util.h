@@ -9,6 +9,9 @@
 
 /* Milliseconds of CLOCK_MONOTONIC: for intervals, never for dates. */
 int64_t util_now_ms(void);
+/* Wall-clock milliseconds since 1970 (for values that must grow across
+ * restarts, such as termination ballots). */
+int64_t util_wall_ms(void);
 
 /* FNV-1a of s. */
 unsigned util_hash(const char *s);

@@ -198,6 +198,8 @@ wire_request_name(const Xact__Request *req)
 	case XACT__REQUEST__BODY_BRANCH_COMMIT: return "branch_commit";
 	case XACT__REQUEST__BODY_BRANCH_ABORT: return "branch_abort";
 	case XACT__REQUEST__BODY_LIST_PREPARED: return "list_prepared";
+	case XACT__REQUEST__BODY_PRECOMMIT: return "precommit";
+	case XACT__REQUEST__BODY_TERM_STATE: return "term_state";
 	default: return "none";
 	}
 }

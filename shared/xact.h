@@ -59,6 +59,7 @@ typedef enum xact_outcome {
 typedef enum xact_protocol {
 	XACT_PROTOCOL_2PC = 0,
 	XACT_PROTOCOL_3PC = 1,
+	XACT_PROTOCOL_DEFAULT = 2, /* the coordinator's --protocol (2pc unless set) */
 } xact_protocol;
 
 typedef struct xact_client xact_client;

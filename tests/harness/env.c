@@ -119,6 +119,10 @@ participant_argv(const struct scenario *sc, int i, struct argv *a)
 		db_conninfo(sc, d, buf, sizeof(buf));
 		arg(a, buf);
 	}
+	/* Three-phase commit needs one; it lives with the rest of the state. */
+	arg(a, "--termlog");
+	snprintf(buf, sizeof(buf), "%s/%s.termlog", sc->dir, p->name);
+	arg(a, buf);
 	args_split(a, p->args);
 }
 
