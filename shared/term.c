@@ -41,19 +41,6 @@ term_decide(const enum branch_state *states, int n)
 	return prepared > 0 ? TERM_PRECOMMIT : TERM_COMMIT;
 }
 
-int
-term_leader(const char *const *names, const int *reachable, int n)
-{
-	int best = -1;
-
-	for (int i = 0; i < n; i++) {
-		if (reachable[i] && (best < 0 || strcmp(names[i], names[best]) < 0)) {
-			best = i;
-		}
-	}
-	return best;
-}
-
 const char *
 term_decision_name(enum term_decision d)
 {

@@ -213,7 +213,8 @@ participant_receive(struct sim *s, int i, const struct msg *m)
 			return;
 		}
 		p->promised = m->ballot; /* durable with the branch */
-		send(s, i, m->from, K_STATE, m->ballot, p->fresh, p->br);
+		/* A final state is a fact, whoever holds it (agent.c). */
+		send(s, i, m->from, K_STATE, m->ballot, p->fresh || final(p->br), p->br);
 		return;
 	case K_ASK:
 		send(s, i, m->from, K_TELL, 0, 0, p->br);
@@ -608,8 +609,9 @@ part_timer(struct sim *s, int i)
 		return; /* the coordinator is there: it drives */
 	}
 	for (int k = 0; k < i; k++) {
-		if (reach(s, i, k) && s->p[k].fresh) {
-			return; /* a lower name leads */
+		if (reach(s, i, k) && s->p[k].fresh &&
+		    (s->p[k].br == BR_PREPARED || s->p[k].br == BR_PRECOMMITTED)) {
+			return; /* a lower name that voted leads */
 		}
 	}
 	if (s->L[i].active) {
