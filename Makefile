@@ -109,13 +109,17 @@ unit: $(UNIT)
 integration: all $(TESTBINS)
 	@sh tests/integration/run.sh $(B)
 
-# Random faults with checked invariants (tests/scenarios/chaos.ini): 50
-# runs in `make test`, 500 in `make chaos`; CHAOS_SEED picks the runs.
+# Random faults with checked invariants: two-phase commit
+# (tests/scenarios/chaos.ini) 50 runs in `make test`, 500 in `make chaos`;
+# three-phase commit (tests/scenarios/chaos3pc.ini) 20 and 200.
+# CHAOS_SEED picks the runs.
 CHAOS_SEED ?= 1
 chaos-test: all
 	$(B)/xact-harness chaos tests/scenarios/chaos.ini --runs 50 --seed $(CHAOS_SEED)
+	$(B)/xact-harness chaos tests/scenarios/chaos3pc.ini --runs 20 --seed $(CHAOS_SEED)
 chaos: all
 	$(B)/xact-harness chaos tests/scenarios/chaos.ini --runs 500 --seed $(CHAOS_SEED)
+	$(B)/xact-harness chaos tests/scenarios/chaos3pc.ini --runs 200 --seed $(CHAOS_SEED)
 
 demo: all
 	@XT_BUILD=$(B) bash tests/demo.sh

@@ -437,6 +437,17 @@ static const char *const pg_points[] = {
 static const char *const sqlite_points[] = {
 	"sqlite.before_log", "sqlite.after_log", "sqlite.before_commit", "sqlite.after_commit",
 };
+/* Three-phase commit's own, drawn instead when the workload runs 3PC. */
+static const char *const coord_3pc_points[] = {
+	"coord.before_prepare", "coord.before_precommit", "coord.after_precommit",
+	"coord.after_precommit_sent", "coord.after_precommits", "coord.after_decision",
+	"coord.after_commit_sent", "journal.write", "journal.after_write",
+	"term.after_states", "term.after_precommit", "term.after_first_decision",
+};
+static const char *const part_3pc_points[] = {
+	"part.before_vote", "part.before_precommit_ack", "part.after_commit", "part.after_abort",
+	"term.after_states", "term.after_precommit", "term.after_first_decision",
+};
 
 #define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -448,13 +459,17 @@ pick_failpoint(const struct scenario *sc, const char *target, uint64_t *s)
 	const struct sc_database *d;
 	int k;
 
+	int tpc = sc->wl.protocol == XACT_PROTOCOL_3PC;
+
 	if (p == NULL) {
-		return coord_points[rnd(s) % NELEM(coord_points)];
+		return tpc ? coord_3pc_points[rnd(s) % NELEM(coord_3pc_points)]
+		           : coord_points[rnd(s) % NELEM(coord_points)];
 	}
 	d = sc_database(sc, p->database);
 	k = (int)(rnd(s) % 2);
 	if (k == 0) {
-		return part_points[rnd(s) % NELEM(part_points)];
+		return tpc ? part_3pc_points[rnd(s) % NELEM(part_3pc_points)]
+		           : part_points[rnd(s) % NELEM(part_points)];
 	}
 	return d->kind == DB_SQLITE ? sqlite_points[rnd(s) % NELEM(sqlite_points)]
 	                            : pg_points[rnd(s) % NELEM(pg_points)];
