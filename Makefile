@@ -40,7 +40,8 @@ UNIT     = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c
 TESTBINS = $(B)/tests/rawsend $(B)/tests/abandon
 MANS     = $(wildcard docs/*.1 docs/*.8)
 
-.PHONY: all test unit integration chaos-test chaos demo deps check-deps install uninstall clean
+.PHONY: all test unit integration chaos-test chaos demo deps check-deps install uninstall clean \
+        bench-protocols
 .SECONDARY:
 all: $(BINS) $(B)/libxact.a
 
@@ -120,6 +121,10 @@ chaos-test: all
 chaos: all
 	$(B)/xact-harness chaos tests/scenarios/chaos.ini --runs 500 --seed $(CHAOS_SEED)
 	$(B)/xact-harness chaos tests/scenarios/chaos3pc.ini --runs 200 --seed $(CHAOS_SEED)
+
+# 2PC against 3PC: latency and blocking after a coordinator crash (not a test).
+bench-protocols: all
+	@XT_BUILD=$(B) bash tests/bench/protocols.sh
 
 demo: all
 	@XT_BUILD=$(B) bash tests/demo.sh

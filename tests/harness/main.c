@@ -43,6 +43,7 @@ static const char usage_text[] =
     "  env                          print the NAME=VALUE lines again\n"
     "  workload [--clients N] [--transfers N] [--duration SEC] [--abort-every N]\n"
     "           [--abort-ratio R] [--first N] [--client-timeout MS] [--participants A,B]\n"
+    "           [--protocol 2pc|3pc]\n"
     "                               run the scenario's workload; print XFER OUTCOME GID\n"
     "  check [--outcomes FILE] [--settle SEC]\n"
     "                               check the invariants; exit 1 on a violation\n"
@@ -97,6 +98,7 @@ struct cli {
 	double abort_ratio;
 	const char *participants;
 	const char *without;
+	const char *protocol;
 };
 
 static int
@@ -162,6 +164,7 @@ option(struct cli *c, int argc, char **argv, int *i)
 	if (strcmp(o, "--report") == 0) TAKE(c->report);
 	if (strcmp(o, "--outcomes") == 0) TAKE(c->outcomes);
 	if (strcmp(o, "--participants") == 0) TAKE(c->participants);
+	if (strcmp(o, "--protocol") == 0) TAKE(c->protocol);
 	if (strcmp(o, "--without") == 0) TAKE(c->without);
 	if (strcmp(o, "--runs") == 0) NUM(c->runs, 1, 1000000);
 	if (strcmp(o, "--seed") == 0) NUM(c->seed, 0, 1e15);
@@ -436,6 +439,13 @@ cmd_workload(struct scenario *sc, const struct cli *c)
 	if (c->wl_timeout > 0) {
 		sc->wl.timeout_ms = c->wl_timeout;
 	}
+	if (c->protocol != NULL) {
+		if (strcmp(c->protocol, "2pc") != 0 && strcmp(c->protocol, "3pc") != 0) {
+			return usage_error("--protocol: 2pc or 3pc, not %s", c->protocol);
+		}
+		sc->wl.protocol = strcmp(c->protocol, "3pc") == 0 ? XACT_PROTOCOL_3PC
+		                                                  : XACT_PROTOCOL_2PC;
+	}
 	if (c->participants != NULL) {
 		char *save, *it, buf[H_TEXT];
 
@@ -465,7 +475,7 @@ cmd_workload(struct scenario *sc, const struct cli *c)
 		printf("%ld %s %s %s\n", r.out[i].xfer, r.out[i].outcome, r.out[i].gid, parts);
 	}
 	fprintf(stderr, "workload: %zu transactions in %.1f s: %ld committed, %ld aborted, "
-	    "%ld unknown; p50 %.1f ms, p99 %.1f ms\n", r.n, r.seconds, r.committed, r.aborted,
+	    "%ld unknown; p50 %.2f ms, p99 %.2f ms\n", r.n, r.seconds, r.committed, r.aborted,
 	    r.unknown, r.p50_ms, r.p99_ms);
 	wl_result_free(&r);
 	return 0;
