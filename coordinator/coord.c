@@ -1823,6 +1823,17 @@ on_term(struct coord *c, struct event *ev)
 	if (x->t.state != TXN_TERMINATING) {
 		return;
 	}
+	if (res == TERM_LED_SPLIT) {
+		/* Two leaders decided apart (a partition, docs/protocol.md):
+		 * committed branches cannot be undone.  The commit is journaled
+		 * and every branch that rolled back answers the COMMIT with
+		 * "aborted": a heuristic outcome, journaled and logged. */
+		log_error("termination: gid=%s is split: committed on some participants, rolled "
+		          "back on others by a termination that could not see them (a partition); "
+		          "recording the commit and a heuristic outcome for each rolled-back branch",
+		    x->t.gid);
+		res = TERM_LED_COMMIT;
+	}
 	if (res != TERM_LED_COMMIT && res != TERM_LED_ABORT) {
 		x->backoff = x->backoff ? x->backoff * 2 : RETRY_MIN_MS;
 		x->backoff = x->backoff > RETRY_MAX_MS ? RETRY_MAX_MS : x->backoff;

@@ -1192,12 +1192,28 @@ lead_call(void *arg, int member, enum term_call call, uint64_t ballot, struct te
 }
 
 /* Carries out a decision learned from the coordinator or a peer.  Only a
- * final outcome is ever adopted, and it cannot change. */
+ * final outcome is ever adopted, and it cannot change: a branch that ended
+ * the other way meanwhile (a leader that could not see the one we heard
+ * from) stays as it is, and the split is logged. */
 static void
 adopt(struct agent *a, const char *gid, int commit, const char *from)
 {
+	struct pbranch *b = acquire(a, gid);
+	enum branch_state now;
 	nng_msg *done;
 
+	if (b == NULL) {
+		return;
+	}
+	now = b->state;
+	release(a, b);
+	if (is_final(now)) {
+		if ((now == BR_COMMITTED) != commit) {
+			log_error("termination: gid=%s is split: %s says %s, this branch is %s", gid, from,
+			    commit ? "committed" : "aborted", branch_state_name(now));
+		}
+		return;
+	}
 	log_info("termination: gid=%s outcome=%s learned from %s", gid,
 	    commit ? "committed" : "aborted", from);
 	done = handle_branch(a, commit ? BREQ_COMMIT : BREQ_ABORT, gid, 0, NULL, NULL);
@@ -1286,6 +1302,11 @@ terminate_one(struct agent *a, const char *gid)
 	log_info("termination: gid=%s ballot=%llu result=%s decision=%s%s%s", gid,
 	    (unsigned long long)r.ballot, term_result_name(res), term_decision_name(r.decision),
 	    r.why[0] ? " why=" : "", r.why);
+	if (res == TERM_LED_SPLIT) {
+		log_error("termination: gid=%s is split: a participant rolled back while this round "
+		          "committed (two leaders that could not see each other); the coordinator "
+		          "records it as a heuristic outcome", gid);
+	}
 	if (r.promised > above && (b = acquire(a, gid)) != NULL) {
 		b->seen = r.promised > b->seen ? r.promised : b->seen;
 		release(a, b);

@@ -63,9 +63,9 @@ term_ballot(uint64_t above, unsigned who, int64_t now_ms)
 const char *
 term_result_name(enum term_result r)
 {
-	static const char *const names[] = {"commit", "abort", "refused", "incomplete"};
+	static const char *const names[] = {"commit", "abort", "refused", "incomplete", "split"};
 
-	return (unsigned)r <= TERM_LED_INCOMPLETE ? names[r] : "?";
+	return (unsigned)r <= TERM_LED_SPLIT ? names[r] : "?";
 }
 
 static const char *const call_names[] = {"state", "precommit", "commit", "abort"};
@@ -138,7 +138,7 @@ enum term_result
 term_lead(struct term_round *r)
 {
 	enum branch_state want;
-	int rv;
+	int rv, split = 0, incomplete = 0;
 
 	if (r->n < 1 || r->n > TERM_MAX_MEMBERS) {
 		snprintf(r->why, sizeof(r->why), "bad member count %d", r->n);
@@ -180,8 +180,17 @@ term_lead(struct term_round *r)
 		if (r->in[i] && r->state[i] != want && r->state[i] != BR_READ_ONLY) {
 			snprintf(r->why, sizeof(r->why), "member %d is %s after %s", i,
 			    branch_state_name(r->state[i]), term_decision_name(r->decision));
-			return TERM_LED_INCOMPLETE;
+			/* Rolled back for good while another committed: only two
+			 * leaders that could not see each other do that. */
+			split |= want == BR_COMMITTED && r->state[i] == BR_ABORTED;
+			incomplete |= r->state[i] != BR_ABORTED;
 		}
+	}
+	if (incomplete) {
+		return TERM_LED_INCOMPLETE;
+	}
+	if (split) {
+		return TERM_LED_SPLIT;
 	}
 	return r->decision == TERM_COMMIT ? TERM_LED_COMMIT : TERM_LED_ABORT;
 }

@@ -80,6 +80,8 @@ enum term_result {
 	TERM_LED_ABORT,      /* every member left in rolled back */
 	TERM_LED_REFUSED,    /* a higher ballot was promised: another leads */
 	TERM_LED_INCOMPLETE, /* a member needed did not answer, or ended elsewhere */
+	TERM_LED_SPLIT,      /* committed, but some member had rolled back for good:
+	                      * two leaders decided apart (a partition; term.h) */
 };
 
 struct term_round {

@@ -281,6 +281,28 @@ a_member_lost_midway_is_dropped(void **state)
 	assert_false(r.in[1]);
 }
 
+/* Two leaders that could not see each other decided apart: the round
+ * commits what it can and reports the split. */
+static void
+a_split_is_reported_not_retried(void **state)
+{
+	struct term_round r;
+
+	(void)state;
+	set(0, BR_COMMITTED, 1);
+	set(1, BR_ABORTED, 1);
+	set(2, BR_PRECOMMITTED, 1);
+	assert_int_equal(lead(3, 21, 1, &r), TERM_LED_SPLIT);
+	assert_int_equal(r.decision, TERM_COMMIT);
+	assert_int_equal(M[1].st, BR_ABORTED);
+	assert_int_equal(M[2].st, BR_COMMITTED);
+	/* A member merely not done (still pre-committed) is no split. */
+	set(0, BR_COMMITTED, 1);
+	set(1, BR_PRECOMMITTED, 1);
+	M[1].die_after = 1;
+	assert_int_equal(lead(2, 22, 1, &r), TERM_LED_INCOMPLETE);
+}
+
 static void
 ballots_grow_and_never_collide(void **state)
 {
@@ -313,6 +335,7 @@ main(void)
 	    cmocka_unit_test(a_higher_promise_ends_the_round),
 	    cmocka_unit_test(the_coordinator_decides_only_with_every_member),
 	    cmocka_unit_test(a_member_lost_midway_is_dropped),
+	    cmocka_unit_test(a_split_is_reported_not_retried),
 	    cmocka_unit_test(ballots_grow_and_never_collide),
 	};
 
