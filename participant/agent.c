@@ -186,7 +186,8 @@ global_gid(struct agent *a, const char *local, char *buf)
 	return buf;
 }
 
-/* Writes b's termination record (durable on return): 0, or -1. */
+/* Writes b's termination record (durable on return): 0, or -1.  A branch
+ * that voted READ-ONLY is recorded as such (termlog.h). */
 static int
 record_term(struct agent *a, struct pbranch *b, int precommitted)
 {
@@ -195,6 +196,7 @@ record_term(struct agent *a, struct pbranch *b, int precommitted)
 	memset(&e, 0, sizeof(e));
 	snprintf(e.gid, sizeof(e.gid), "%s", b->gid);
 	e.precommitted = precommitted;
+	e.readonly = b->state == BR_READ_ONLY;
 	e.promised = (int64_t)b->promised;
 	snprintf(e.peers, sizeof(e.peers), "%s", b->peers ? b->peers : "");
 	return termlog_put(a->tl, &e);
@@ -450,6 +452,21 @@ prepared_3pc(struct agent *a, struct pbranch *b, const char *peers, char *err, s
 	return -1;
 }
 
+/* 3PC: a READ-ONLY vote is remembered (termlog.h says why) before it is
+ * sent; without the record the vote is NO (nothing was written, nothing is
+ * lost).  0, or -1 with the branch ABORTED and why in err. */
+static int
+readonly_3pc(struct agent *a, struct pbranch *b, const char *peers, char *err, size_t errlen)
+{
+	b->peers = strdup(peers);
+	if (b->peers != NULL && record_term(a, b, 0) == 0) {
+		return 0;
+	}
+	b->state = BR_ABORTED;
+	snprintf(err, errlen, "cannot write the termination log");
+	return -1;
+}
+
 /* handle_branch, once a statement slot is held when one is needed. */
 static nng_msg *
 handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint32_t seq,
@@ -509,6 +526,8 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 	case BREQ_PREPARE:
 		if (peers != NULL && b->state == BR_PREPARED && before == BR_ACTIVE) {
 			prepared_3pc(a, b, peers, err, sizeof(err));
+		} else if (peers != NULL && b->state == BR_READ_ONLY && before == BR_ACTIVE) {
+			readonly_3pc(a, b, peers, err, sizeof(err));
 		}
 		if (err[0] == '\0' && b->state != BR_PREPARED && b->state != BR_PRECOMMITTED) {
 			snprintf(err, sizeof(err), "branch is %s here", branch_state_name(b->state));
@@ -562,6 +581,7 @@ term_serve(struct agent *a, enum term_call call, const char *gid, uint64_t ballo
 {
 	static const enum branch_req reqs[] = {BREQ_ABORT, BREQ_PRECOMMIT, BREQ_COMMIT, BREQ_ABORT};
 	struct pbranch *b = acquire(a, gid);
+	struct termlog_entry rec;
 	enum branch_op op;
 	nng_msg *none = NULL;
 
@@ -569,6 +589,10 @@ term_serve(struct agent *a, enum term_call call, const char *gid, uint64_t ballo
 	if (b == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return;
+	}
+	if (b->state == BR_NONE && a->tl != NULL && termlog_get(a->tl, gid, &rec) == 0 &&
+	    rec.readonly) {
+		b->state = BR_READ_ONLY; /* voted READ-ONLY, then forgotten */
 	}
 	if (b->state == BR_NONE) {
 		/* Not known here: not prepared (every prepared branch is
@@ -1358,6 +1382,9 @@ collect_unattached(void *arg, const struct termlog_entry *e)
 	struct pbranch *b;
 	int known = 0;
 
+	if (e->readonly) {
+		return 0; /* kept for the marker retention */
+	}
 	pthread_mutex_lock(&a->table_lock);
 	for (b = a->table[bucket(e->gid)]; b != NULL; b = b->next) {
 		known |= strcmp(b->gid, e->gid) == 0 && b->tpc;
@@ -1421,7 +1448,7 @@ reattach(struct agent *a)
 
 			b->state = BR_PREPARED;
 			b->prepared_ms = util_now_ms();
-			if (a->tl != NULL && termlog_get(a->tl, b->gid, &e) == 0) {
+			if (a->tl != NULL && termlog_get(a->tl, b->gid, &e) == 0 && !e.readonly) {
 				/* 3PC: not fresh; its termination thread asks at once. */
 				b->tpc = 1;
 				b->fresh = 0;
@@ -1526,8 +1553,13 @@ part_run(const struct part_config *cfg, volatile int *stop)
 			ask_outcomes(a);
 			last_ask = util_now_ms();
 		}
-		if (a->ops->maintain != NULL && util_now_ms() - last_maint >= 60000) {
-			a->ops->maintain(a->be);
+		if (util_now_ms() - last_maint >= 60000) {
+			if (a->ops->maintain != NULL) {
+				a->ops->maintain(a->be);
+			}
+			if (a->tl != NULL) {
+				termlog_prune_readonly(a->tl, util_wall_ms() - cfg->marker_retention_ms);
+			}
 			last_maint = util_now_ms();
 		}
 		if (util_now_ms() - last_hk >= 1000) {

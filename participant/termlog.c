@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "sqlutil.h"
+#include "util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -140,17 +141,21 @@ write_one(termlog *t, const char *sql, const char *gid, const struct termlog_ent
 		pthread_mutex_unlock(&t->lock);
 		return -1;
 	}
-	sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+	if (gid != NULL) {
+		sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+	}
 	if (e != NULL) {
-		sqlite3_bind_text(st, 2, e->precommitted ? "precommitted" : "prepared", -1,
+		sqlite3_bind_text(st, 2, e->readonly ? "readonly"
+		                         : e->precommitted ? "precommitted" : "prepared", -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, e->promised);
 		sqlite3_bind_text(st, 4, e->peers, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, util_wall_ms());
 	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		log_error("termination log: write of gid=%s failed: %s", gid, sqlite3_errmsg(t->db));
+		log_error("termination log: write of gid=%s failed: %s", gid ? gid : "-", sqlite3_errmsg(t->db));
 	}
 	pthread_mutex_unlock(&t->lock);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -159,8 +164,18 @@ write_one(termlog *t, const char *sql, const char *gid, const struct termlog_ent
 int
 termlog_put(termlog *t, const struct termlog_entry *e)
 {
-	return write_one(t, "INSERT OR REPLACE INTO terms (gid, state, promised, peers) "
-	                    "VALUES (?, ?, ?, ?)", e->gid, e);
+	return write_one(t, "INSERT OR REPLACE INTO terms (gid, state, promised, peers, at) "
+	                    "VALUES (?, ?, ?, ?, ?)", e->gid, e);
+}
+
+int
+termlog_prune_readonly(termlog *t, int64_t before)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "DELETE FROM terms WHERE state = 'readonly' AND at < %lld",
+	    (long long)before);
+	return write_one(t, sql, NULL, NULL);
 }
 
 int
@@ -175,8 +190,10 @@ fill(sqlite3_stmt *st, struct termlog_entry *e)
 	memset(e, 0, sizeof(*e));
 	snprintf(e->gid, sizeof(e->gid), "%s", (const char *)sqlite3_column_text(st, 0));
 	e->precommitted = strcmp((const char *)sqlite3_column_text(st, 1), "precommitted") == 0;
+	e->readonly = strcmp((const char *)sqlite3_column_text(st, 1), "readonly") == 0;
 	e->promised = sqlite3_column_int64(st, 2);
 	snprintf(e->peers, sizeof(e->peers), "%s", (const char *)sqlite3_column_text(st, 3));
+	e->at = sqlite3_column_int64(st, 4);
 }
 
 int
@@ -187,7 +204,7 @@ termlog_each(termlog *t, int (*fn)(void *arg, const struct termlog_entry *e), vo
 	int rc = SQLITE_DONE, rv = 0;
 
 	pthread_mutex_lock(&t->lock);
-	if (sqlite3_prepare_v2(t->db, "SELECT gid, state, promised, peers FROM terms ORDER BY gid",
+	if (sqlite3_prepare_v2(t->db, "SELECT gid, state, promised, peers, at FROM terms ORDER BY gid",
 	        -1, &st, NULL) != SQLITE_OK) {
 		log_error("termination log: %s", sqlite3_errmsg(t->db));
 		pthread_mutex_unlock(&t->lock);
@@ -213,7 +230,7 @@ termlog_get(termlog *t, const char *gid, struct termlog_entry *e)
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
-	if (sqlite3_prepare_v2(t->db, "SELECT gid, state, promised, peers FROM terms WHERE gid = ?",
+	if (sqlite3_prepare_v2(t->db, "SELECT gid, state, promised, peers, at FROM terms WHERE gid = ?",
 	        -1, &st, NULL) != SQLITE_OK) {
 		log_error("termination log: %s", sqlite3_errmsg(t->db));
 		pthread_mutex_unlock(&t->lock);

@@ -25,8 +25,10 @@ typedef struct termlog termlog;
 struct termlog_entry {
 	char gid[64];
 	int precommitted; /* 0: prepared */
+	int readonly;     /* voted READ-ONLY: nothing prepared (precommitted is 0) */
 	int64_t promised; /* highest ballot promised; 0: none */
 	char peers[2048];
+	int64_t at;       /* unix ms of the last write (set by termlog_put) */
 };
 
 /* Opens (creating when missing) the log at path for agent.  Refuses a file
@@ -40,6 +42,8 @@ int termlog_put(termlog *t, const struct termlog_entry *e);
 int termlog_get(termlog *t, const char *gid, struct termlog_entry *e);
 /* Forgets gid (nothing to forget is no error). */
 int termlog_remove(termlog *t, const char *gid);
+/* Forgets the READ-ONLY records written before unix ms `before`. */
+int termlog_prune_readonly(termlog *t, int64_t before);
 /* Calls fn for every record; a non-zero answer stops and is returned. */
 int termlog_each(termlog *t, int (*fn)(void *arg, const struct termlog_entry *e), void *arg);
 

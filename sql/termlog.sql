@@ -7,6 +7,11 @@
 -- crash the agent can still find them.  Written (WAL, synchronous=FULL)
 -- before the YES vote, before acknowledging a PRECOMMIT and before answering
 -- a ballot; deleted once the branch committed or rolled back.
+--
+-- A branch that voted READ-ONLY under 3PC is kept as 'readonly' for the
+-- marker retention: a termination leader that asks about it later must hear
+-- "read only", not the "rolled back" an unknown branch is settled to (which
+-- would make it abort a transaction others may have committed).
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -14,9 +19,10 @@ CREATE TABLE meta (
 
 CREATE TABLE terms (
     gid      TEXT PRIMARY KEY,   -- the global transaction's gid
-    state    TEXT NOT NULL CHECK (state IN ('prepared', 'precommitted')),
+    state    TEXT NOT NULL CHECK (state IN ('prepared', 'precommitted', 'readonly')),
     promised INTEGER NOT NULL DEFAULT 0,
-    peers    TEXT NOT NULL
+    peers    TEXT NOT NULL,
+    at       INTEGER NOT NULL DEFAULT 0  -- unix ms of the last write
 );
 
 INSERT INTO meta (key, value) VALUES ('magic', 'xact-termlog');

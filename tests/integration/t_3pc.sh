@@ -14,6 +14,10 @@
 #     itself and is killed; pc finishes alone.  pa and pb come back and end
 #     the way pc did; so does the coordinator.
 # (4) A 3PC request to an agent without a termination log is voted NO.
+# (5) pc only reads: it votes READ-ONLY and is restarted (forgetting the
+#     branch) before pa's termination asks it; its termination log still
+#     says "read only", so pa and pb commit instead of taking the unknown
+#     branch for a rolled-back one.
 . tests/lib.sh
 xt_init
 
@@ -58,7 +62,7 @@ prepared() { # "a b c" branches still prepared
 	    "$(sqlite3 -batch "$C-xact-log" "SELECT count(*) FROM branches")"
 }
 terms() { # "a b c" termination-log records
-	for p in pa pb pc; do sqlite3 -batch "$XT_TMP/$p.termlog" "SELECT count(*) FROM terms"; done |
+	for p in pa pb pc; do sqlite3 -batch "$XT_TMP/$p.termlog" "SELECT count(*) FROM terms WHERE state <> 'readonly'"; done |
 	    tr '\n' ' ' | sed 's/ $//'
 }
 # xfer N [xactctl flags]: one transfer on the three databases; the output
@@ -203,6 +207,34 @@ total=$(($(xt_sql "$PGPORT" bank_a "SELECT sum(balance) FROM accounts") + \
     $(sqlite3 -batch "$C" "SELECT sum(balance) FROM accounts")))
 seed=$(($(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM accounts") * 3 * 1000))
 xt_assert_eq "money is conserved" "$seed" "$total"
+
+# ---- (5) a READ-ONLY vote is remembered across a restart ---------------
+xt_stop coord
+XACT_FAILPOINTS="coord.after_precommits=crash" xt_start coord
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 4000 exec --protocol 3pc \
+    --on pa "UPDATE accounts SET balance = balance - 10 WHERE id = 2" \
+    --on pa "INSERT INTO ledger (xfer, amount) VALUES (906, 10)" \
+    --on pb "UPDATE accounts SET balance = balance + 10 WHERE id = 2" \
+    --on pb "INSERT INTO ledger (xfer, amount) VALUES (906, 10)" \
+    --on pc "SELECT balance FROM accounts WHERE id = 2" >"$XT_TMP/x906" 2>&1 &
+xpid=$!
+xt_wait_exit coord 10 || xt_fail "(5) the coordinator did not crash"
+xt_h pause pa
+xt_h pause pb
+xt_stop pc
+xt_start pc
+xt_h resume pa
+xt_h resume pb
+wait $xpid
+gid6=$(gid_of 906)
+ab_done() { echo "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 906")" \
+    "$(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM ledger WHERE xfer = 906")"; }
+wait_until 10 ab_done "1 1" || xt_fail "(5) pa and pb did not commit: $(ab_done) $(prepared)"
+xt_assert_grep "(5) pa's round committed" "gid=$gid6 .*result=commit" "$XT_TMP/pa.log"
+xt_assert_eq "(5) the read-only vote is on record" readonly \
+    "$(sqlite3 -batch "$XT_TMP/pc.termlog" "SELECT state FROM terms WHERE gid = '$gid6'")"
+xt_start coord
+xt_wait_log "$XT_TMP/coord.log" "termination: gid=$gid6 result=commit" 10
 
 # ---- (4) an agent without a termination log refuses 3PC ----------------
 xt_stop pc

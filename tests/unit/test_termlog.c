@@ -105,6 +105,36 @@ records_survive_a_reopen_and_are_replaced_and_removed_by_gid(void **state)
 	termlog_close(t);
 }
 
+/* READ-ONLY votes are kept, with the time of their write, until pruned. */
+static void
+read_only_records_are_kept_until_pruned(void **state)
+{
+	char path[512];
+	termlog *t;
+	struct termlog_entry e = {0}, got;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/ro.termlog", dir);
+	t = open_ok(path, "pa");
+	snprintf(e.gid, sizeof(e.gid), "xact:c1:5");
+	e.readonly = 1;
+	assert_int_equal(termlog_put(t, &e), 0);
+	snprintf(e.gid, sizeof(e.gid), "xact:c1:6");
+	e.readonly = 0; /* a prepared one: never pruned */
+	assert_int_equal(termlog_put(t, &e), 0);
+	assert_int_equal(termlog_get(t, "xact:c1:5", &got), 0);
+	assert_true(got.readonly);
+	assert_false(got.precommitted);
+	assert_true(got.at > 1700000000000LL); /* unix ms */
+	assert_int_equal(termlog_prune_readonly(t, got.at), 0); /* not older than itself */
+	assert_int_equal(termlog_get(t, "xact:c1:5", &got), 0);
+	assert_int_equal(termlog_prune_readonly(t, got.at + 1), 0);
+	assert_int_equal(termlog_get(t, "xact:c1:5", &got), 1);
+	assert_int_equal(termlog_get(t, "xact:c1:6", &got), 0);
+	assert_false(got.readonly);
+	termlog_close(t);
+}
+
 static void
 a_walk_stops_at_a_non_zero_answer(void **state)
 {
@@ -158,6 +188,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(records_survive_a_reopen_and_are_replaced_and_removed_by_gid),
+	    cmocka_unit_test(read_only_records_are_kept_until_pruned),
 	    cmocka_unit_test(a_walk_stops_at_a_non_zero_answer),
 	    cmocka_unit_test(another_agents_log_and_other_files_are_refused_untouched),
 	};
