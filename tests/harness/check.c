@@ -60,6 +60,9 @@ ledger_has(const struct ledger *l, long x)
 	return bsearch(&x, l->xfer, l->n, sizeof(long), cmp_long) != NULL;
 }
 
+struct gids;
+static long pending_precommits(const struct scenario *sc, struct gids *keep);
+
 int
 check_settle(const struct scenario *sc)
 {
@@ -75,6 +78,9 @@ check_settle(const struct scenario *sc)
 
 			left += n < 0 ? 1 : n;
 		}
+		/* 3PC: the participants may have finished by themselves; the
+		 * coordinator has not journaled the outcome yet. */
+		left += pending_precommits(sc, NULL) != 0;
 		if (left == 0) {
 			return 0;
 		}
@@ -142,7 +148,73 @@ check_total(const struct scenario *sc, char *err, size_t errlen)
 	return 0;
 }
 
-/* What the journal holds for gid, as text for a report. */
+/* The 3PC pre-commits without a commit decision: gids, sorted. */
+struct gids {
+	char (*gid)[64];
+	size_t n, cap;
+};
+
+static int
+gid_add(void *arg, const struct journal_record *r)
+{
+	struct gids *g = arg;
+
+	if (g->n == g->cap) {
+		void *more = realloc(g->gid, (g->cap = g->cap ? 2 * g->cap : 64) * sizeof(*g->gid));
+
+		if (more == NULL) {
+			return XACT_ENOMEM;
+		}
+		g->gid = more;
+	}
+	snprintf(g->gid[g->n++], 64, "%s", r->gid);
+	return 0;
+}
+
+static int
+cmp_gid(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static struct gids precommits; /* read by check_transfers */
+
+/* The number of pre-commits without a commit in the scenario's journal
+ * (its coordinator is still terminating them); -1 when unreadable. */
+static long
+pending_precommits(const struct scenario *sc, struct gids *keep)
+{
+	char path[H_PATH + 16], err[512];
+	struct gids g = {NULL, 0, 0};
+	journal *j;
+	int rv;
+
+	snprintf(path, sizeof(path), "%s/journal.db", sc->dir);
+	if (access(path, F_OK) != 0) {
+		return 0;
+	}
+	if (journal_open_readonly(&j, path, err, sizeof(err)) != 0) {
+		return -1;
+	}
+	rv = journal_foreach_precommit(j, gid_add, &g);
+	journal_close(j);
+	if (rv != 0) {
+		free(g.gid);
+		return -1;
+	}
+	qsort(g.gid, g.n, sizeof(*g.gid), cmp_gid);
+	if (keep != NULL) {
+		free(keep->gid);
+		*keep = g;
+		return (long)g.n;
+	}
+	free(g.gid);
+	return (long)g.n;
+}
+
+/* What the journal holds for gid, as text for a report.  *decided: 1 a
+ * commit decision, 2 a 3PC pre-commit only (its outcome is the
+ * termination's: all or none), 0 none, -1 unreadable. */
 static void
 journal_says(journal *j, const char *gid, char *buf, size_t n, int *decided)
 {
@@ -159,6 +231,10 @@ journal_says(journal *j, const char *gid, char *buf, size_t n, int *decided)
 		*decided = 1;
 		snprintf(buf, n, "commit decided for %s%s", r.participants,
 		    r.completed_at ? ", completed" : ", not completed");
+	} else if (rc == XACT_ENOTFOUND && precommits.n > 0 &&
+	    bsearch(gid, precommits.gid, precommits.n, sizeof(*precommits.gid), cmp_gid) != NULL) {
+		*decided = 2;
+		snprintf(buf, n, "pre-commit only (three-phase commit, still terminating)");
 	} else if (rc == XACT_ENOTFOUND) {
 		snprintf(buf, n, "no decision (presumed abort)");
 	} else {
@@ -268,6 +344,9 @@ check_transfers(const struct scenario *sc, const struct wl_result *r, char *err,
 		snprintf(err, errlen, "journal %s: %s", jpath, jerr);
 		return -1;
 	}
+	if (pending_precommits(sc, &precommits) < 0) {
+		precommits.n = 0;
+	}
 	for (int i = 0; i < ndb; i++) {
 		if (db_each(sc, dbs[i], "SELECT xfer FROM ledger", ledger_add, &ledgers[i], err,
 		        errlen) != 0) {
@@ -281,6 +360,8 @@ check_transfers(const struct scenario *sc, const struct wl_result *r, char *err,
 	}
 	bad += check_strays(r, ledgers, dbs, ndb);
 out:
+	free(precommits.gid);
+	memset(&precommits, 0, sizeof(precommits));
 	for (int i = 0; i < ndb; i++) {
 		free(ledgers[i].xfer);
 	}
