@@ -1186,6 +1186,14 @@ resolve_listed(struct coord *c, int pid, const char *gid)
 		recover_commit(c, &r);
 		return;
 	}
+	if (rv == XACT_ENOTFOUND && (rv = journal_lookup_precommit(c->j, gid, &r)) == XACT_OK) {
+		/* A pre-commit not terminating in memory: its participants are
+		 * not all configured (recovery said so).  A termination may have
+		 * committed it: never presume abort. */
+		log_error("recovery: gid=%s has a journaled pre-commit naming %s, not all configured; "
+		          "left prepared on %s", gid, r.participants, c->parts[pid].name);
+		return;
+	}
 	if (rv != XACT_ENOTFOUND) {
 		log_error("recovery: cannot read the journal for gid=%s; left prepared", gid);
 		return;
@@ -1482,6 +1490,9 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid)
 	}
 	if ((rv = journal_lookup(c->j, gid, &r)) == XACT_OK) {
 		reply_outcome(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0);
+	} else if (rv == XACT_ENOTFOUND && journal_lookup_precommit(c->j, gid, &r) == XACT_OK) {
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "pre-commit journaled; its termination waits "
+		                                       "for every participant to be configured", 0);
 	} else if (rv == XACT_ENOTFOUND) {
 		reply_outcome(s, XACT_OUTCOME_ABORTED, "no commit decision (presumed abort)", 0);
 	} else {
@@ -1576,6 +1587,12 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 		return;
 	}
 	/* abort */
+	if (x == NULL && !found && journal_lookup_precommit(c->j, r->gid, &rec) == XACT_OK) {
+		reply(s, wire_error_reply(XACT_ESTATE, "%s has a journaled pre-commit (3PC) naming "
+		    "%s: its participants may have committed it; configure them all and the "
+		    "coordinator terminates it", r->gid, rec.participants));
+		return;
+	}
 	if (x == NULL && !found) {
 		int all[COORD_MAX_PARTICIPANTS];
 

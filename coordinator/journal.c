@@ -504,6 +504,32 @@ journal_lookup(journal *j, const char *gid, struct journal_record *r)
 	return rv;
 }
 
+int
+journal_lookup_precommit(journal *j, const char *gid, struct journal_record *r)
+{
+	sqlite3_stmt *st;
+	int rc, rv;
+
+	pthread_mutex_lock(&j->rlock);
+	if (sqlite3_prepare_v2(j->rdb,
+	        "SELECT gid, participants, decided_at, 0 FROM precommits WHERE gid = ? "
+	        "AND gid NOT IN (SELECT gid FROM decisions)", -1, &st, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&j->rlock);
+		return XACT_EJOURNAL;
+	}
+	sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		fill_record(st, r);
+		rv = XACT_OK;
+	} else {
+		rv = rc == SQLITE_DONE ? XACT_ENOTFOUND : XACT_EJOURNAL;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&j->rlock);
+	return rv;
+}
+
 /* Writes one batch in one transaction.  Returns 0 or fills why. */
 /* Writes one heuristic report ("participant decision outcome"). */
 static int

@@ -103,6 +103,10 @@ int journal_submit_precommit(journal *j, const char *gid, const char *participan
  * abort); no callback. */
 int journal_submit_unprecommit(journal *j, const char *gid);
 
+/* 3PC: looks up gid's pre-commit that has no commit decision: 0 and *r
+ * filled, XACT_ENOTFOUND, or XACT_EJOURNAL. */
+int journal_lookup_precommit(journal *j, const char *gid, struct journal_record *r);
+
 /* 3PC: calls fn for every pre-commit with no commit decision.  Blocks. */
 int journal_foreach_precommit(journal *j,
     int (*fn)(void *arg, const struct journal_record *r), void *arg);

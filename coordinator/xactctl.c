@@ -324,10 +324,10 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 		}
 		printf("\n%zu transaction(s) in flight\n", st->n_txns);
 		if (st->n_txns > 0) {
-			printf("GID                      STATE        AGE(ms)  PARTICIPANTS\n");
+			printf("GID                      STATE              AGE(ms)  PARTICIPANTS\n");
 		}
 		for (size_t i = 0; i < st->n_txns; i++) {
-			printf("%-24s %-12s %8llu ", st->txns[i]->gid, st->txns[i]->state,
+			printf("%-24s %-18s %8llu ", st->txns[i]->gid, st->txns[i]->state,
 			    (unsigned long long)st->txns[i]->age_ms);
 			for (size_t j = 0; j < st->txns[i]->n_participants; j++) {
 				printf("%s%s", j ? "," : "", st->txns[i]->participants[j]);
@@ -583,7 +583,7 @@ cmd_recover(const char *url, int timeout_ms, int argc, char **argv)
 	} else if (n == 0) {
 		printf("no transaction in doubt\n");
 	} else {
-		printf("%-28s %-12s %-10s %9s  %s\n", "GID", "COORDINATOR", "DECISION", "AGE(ms)",
+		printf("%-28s %-18s %-10s %9s  %s\n", "GID", "COORDINATOR", "DECISION", "AGE(ms)",
 		    "BRANCHES");
 	}
 	for (int k = 0; k < n; k++) {
@@ -600,7 +600,7 @@ cmd_recover(const char *url, int timeout_ms, int argc, char **argv)
 			}
 			printf(",\"branches\":[");
 		} else {
-			printf("%-28s %-12s %-10s ", d[k].gid, d[k].state ? d[k].state : "-",
+			printf("%-28s %-18s %-10s ", d[k].gid, d[k].state ? d[k].state : "-",
 			    d[k].outcome);
 			if (d[k].state != NULL) {
 				printf("%9llu  ", (unsigned long long)d[k].age_ms);

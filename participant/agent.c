@@ -524,7 +524,9 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 		}
 		break;
 	case BREQ_PREPARE:
-		if (peers != NULL && b->state == BR_PREPARED && before == BR_ACTIVE) {
+		/* (PREPARED without a record: prepared, then a crash before the
+		 * record and the vote; the PREPARE is resent to this restart.) */
+		if (peers != NULL && b->state == BR_PREPARED && (before == BR_ACTIVE || !b->tpc)) {
 			prepared_3pc(a, b, peers, err, sizeof(err));
 		} else if (peers != NULL && b->state == BR_READ_ONLY && before == BR_ACTIVE) {
 			readonly_3pc(a, b, peers, err, sizeof(err));
@@ -606,7 +608,10 @@ term_serve(struct agent *a, enum term_call call, const char *gid, uint64_t ballo
 		    branch_state_name(b->state));
 	}
 	ans->reached = 1;
-	if (!is_final(b->state) && ballot > 0 && ballot < b->promised) {
+	/* A question (STATE with ballot 0) promises nothing and is never
+	 * refused; everything else below the promise is, the coordinator's
+	 * PRECOMMIT (ballot 0) included: a leader has the branch now. */
+	if (!is_final(b->state) && ballot < b->promised && (call != TERM_CALL_STATE || ballot > 0)) {
 		ans->refused = 1;
 	} else if (call == TERM_CALL_STATE) {
 		if (ballot > b->promised && !is_final(b->state)) {

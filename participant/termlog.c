@@ -58,9 +58,9 @@ check(sqlite3 *db, const char *agent, char *why, size_t n)
 
 	if (magic == NULL || strcmp(magic, "xact-termlog") != 0) {
 		snprintf(why, n, "not a termination log of xact");
-	} else if (version == NULL || strcmp(version, "1") != 0) {
+	} else if (version == NULL || strcmp(version, "2") != 0) {
 		snprintf(why, n, "termination log schema version %s is not supported (this build "
-		         "reads 1)", version ? version : "?");
+		         "reads 2)", version ? version : "?");
 	} else if (owner == NULL || strcmp(owner, agent) != 0) {
 		snprintf(why, n, "it belongs to agent '%s', not '%s'", owner ? owner : "?", agent);
 	} else {

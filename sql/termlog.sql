@@ -1,4 +1,5 @@
--- xact participant termination log, schema version 1.
+-- xact participant termination log, schema version 2 (version 1 had no
+-- 'readonly' state and no `at`).
 --
 -- One file per agent.  A row is a branch of a three-phase commit
 -- transaction this agent voted YES for: its state ('prepared', then
@@ -26,4 +27,4 @@ CREATE TABLE terms (
 );
 
 INSERT INTO meta (key, value) VALUES ('magic', 'xact-termlog');
-INSERT INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT INTO meta (key, value) VALUES ('schema_version', '2');

@@ -4,11 +4,14 @@
  * answered with an error or dropped, never a crash.
  *
  * usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]
+ *        rawsend URL state|precommit GID BALLOT
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
  * exec1 is statement 1 of a new branch that writes account 1; commit GID and
  * abort GID ask for a branch's outcome the way the coordinator does.
- * Prints "error CODE TEXT", "statement error TEXT", "reply KIND", or
- * "no reply: WHY"; exits 0.
+ * state and precommit are a three-phase commit leader's requests (ballot 0:
+ * a question, or the coordinator's PRECOMMIT).
+ * Prints "error CODE TEXT", "statement error TEXT", "branch STATE fresh=F
+ * promised=P refused=R", "reply KIND", or "no reply: WHY"; exits 0.
  */
 #include "wire.h"
 #include "xact.h"
@@ -28,7 +31,8 @@ main(int argc, char **argv)
 	int rv;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]\n");
+		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]\n"
+		                "       rawsend URL state|precommit GID BALLOT\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -71,6 +75,26 @@ main(int argc, char **argv)
 		oq.gid = argv[3];
 		req.body_case = XACT__REQUEST__BODY_OUTCOME;
 		req.outcome = &oq;
+		msg = wire_pack_request(&req);
+	} else if ((strcmp(kind, "state") == 0 || strcmp(kind, "precommit") == 0) && argc > 4) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__TermStateReq ts = XACT__TERM_STATE_REQ__INIT;
+		Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
+		uint64_t ballot = strtoull(argv[4], NULL, 10);
+
+		if (kind[0] == 's') {
+			ts.gid = argv[3];
+			ts.has_ballot = 1;
+			ts.ballot = ballot;
+			req.body_case = XACT__REQUEST__BODY_TERM_STATE;
+			req.term_state = &ts;
+		} else {
+			pc.gid = argv[3];
+			pc.has_ballot = ballot != 0;
+			pc.ballot = ballot;
+			req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
+			req.precommit = &pc;
+		}
 		msg = wire_pack_request(&req);
 	} else if ((strcmp(kind, "commit") == 0 || strcmp(kind, "abort") == 0) && argc > 3) {
 		Xact__Request req = XACT__REQUEST__INIT;
@@ -130,6 +154,15 @@ main(int argc, char **argv)
 		printf("ack %s%s%s\n", rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED
 		                          ? "committed" : "aborted",
 		    rep->ack->detail ? " " : "", rep->ack->detail ? rep->ack->detail : "");
+		xact__reply__free_unpacked(rep, NULL);
+	} else if (rep->body_case == XACT__REPLY__BODY_BRANCH_STATE) {
+		static const char *const names[] = {"none", "active", "prepared", "committed",
+			"aborted", "read-only", "precommitted"};
+		const Xact__BranchStateRep *b = rep->branch_state;
+
+		printf("branch %s fresh=%d promised=%llu refused=%d\n",
+		    (unsigned)b->state < 7 ? names[b->state] : "?", b->fresh ? 1 : 0,
+		    (unsigned long long)b->promised, b->refused ? 1 : 0);
 		xact__reply__free_unpacked(rep, NULL);
 	} else if (rep->body_case == XACT__REPLY__BODY_EXEC && rep->exec->result->error != NULL) {
 		printf("statement error %s\n", rep->exec->result->error);

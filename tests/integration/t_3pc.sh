@@ -14,6 +14,15 @@
 #     itself and is killed; pc finishes alone.  pa and pb come back and end
 #     the way pc did; so does the coordinator.
 # (4) A 3PC request to an agent without a termination log is voted NO.
+# (6) A leader's promise fences the coordinator: pb promises ballot 999 to
+#     a stand-in leader (rawsend) while the coordinator stalls after
+#     journaling the pre-commit; pb then refuses the coordinator's PRECOMMIT
+#     (ballot 0) but still answers a question, and the coordinator
+#     terminates the transaction itself, with a higher ballot: committed.
+# (7) pb crashes after its PREPARE TRANSACTION, before its termination
+#     record and its vote, and is restarted at once: the transaction ends
+#     one way everywhere and nothing stays prepared.  (Were the PREPARE
+#     resent to the restarted agent, it would now vote with a record.)
 # (5) pc only reads: it votes READ-ONLY and is restarted (forgetting the
 #     branch) before pa's termination asks it; its termination log still
 #     says "read only", so pa and pb commit instead of taking the unknown
@@ -235,6 +244,48 @@ xt_assert_eq "(5) the read-only vote is on record" readonly \
     "$(sqlite3 -batch "$XT_TMP/pc.termlog" "SELECT state FROM terms WHERE gid = '$gid6'")"
 xt_start coord
 xt_wait_log "$XT_TMP/coord.log" "termination: gid=$gid6 result=commit" 10
+
+# ---- (6) a promise fences the coordinator's PRECOMMIT ------------------
+for p in pa pb pc; do xt_stop $p; xt_start $p --termination-timeout 10000; done
+xt_stop coord
+XACT_FAILPOINTS="coord.after_precommit=delay:3000" xt_start coord
+xfer 907 --protocol 3pc &
+xpid=$!
+xt_wait_log "$XT_TMP/coord.log" "failpoint fired name=coord.after_precommit action=delay" 10
+gid7=$(sqlite3 -batch "$XT_TMP/pb.termlog" "SELECT gid FROM terms WHERE state = 'prepared'")
+[ -n "$gid7" ] || xt_fail "(6) no prepared branch on pb"
+xt_assert_eq "(6) pb promises ballot 999" "branch prepared fresh=1 promised=999 refused=0" \
+    "$("$XT_BUILD/tests/rawsend" "$URL_pb" state "$gid7" 999)"
+xt_assert_eq "(6) the coordinator's PRECOMMIT is refused" \
+    "branch prepared fresh=1 promised=999 refused=1" \
+    "$("$XT_BUILD/tests/rawsend" "$URL_pb" precommit "$gid7" 0)"
+xt_assert_eq "(6) a lower ballot is refused" "branch prepared fresh=1 promised=999 refused=1" \
+    "$("$XT_BUILD/tests/rawsend" "$URL_pb" state "$gid7" 998)"
+xt_assert_eq "(6) a question is answered" "branch prepared fresh=1 promised=999 refused=0" \
+    "$("$XT_BUILD/tests/rawsend" "$URL_pb" state "$gid7" 0)"
+xt_assert_eq "(6) the promise is durable" 999 \
+    "$(sqlite3 -batch "$XT_TMP/pb.termlog" "SELECT promised FROM terms WHERE gid = '$gid7'")"
+wait $xpid
+xt_wait_log "$XT_TMP/coord.log" "precommit refused gid=$gid7 .*participant=pb" 10
+xt_wait_log "$XT_TMP/coord.log" "termination: gid=$gid7 result=commit" 10
+wait_until 10 "ledger 907" "1 1 1" || xt_fail "(6) not committed everywhere: $(ledger 907)"
+for p in pa pb pc; do xt_stop $p; xt_start $p; done
+
+# ---- (7) a PREPARE resent after a crash between prepare and record ------
+xt_stop pb
+XACT_FAILPOINTS="pg.after_prepare=crash" xt_start pb
+xfer 908 --protocol 3pc &
+xpid=$!
+xt_wait_exit pb 10 || xt_fail "(7) pb did not crash after its prepare"
+xt_start pb
+wait $xpid
+XS=$?
+wait_until 15 prepared "0 0 0" || xt_fail "(7) still prepared: $(prepared) (xactctl: $XS)"
+case "$XS:$(ledger 908)" in
+0:"1 1 1"|1:"0 0 0") ;;
+*) cat "$XT_TMP/x908" >&2; xt_fail "(7) xactctl $XS but the ledgers hold $(ledger 908)" ;;
+esac
+xt_log "(7) pb restarted after its prepare; the transaction ended with exit $XS: $(ledger 908)"
 
 # ---- (4) an agent without a termination log refuses 3PC ----------------
 xt_stop pc
