@@ -145,6 +145,7 @@ struct term_job {
 	int n;
 	int pids[TXN_MAX_PARTS];
 	uint64_t ballot;
+	struct event *done; /* made with the job: the result always gets back */
 };
 
 struct finished {
@@ -1490,7 +1491,7 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid)
 	}
 	if ((rv = journal_lookup(c->j, gid, &r)) == XACT_OK) {
 		reply_outcome(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0);
-	} else if (rv == XACT_ENOTFOUND && journal_lookup_precommit(c->j, gid, &r) == XACT_OK) {
+	} else if (rv == XACT_ENOTFOUND && (rv = journal_lookup_precommit(c->j, gid, &r)) == XACT_OK) {
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "pre-commit journaled; its termination waits "
 		                                       "for every participant to be configured", 0);
 	} else if (rv == XACT_ENOTFOUND) {
@@ -1552,7 +1553,24 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 		    c->cfg->id));
 		return;
 	}
-	found = x == NULL && journal_lookup(c->j, r->gid, &rec) == XACT_OK;
+	int jrv = x == NULL ? journal_lookup(c->j, r->gid, &rec) : XACT_ENOTFOUND;
+	int prv = x == NULL && jrv == XACT_ENOTFOUND ? journal_lookup_precommit(c->j, r->gid, &rec)
+	                                             : XACT_ENOTFOUND;
+
+	if ((jrv != XACT_OK && jrv != XACT_ENOTFOUND) || (prv != XACT_OK && prv != XACT_ENOTFOUND)) {
+		reply(s, wire_error_reply(XACT_EJOURNAL, "%s: the journal cannot be read; nothing "
+		                                         "done", r->gid));
+		return;
+	}
+	if (prv == XACT_OK) {
+		/* 3PC, not terminating in memory: a participant it names is not
+		 * configured.  Its participants may have committed it. */
+		reply(s, wire_error_reply(XACT_ESTATE, "%s has a journaled pre-commit (3PC) naming "
+		    "%s: its participants may have finished it either way; configure them all and "
+		    "the coordinator terminates it", r->gid, rec.participants));
+		return;
+	}
+	found = jrv == XACT_OK;
 	log_info("operator asks to %s gid=%s state=%s%s", r->action == XACT__RESOLVE_ACTION__RESOLVE_COMMIT
 	        ? "commit" : r->action == XACT__RESOLVE_ACTION__RESOLVE_ABORT ? "abort" : "forget",
 	    r->gid, x ? txn_state_name(x->t.state) : found ? "journaled" : "unknown",
@@ -1587,12 +1605,6 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 		return;
 	}
 	/* abort */
-	if (x == NULL && !found && journal_lookup_precommit(c->j, r->gid, &rec) == XACT_OK) {
-		reply(s, wire_error_reply(XACT_ESTATE, "%s has a journaled pre-commit (3PC) naming "
-		    "%s: its participants may have committed it; configure them all and the "
-		    "coordinator terminates it", r->gid, rec.participants));
-		return;
-	}
 	if (x == NULL && !found) {
 		int all[COORD_MAX_PARTICIPANTS];
 
@@ -1700,51 +1712,15 @@ coord_term_call(void *arg, int member, enum term_call call, uint64_t ballot,
 {
 	struct term_call_ctx *t = arg;
 	struct coord *c = t->c;
-	Xact__Request req = XACT__REQUEST__INIT;
-	Xact__TermStateReq ts = XACT__TERM_STATE_REQ__INIT;
-	Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
-	Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
-	Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
-	Xact__Reply *rep;
-	char *gid = (char *)t->job->gid;
 	int pid = t->job->pids[member];
 	long timeout = c->cfg->call_timeout_ms < 2000 ? c->cfg->call_timeout_ms : 2000;
+	char why[256];
 
-	memset(ans, 0, sizeof(*ans));
-	switch (call) {
-	case TERM_CALL_STATE:
-		ts.gid = gid, ts.has_ballot = 1, ts.ballot = ballot;
-		req.body_case = XACT__REQUEST__BODY_TERM_STATE;
-		req.term_state = &ts;
-		break;
-	case TERM_CALL_PRECOMMIT:
-		pc.gid = gid, pc.has_ballot = 1, pc.ballot = ballot;
-		req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
-		req.precommit = &pc;
-		break;
-	case TERM_CALL_COMMIT:
-		bc.gid = gid, bc.has_ballot = 1, bc.ballot = ballot;
-		req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
-		req.branch_commit = &bc;
-		break;
-	case TERM_CALL_ABORT:
-		ba.gid = gid, ba.has_ballot = 1, ba.ballot = ballot;
-		req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
-		req.branch_abort = &ba;
-		break;
+	if (wire_term_call(c->parts[pid].sock, call, t->job->gid, ballot, (int)timeout, ans, why,
+	        sizeof(why)) == XACT_OK && !ans->reached) {
+		log_warn("termination: gid=%s participant=%s: %s", t->job->gid, c->parts[pid].name,
+		    why);
 	}
-	if (wire_call(c->parts[pid].sock, &req, &rep, (int)timeout) != XACT_OK) {
-		return;
-	}
-	if (rep->body_case == XACT__REPLY__BODY_BRANCH_STATE &&
-	    (unsigned)rep->branch_state->state <= BR_PRECOMMITTED) {
-		ans->reached = 1;
-		ans->state = (enum branch_state)rep->branch_state->state;
-		ans->fresh = rep->branch_state->fresh;
-		ans->promised = rep->branch_state->promised;
-		ans->refused = rep->branch_state->refused;
-	}
-	xact__reply__free_unpacked(rep, NULL);
 }
 
 /* The termination thread: one round at a time, each posted back. */
@@ -1773,16 +1749,13 @@ term_main(void *arg)
 			.call = coord_term_call, .arg = &ctx};
 		enum term_result res = term_lead(&r);
 
-		if ((ev = calloc(1, sizeof(*ev))) != NULL) {
-			ev->kind = EV_TERM;
-			snprintf(ev->gid, sizeof(ev->gid), "%s", job->gid);
-			ev->err = (int)res;
-			ev->promised = r.promised;
-			snprintf(ev->why, sizeof(ev->why), "%s", r.why);
-			post(c, ev);
-		} else {
-			log_error("out of memory reporting the termination of gid=%s", job->gid);
-		}
+		ev = job->done;
+		ev->kind = EV_TERM;
+		snprintf(ev->gid, sizeof(ev->gid), "%s", job->gid);
+		ev->err = (int)res;
+		ev->promised = r.promised;
+		snprintf(ev->why, sizeof(ev->why), "%s", r.why);
+		post(c, ev);
 		free(job);
 		pthread_mutex_lock(&c->lock);
 	}
@@ -1794,9 +1767,10 @@ term_main(void *arg)
 static void
 start_termination(struct coord *c, struct ctxn *x)
 {
-	struct term_job *job = calloc(1, sizeof(*job));
+	struct term_job *job = calloc(1, sizeof(*job)), **tail;
 
-	if (job == NULL) {
+	if (job == NULL || (job->done = calloc(1, sizeof(*job->done))) == NULL) {
+		free(job);
 		x->term_at = util_now_ms() + RETRY_MAX_MS;
 		return;
 	}
@@ -1812,8 +1786,9 @@ start_termination(struct coord *c, struct ctxn *x)
 	log_info("termination: gid=%s state=%s ballot=%llu with %d branches", x->t.gid,
 	    txn_state_name(x->t.state), (unsigned long long)job->ballot, job->n);
 	pthread_mutex_lock(&c->lock);
-	job->next = c->jobs;
-	c->jobs = job;
+	for (tail = &c->jobs; *tail != NULL; tail = &(*tail)->next) {
+	} /* first come, first served: a round stuck on a dead branch starves none */
+	*tail = job;
 	pthread_cond_signal(&c->term_cv);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -2004,6 +1979,7 @@ shutdown_all(struct coord *c)
 		struct term_job *job = c->jobs;
 
 		c->jobs = job->next;
+		free(job->done);
 		free(job);
 	}
 	for (int i = 0; i < SERVER_CONTEXTS; i++) {

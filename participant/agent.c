@@ -50,7 +50,7 @@
 #define FINISHED_KEEP_MS 120000
 #define LOCAL_GID_MAX 128
 #define MAX_PEER_SOCKETS 64
-#define PEERS_MAX 2048
+#define PEERS_MAX TERMLOG_PEERS_MAX
 
 struct pbranch {
 	struct pbranch *next;
@@ -76,6 +76,12 @@ struct pbranch {
 struct peer_sock {
 	char url[256];
 	nng_socket sock;
+};
+
+/* One participant of a 3PC transaction, from its list (name=url,...). */
+struct tpeer {
+	char name[33];
+	char url[256];
 };
 
 struct agent {
@@ -435,11 +441,11 @@ prepared_3pc(struct agent *a, struct pbranch *b, const char *peers, char *err, s
 	nng_msg *none = NULL;
 	char why[512] = "";
 
+	b->heard_ms = util_now_ms(); /* before tpc: the termination thread reads both */
 	free(b->peers);
 	b->peers = strdup(peers);
-	b->tpc = 1;
 	b->fresh = 1;
-	b->heard_ms = util_now_ms();
+	b->tpc = 1;
 	if (b->peers != NULL && record_term(a, b, 0) == 0) {
 		return 0;
 	}
@@ -526,9 +532,14 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 	case BREQ_PREPARE:
 		/* (PREPARED without a record: prepared, then a crash before the
 		 * record and the vote; the PREPARE is resent to this restart.) */
-		if (peers != NULL && b->state == BR_PREPARED && (before == BR_ACTIVE || !b->tpc)) {
-			prepared_3pc(a, b, peers, err, sizeof(err));
-		} else if (peers != NULL && b->state == BR_READ_ONLY && before == BR_ACTIVE) {
+		if (peers != NULL && b->state == BR_PREPARED && (before == BR_ACTIVE || !b->tpc) &&
+		    prepared_3pc(a, b, peers, err, sizeof(err)) != 0) {
+			/* No record: NO, even if the rollback failed and the
+			 * branch is still prepared (the coordinator aborts it). */
+			reply = vote_reply(BR_ABORTED, err);
+			break;
+		}
+		if (peers != NULL && b->state == BR_READ_ONLY && before == BR_ACTIVE) {
 			readonly_3pc(a, b, peers, err, sizeof(err));
 		}
 		if (err[0] == '\0' && b->state != BR_PREPARED && b->state != BR_PRECOMMITTED) {
@@ -584,6 +595,7 @@ term_serve(struct agent *a, enum term_call call, const char *gid, uint64_t ballo
 	static const enum branch_req reqs[] = {BREQ_ABORT, BREQ_PRECOMMIT, BREQ_COMMIT, BREQ_ABORT};
 	struct pbranch *b = acquire(a, gid);
 	struct termlog_entry rec;
+	int got = 1;
 	enum branch_op op;
 	nng_msg *none = NULL;
 
@@ -592,8 +604,12 @@ term_serve(struct agent *a, enum term_call call, const char *gid, uint64_t ballo
 		snprintf(err, errlen, "out of memory");
 		return;
 	}
-	if (b->state == BR_NONE && a->tl != NULL && termlog_get(a->tl, gid, &rec) == 0 &&
-	    rec.readonly) {
+	if (b->state == BR_NONE && a->tl != NULL && (got = termlog_get(a->tl, gid, &rec)) < 0) {
+		snprintf(err, errlen, "cannot read the termination log");
+		release(a, b);
+		return; /* no answer: a READ-ONLY vote may be on record */
+	}
+	if (b->state == BR_NONE && got == 0 && rec.readonly) {
 		b->state = BR_READ_ONLY; /* voted READ-ONLY, then forgotten */
 	}
 	if (b->state == BR_NONE) {
@@ -606,6 +622,12 @@ term_serve(struct agent *a, enum term_call call, const char *gid, uint64_t ballo
 		none = NULL;
 		log_info("termination: settled unknown branch gid=%s state=%s", gid,
 		    branch_state_name(b->state));
+		if (b->state == BR_NONE) {
+			/* The database did not say: no answer rather than one a
+			 * leader would take for "never voted". */
+			release(a, b);
+			return;
+		}
 	}
 	ans->reached = 1;
 	/* A question (STATE with ballot 0) promises nothing and is never
@@ -622,6 +644,7 @@ term_serve(struct agent *a, enum term_call call, const char *gid, uint64_t ballo
 			    record_term(a, b, b->state == BR_PRECOMMITTED) != 0) {
 				b->promised = old;
 				ans->reached = 0;
+				b->fresh = 0; /* a round may go on without it: never lead */
 				snprintf(err, errlen, "cannot record the promise in the termination log");
 			}
 		}
@@ -641,6 +664,7 @@ term_serve(struct agent *a, enum term_call call, const char *gid, uint64_t ballo
 		}
 		if (op == BOP_LOG_PRECOMMIT && b->state != BR_PRECOMMITTED) {
 			ans->reached = 0; /* the log write failed: no answer */
+			b->fresh = 0;     /* as if it had crashed: never lead */
 		}
 	}
 	ans->state = b->state;
@@ -718,6 +742,14 @@ peer_list(struct agent *a, const Xact__PrepareReq *p, char *buf, size_t n, char 
 		return -1;
 	}
 	qsort(sorted, p->n_peers, sizeof(*sorted), cmp_peer);
+	for (size_t i = 0; i < p->n_peers; i++) {
+		if ((i > 0 && strcmp(sorted[i - 1]->name, sorted[i]->name) == 0) ||
+		    strlen(sorted[i]->url) >= sizeof(((struct tpeer *)0)->url)) {
+			snprintf(why, wn, "participant '%.40s' listed twice, or its URL too long",
+			    sorted[i]->name);
+			return -1;
+		}
+	}
 	buf[0] = '\0';
 	for (size_t i = 0; i < p->n_peers; i++) {
 		int w = snprintf(buf + off, n - off, "%s%s=%s", i ? "," : "", sorted[i]->name,
@@ -972,7 +1004,13 @@ ask_coordinator(struct agent *a, const char *gid, char *why, size_t n)
 		snprintf(why, n, "coordinator %.200s: %s", a->cfg->coordinator, xact_strerror(rv));
 		return -1;
 	}
-	if (rep->body_case == XACT__REPLY__BODY_OUTCOME) {
+	if (rep->body_case == XACT__REPLY__BODY_OUTCOME && rep->outcome->reason != NULL &&
+	    strncmp(rep->outcome->reason, "not a gid of this coordinator", 29) == 0) {
+		/* Another coordinator's transaction: this one cannot drive it. */
+		snprintf(why, n, "coordinator %.200s: %s", a->cfg->coordinator, rep->outcome->reason);
+		o = -1;
+	} else if (rep->body_case == XACT__REPLY__BODY_OUTCOME &&
+	    (unsigned)rep->outcome->outcome <= XACT_OUTCOME_ABORTED) {
 		o = (int)rep->outcome->outcome;
 		snprintf(why, n, "%s", o == XACT_OUTCOME_UNKNOWN ? "still deciding" : "decided");
 	} else {
@@ -1053,11 +1091,6 @@ ask_outcomes(struct agent *a)
 
 /* ---- three-phase commit: the termination protocol --------------------- */
 
-struct tpeer {
-	char name[33];
-	char url[256];
-};
-
 /* Splits "name=url,..." into peers: how many, or -1 when malformed. */
 static int
 split_peers(const char *list, struct tpeer *p)
@@ -1128,72 +1161,23 @@ peer_socket(struct agent *a, const char *url, nng_socket *out)
 	return 0;
 }
 
-/* Sends a termination call to the agent at url; ans->reached stays 0
- * without a BranchStateRep. */
+/* Sends a termination call to the agent at url (see wire_term_call). */
 static void
 peer_call(struct agent *a, const char *url, enum term_call call, const char *gid,
     uint64_t ballot, struct term_answer *ans)
 {
-	Xact__Request req = XACT__REQUEST__INIT;
-	Xact__TermStateReq ts = XACT__TERM_STATE_REQ__INIT;
-	Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
-	Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
-	Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
-	Xact__Reply *rep;
 	nng_socket s;
-	int rv;
+	char why[256];
 
 	memset(ans, 0, sizeof(*ans));
 	if (peer_socket(a, url, &s) != 0) {
 		return;
 	}
-	switch (call) {
-	case TERM_CALL_STATE:
-		ts.gid = (char *)gid;
-		ts.has_ballot = 1;
-		ts.ballot = ballot;
-		req.body_case = XACT__REQUEST__BODY_TERM_STATE;
-		req.term_state = &ts;
-		break;
-	case TERM_CALL_PRECOMMIT:
-		pc.gid = (char *)gid;
-		pc.has_ballot = 1;
-		pc.ballot = ballot;
-		req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
-		req.precommit = &pc;
-		break;
-	case TERM_CALL_COMMIT:
-		bc.gid = (char *)gid;
-		bc.has_ballot = 1;
-		bc.ballot = ballot;
-		req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
-		req.branch_commit = &bc;
-		break;
-	case TERM_CALL_ABORT:
-		ba.gid = (char *)gid;
-		ba.has_ballot = 1;
-		ba.ballot = ballot;
-		req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
-		req.branch_abort = &ba;
-		break;
+	if (wire_term_call(s, call, gid, ballot, ask_timeout(a), ans, why, sizeof(why)) != XACT_OK) {
+		log_debug("termination: gid=%s %s: %s", gid, url, why);
+	} else if (!ans->reached) {
+		log_warn("termination: gid=%s %s answered: %s", gid, url, why);
 	}
-	if ((rv = wire_call(s, &req, &rep, ask_timeout(a))) != XACT_OK) {
-		log_debug("termination: gid=%s %s: no answer: %s", gid, url, xact_strerror(rv));
-		return;
-	}
-	if (rep->body_case == XACT__REPLY__BODY_BRANCH_STATE &&
-	    (unsigned)rep->branch_state->state <= BR_PRECOMMITTED) {
-		ans->reached = 1;
-		ans->state = (enum branch_state)rep->branch_state->state;
-		ans->fresh = rep->branch_state->fresh;
-		ans->promised = rep->branch_state->promised;
-		ans->refused = rep->branch_state->refused;
-	} else {
-		log_warn("termination: gid=%s %s answered: %s", gid, url,
-		    rep->body_case == XACT__REPLY__BODY_ERROR ? rep->error->message
-		                                              : "something unexpected");
-	}
-	xact__reply__free_unpacked(rep, NULL);
 }
 
 struct lead {
@@ -1217,6 +1201,7 @@ lead_call(void *arg, int member, enum term_call call, uint64_t ballot, struct te
 	term_serve(l->a, call, l->gid, ballot, ans, err, sizeof(err));
 	if (!ans->reached) {
 		log_warn("termination: gid=%s: this branch: %s", l->gid, err);
+		ans->busy = 1; /* the leader is alive: it cannot go on without itself */
 	}
 }
 
@@ -1271,8 +1256,9 @@ terminate_one(struct agent *a, const char *gid)
 	if (b == NULL) {
 		return;
 	}
-	if (!b->tpc || (b->state != BR_PREPARED && b->state != BR_PRECOMMITTED)) {
-		release(a, b);
+	if (!b->tpc || (b->state != BR_PREPARED && b->state != BR_PRECOMMITTED) ||
+	    util_now_ms() - b->heard_ms < a->cfg->termination_timeout_ms) {
+		release(a, b); /* finished, or heard from since it was listed */
 		return;
 	}
 	snprintf(list, sizeof(list), "%s", b->peers ? b->peers : "");
@@ -1351,13 +1337,20 @@ term_main(void *arg)
 	long wait = a->cfg->termination_timeout_ms, again = wait / 2 > 100 ? wait / 2 : 100;
 	char (*due)[64] = malloc(256 * sizeof(*due));
 
+	int from = 0;
+
 	while (due != NULL && !*a->stop) {
 		int64_t now = util_now_ms();
 		int n = 0;
 
 		usleep(100 * 1000);
 		pthread_mutex_lock(&a->table_lock);
-		for (int h = 0; h < BUCKETS && n < 256; h++) {
+		/* From where the last pass stopped: none starves behind 256
+		 * that stay in doubt. */
+		for (int k = 0; k < BUCKETS && n < 256; k++) {
+			int h = (from + k) % BUCKETS;
+
+			from = h;
 			for (struct pbranch *b = a->table[h]; b != NULL && n < 256; b = b->next) {
 				if (b->tpc && (b->state == BR_PREPARED || b->state == BR_PRECOMMITTED) &&
 				    now - b->heard_ms >= wait && now - b->tried_ms >= again) {
@@ -1392,7 +1385,7 @@ collect_unattached(void *arg, const struct termlog_entry *e)
 	}
 	pthread_mutex_lock(&a->table_lock);
 	for (b = a->table[bucket(e->gid)]; b != NULL; b = b->next) {
-		known |= strcmp(b->gid, e->gid) == 0 && b->tpc;
+		known |= strcmp(b->gid, e->gid) == 0; /* still prepared here */
 	}
 	pthread_mutex_unlock(&a->table_lock);
 	if (known) {
@@ -1439,6 +1432,7 @@ reattach(struct agent *a)
 {
 	char **gids, err[512];
 	size_t n;
+	int bad = 0;
 
 	if (a->ops->list_prepared(a->be, "xact:", &gids, &n, err, sizeof(err)) != XACT_OK) {
 		log_error("cannot list prepared branches: %s", err);
@@ -1447,16 +1441,20 @@ reattach(struct agent *a)
 	n = own_gids(a, gids, n);
 	for (size_t i = 0; i < n; i++) {
 		struct pbranch *b = acquire(a, gids[i]);
+		struct termlog_entry e;
+		int got = 1;
 
 		if (b != NULL) {
-			struct termlog_entry e;
-
 			b->state = BR_PREPARED;
 			b->prepared_ms = util_now_ms();
-			if (a->tl != NULL && termlog_get(a->tl, b->gid, &e) == 0 && !e.readonly) {
-				/* 3PC: not fresh; its termination thread asks at once. */
+			b->fresh = 0; /* back from a stop: it leads nothing it voted before */
+			if (a->tl != NULL && (got = termlog_get(a->tl, b->gid, &e)) < 0) {
+				log_error("cannot read the termination log %s for gid=%s",
+				    a->cfg->termlog, b->gid);
+				bad = 1;
+			} else if (got == 0 && !e.readonly) {
+				/* 3PC: its termination thread asks at once. */
 				b->tpc = 1;
-				b->fresh = 0;
 				b->promised = (uint64_t)e.promised;
 				b->peers = strdup(e.peers);
 				b->state = e.precommitted ? BR_PRECOMMITTED : BR_PREPARED;
@@ -1468,6 +1466,9 @@ reattach(struct agent *a)
 		free(gids[i]);
 	}
 	free(gids);
+	if (bad) {
+		return XACT_EDB; /* a promise or a pre-commit could be lost: refuse to start */
+	}
 	return a->tl != NULL ? drop_finished_terms(a) : XACT_OK;
 }
 

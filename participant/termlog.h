@@ -22,12 +22,15 @@
 
 typedef struct termlog termlog;
 
+/* Room for 32 participants' names and URLs. */
+#define TERMLOG_PEERS_MAX (32 * (33 + 256 + 2))
+
 struct termlog_entry {
 	char gid[64];
 	int precommitted; /* 0: prepared */
 	int readonly;     /* voted READ-ONLY: nothing prepared (precommitted is 0) */
 	int64_t promised; /* highest ballot promised; 0: none */
-	char peers[2048];
+	char peers[TERMLOG_PEERS_MAX];
 	int64_t at;       /* unix ms of the last write (set by termlog_put) */
 };
 

@@ -87,6 +87,11 @@ phase(struct term_round *r, enum term_call call)
 		if (a.promised > r->promised) {
 			r->promised = a.promised;
 		}
+		if (a.busy) {
+			snprintf(r->why, sizeof(r->why), "member %d could not answer %s", i,
+			    call_names[call]);
+			return TERM_LED_INCOMPLETE;
+		}
 		if (!a.reached) {
 			if (r->everyone) {
 				snprintf(r->why, sizeof(r->why), "member %d did not answer %s", i,

@@ -64,11 +64,16 @@ const char *term_decision_name(enum term_decision d);
  */
 #define TERM_MAX_MEMBERS 32
 #define TERM_WHO_COORDINATOR 63 /* members are 1..TERM_MAX_MEMBERS */
+/* A promise at or above this is malformed (no clock gets there); taking it
+ * would leave no ballot above it. */
+#define TERM_BALLOT_LIMIT (1ULL << 62)
 
 enum term_call { TERM_CALL_STATE, TERM_CALL_PRECOMMIT, TERM_CALL_COMMIT, TERM_CALL_ABORT };
 
 struct term_answer {
-	int reached;     /* 0: no answer (unreachable, or an error) */
+	int reached;     /* 0: no answer (unreachable): taken for crashed */
+	int busy;        /* answered with an error: alive, so the round cannot
+	                  * go on without it (INCOMPLETE) */
 	int refused;     /* the member promised a higher ballot */
 	enum branch_state state;
 	int fresh;

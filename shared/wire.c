@@ -4,11 +4,13 @@
  */
 #include "wire.h"
 
+#include "term.h"
 #include "xact.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static nng_msg *
 pack(const ProtobufCMessage *m)
@@ -202,4 +204,71 @@ wire_request_name(const Xact__Request *req)
 	case XACT__REQUEST__BODY_TERM_STATE: return "term_state";
 	default: return "none";
 	}
+}
+
+/* What a BranchStateRep says, into ans.  An Error means alive but unable
+ * to serve (busy); anything malformed counts as no answer. */
+static void
+term_answer_of(const Xact__Reply *rep, struct term_answer *ans)
+{
+	if (rep->body_case == XACT__REPLY__BODY_ERROR) {
+		ans->busy = 1;
+		return;
+	}
+	if (rep->body_case != XACT__REPLY__BODY_BRANCH_STATE ||
+	    (unsigned)rep->branch_state->state > BR_PRECOMMITTED ||
+	    rep->branch_state->promised >= TERM_BALLOT_LIMIT) {
+		return;
+	}
+	ans->reached = 1;
+	ans->state = (enum branch_state)rep->branch_state->state;
+	ans->fresh = rep->branch_state->fresh;
+	ans->promised = rep->branch_state->promised;
+	ans->refused = rep->branch_state->refused;
+}
+
+int
+wire_term_call(nng_socket s, int call, const char *gid, uint64_t ballot, int timeout_ms,
+    struct term_answer *ans, char *why, size_t n)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__TermStateReq ts = XACT__TERM_STATE_REQ__INIT;
+	Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
+	Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
+	Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
+	Xact__Reply *rep;
+	int rv;
+
+	memset(ans, 0, sizeof(*ans));
+	switch ((enum term_call)call) {
+	case TERM_CALL_STATE:
+		ts.gid = (char *)gid, ts.has_ballot = 1, ts.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_TERM_STATE;
+		req.term_state = &ts;
+		break;
+	case TERM_CALL_PRECOMMIT:
+		pc.gid = (char *)gid, pc.has_ballot = 1, pc.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
+		req.precommit = &pc;
+		break;
+	case TERM_CALL_COMMIT:
+		bc.gid = (char *)gid, bc.has_ballot = 1, bc.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
+		req.branch_commit = &bc;
+		break;
+	case TERM_CALL_ABORT:
+		ba.gid = (char *)gid, ba.has_ballot = 1, ba.ballot = ballot;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
+		req.branch_abort = &ba;
+		break;
+	}
+	if ((rv = wire_call(s, &req, &rep, timeout_ms)) != XACT_OK) {
+		snprintf(why, n, "no answer: %s", xact_strerror(rv));
+		return rv;
+	}
+	term_answer_of(rep, ans);
+	snprintf(why, n, "%s", rep->body_case == XACT__REPLY__BODY_ERROR ? rep->error->message
+	                       : ans->reached ? "answered" : "a malformed answer");
+	xact__reply__free_unpacked(rep, NULL);
+	return XACT_OK;
 }

@@ -49,6 +49,19 @@ int wire_nng_err(int nng_rv);
 int wire_call(nng_socket s, Xact__Request *req, Xact__Reply **out,
     int timeout_ms);
 
+struct term_answer;
+
+/*
+ * Three-phase commit's termination: sends one leader's call (enum
+ * term_call of term.h) with ballot on gid to the agent behind the REQ
+ * socket s and reads its BranchStateRep into ans.  No answer in time
+ * leaves ans->reached 0; an Error reply sets ans->busy (alive, unable to
+ * serve).  Returns 0 when a reply came, else the transport's xact_err;
+ * why says what came back.  Blocks, like wire_call.
+ */
+int wire_term_call(nng_socket s, int call, const char *gid, uint64_t ballot, int timeout_ms,
+    struct term_answer *ans, char *why, size_t n);
+
 /* Name of a request body, for logs ("begin", "prepare", ...). */
 const char *wire_request_name(const Xact__Request *req);
 

@@ -25,6 +25,7 @@ CREATE TABLE terms (
     peers    TEXT NOT NULL,
     at       INTEGER NOT NULL DEFAULT 0  -- unix ms of the last write
 );
+CREATE INDEX terms_by_state ON terms (state, at); -- pruning of 'readonly' rows
 
 INSERT INTO meta (key, value) VALUES ('magic', 'xact-termlog');
 INSERT INTO meta (key, value) VALUES ('schema_version', '2');
