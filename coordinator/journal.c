@@ -478,16 +478,15 @@ journal_check(journal *j, char *err, size_t errlen)
 	return rv;
 }
 
-int
-journal_lookup(journal *j, const char *gid, struct journal_record *r)
+/* Runs sql (one parameter, the gid) for one record. */
+static int
+lookup_one(journal *j, const char *sql, const char *gid, struct journal_record *r)
 {
 	sqlite3_stmt *st;
 	int rc, rv;
 
 	pthread_mutex_lock(&j->rlock);
-	if (sqlite3_prepare_v2(j->rdb,
-	        "SELECT gid, participants, decided_at, coalesce(completed_at, 0) "
-	        "FROM decisions WHERE gid = ?", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(j->rdb, sql, -1, &st, NULL) != SQLITE_OK) {
 		pthread_mutex_unlock(&j->rlock);
 		return XACT_EJOURNAL;
 	}
@@ -505,29 +504,17 @@ journal_lookup(journal *j, const char *gid, struct journal_record *r)
 }
 
 int
+journal_lookup(journal *j, const char *gid, struct journal_record *r)
+{
+	return lookup_one(j, "SELECT gid, participants, decided_at, coalesce(completed_at, 0) "
+	                     "FROM decisions WHERE gid = ?", gid, r);
+}
+
+int
 journal_lookup_precommit(journal *j, const char *gid, struct journal_record *r)
 {
-	sqlite3_stmt *st;
-	int rc, rv;
-
-	pthread_mutex_lock(&j->rlock);
-	if (sqlite3_prepare_v2(j->rdb,
-	        "SELECT gid, participants, decided_at, 0 FROM precommits WHERE gid = ? "
-	        "AND gid NOT IN (SELECT gid FROM decisions)", -1, &st, NULL) != SQLITE_OK) {
-		pthread_mutex_unlock(&j->rlock);
-		return XACT_EJOURNAL;
-	}
-	sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		fill_record(st, r);
-		rv = XACT_OK;
-	} else {
-		rv = rc == SQLITE_DONE ? XACT_ENOTFOUND : XACT_EJOURNAL;
-	}
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&j->rlock);
-	return rv;
+	return lookup_one(j, "SELECT gid, participants, decided_at, 0 FROM precommits WHERE gid = ? "
+	                     "AND gid NOT IN (SELECT gid FROM decisions)", gid, r);
 }
 
 /* Writes one batch in one transaction.  Returns 0 or fills why. */

@@ -234,3 +234,71 @@ xt_bank_check() {
 	xt_h check --outcomes "$1" --settle 15 >"$XT_TMP/check" 2>&1 ||
 	    { cat "$XT_TMP/check" >&2; xt_fail "the invariants do not hold"; }
 }
+
+# ---- the three-phase commit fixture: pa on bank_a and pb on bank_b ------
+# ---- (PostgreSQL), pc on bank_c (SQLite), a termination timeout of one ---
+# ---- second; one coordinator ---------------------------------------------
+
+# xt_3pc_up [two]: brings it up ("two": pa and pb only); sets PGPORT,
+# COORD_URL and C (bank_c's file).
+xt_3pc_up() {
+	{
+		printf '[postgres main]\n'
+		for x in a b; do
+			printf '[database bank_%s]\ntype = postgres\ncluster = main\nbank = yes\n' $x
+		done
+		[ "${1:-}" = two ] || printf '[database bank_c]\ntype = sqlite\nbank = yes\n'
+		for x in a b c; do
+			[ $x = c ] && [ "${1:-}" = two ] && continue
+			printf '[participant p%s]\ndatabase = bank_%s\nargs = --termination-timeout %s\n' \
+			    $x $x "${XT_TERM_MS:-1000}"
+		done
+		printf '[coordinator coord]\nid = c1\nargs = --call-timeout 2000 --recovery-interval 1\n'
+		printf '[workload]\ntype = bank\nclients = 1\naccounts = 100\n'
+	} >"$XT_TMP/3pc.ini"
+	xt_up "$XT_TMP/3pc.ini"
+	PGPORT=$PORT_main
+	COORD_URL=$URL_coord
+	C=${FILE_bank_c:-}
+}
+
+# xt_3pc_ledger XFER: "a b c", the ledger rows each database holds for it.
+xt_3pc_ledger() {
+	echo "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = $1")" \
+	    "$(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM ledger WHERE xfer = $1")" \
+	    "$(sqlite3 -batch "$C" "SELECT count(*) FROM ledger WHERE xfer = $1")"
+}
+
+# xt_3pc_prepared: "a b c", the branches each still holds prepared.
+xt_3pc_prepared() {
+	echo "$(xt_prepared "$PGPORT" bank_a)" "$(xt_prepared "$PGPORT" bank_b)" \
+	    "$(sqlite3 -batch "$C-xact-log" "SELECT count(*) FROM branches")"
+}
+
+# xt_3pc_xfer N [xactctl flags]: N moves 10 from pa to pb and pc (5 each);
+# the output goes to $XT_TMP/xN; returns (and sets XS to) xactctl's status.
+xt_3pc_xfer() {
+	n=$1; shift
+	"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 4000 exec "$@" \
+	    --on pa "UPDATE accounts SET balance = balance - 10 WHERE id = 1" \
+	    --on pa "INSERT INTO ledger (xfer, amount) VALUES ($n, 10)" \
+	    --on pb "UPDATE accounts SET balance = balance + 5 WHERE id = 1" \
+	    --on pb "INSERT INTO ledger (xfer, amount) VALUES ($n, 5)" \
+	    --on pc "UPDATE accounts SET balance = balance + 5 WHERE id = 1" \
+	    --on pc "INSERT INTO ledger (xfer, amount) VALUES ($n, 5)" >"$XT_TMP/x$n" 2>&1
+	XS=$?
+	return $XS
+}
+
+# The gid xactctl printed for transfer N.
+xt_gid_of() { sed -n 's/.*\(xact:c1:[0-9]*\).*/\1/p' "$XT_TMP/x$1" | head -n 1; }
+
+# xt_wait_until SECONDS CMD EXPECTED: polls CMD until it prints EXPECTED.
+xt_wait_until() {
+	i=0
+	while [ "$($2)" != "$3" ]; do
+		i=$((i + 1))
+		[ $i -gt $(($1 * 10)) ] && return 1
+		sleep 0.1
+	done
+}

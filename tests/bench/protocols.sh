@@ -10,32 +10,7 @@ TRANSFERS=${TRANSFERS:-2000}
 HOLD=${HOLD:-10}
 TERM_MS=${TERM_MS:-1000}
 
-cat >"$XT_TMP/bench.ini" <<INI
-[postgres main]
-[database bank_a]
-type = postgres
-cluster = main
-bank = yes
-[database bank_b]
-type = postgres
-cluster = main
-bank = yes
-[participant pa]
-database = bank_a
-args = --termination-timeout $TERM_MS
-[participant pb]
-database = bank_b
-args = --termination-timeout $TERM_MS
-[coordinator coord]
-id = c1
-args = --call-timeout 3000
-[workload]
-type = bank
-clients = 1
-accounts = 100
-INI
-xt_up "$XT_TMP/bench.ini"
-PGPORT=$PORT_main
+XT_TERM_MS=$TERM_MS xt_3pc_up two
 
 # latency PROTOCOL FIRST: "p50 p99" in ms of one run of TRANSFERS transfers.
 latency() {

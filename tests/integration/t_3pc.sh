@@ -14,6 +14,10 @@
 #     itself and is killed; pc finishes alone.  pa and pb come back and end
 #     the way pc did; so does the coordinator.
 # (4) A 3PC request to an agent without a termination log is voted NO.
+# (5) pc only reads: it votes READ-ONLY and is restarted (forgetting the
+#     branch) before pa's termination asks it; its termination log still
+#     says "read only", so pa and pb commit instead of taking the unknown
+#     branch for a rolled-back one.
 # (6) A leader's promise fences the coordinator: pb promises ballot 999 to
 #     a stand-in leader (rawsend) while the coordinator stalls after
 #     journaling the pre-commit; pb then refuses the coordinator's PRECOMMIT
@@ -23,81 +27,20 @@
 #     record and its vote, and is restarted at once: the transaction ends
 #     one way everywhere and nothing stays prepared.  (Were the PREPARE
 #     resent to the restarted agent, it would now vote with a record.)
-# (5) pc only reads: it votes READ-ONLY and is restarted (forgetting the
-#     branch) before pa's termination asks it; its termination log still
-#     says "read only", so pa and pb commit instead of taking the unknown
-#     branch for a rolled-back one.
 . tests/lib.sh
 xt_init
 
-cat >"$XT_TMP/3pc.ini" <<EOF
-[postgres main]
-[database bank_a]
-type = postgres
-cluster = main
-bank = yes
-[database bank_b]
-type = postgres
-cluster = main
-bank = yes
-[database bank_c]
-type = sqlite
-bank = yes
-[participant pa]
-database = bank_a
-args = --termination-timeout 1000
-[participant pb]
-database = bank_b
-args = --termination-timeout 1000
-[participant pc]
-database = bank_c
-args = --termination-timeout 1000
-[coordinator coord]
-id = c1
-args = --call-timeout 2000 --recovery-interval 1
-EOF
-xt_up "$XT_TMP/3pc.ini"
-PGPORT=$PORT_main
-COORD_URL=$URL_coord
-C=$FILE_bank_c
-
-ledger() { # XFER: "a b c" rows holding the transfer
-	echo "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = $1")" \
-	    "$(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM ledger WHERE xfer = $1")" \
-	    "$(sqlite3 -batch "$C" "SELECT count(*) FROM ledger WHERE xfer = $1")"
+xt_3pc_up
+ledger() { xt_3pc_ledger "$@"; }
+prepared() { xt_3pc_prepared; }
+terms() { # "a b c" termination-log records (other than READ-ONLY votes)
+	for p in pa pb pc; do
+		sqlite3 -batch "$XT_TMP/$p.termlog" "SELECT count(*) FROM terms WHERE state <> 'readonly'"
+	done | tr '\n' ' ' | sed 's/ $//'
 }
-prepared() { # "a b c" branches still prepared
-	echo "$(xt_prepared "$PGPORT" bank_a)" "$(xt_prepared "$PGPORT" bank_b)" \
-	    "$(sqlite3 -batch "$C-xact-log" "SELECT count(*) FROM branches")"
-}
-terms() { # "a b c" termination-log records
-	for p in pa pb pc; do sqlite3 -batch "$XT_TMP/$p.termlog" "SELECT count(*) FROM terms WHERE state <> 'readonly'"; done |
-	    tr '\n' ' ' | sed 's/ $//'
-}
-# xfer N [xactctl flags]: one transfer on the three databases; the output
-# goes to $XT_TMP/xN, the exit status to XS.
-xfer() {
-	n=$1; shift
-	"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 4000 exec "$@" \
-	    --on pa "UPDATE accounts SET balance = balance - 10 WHERE id = 1" \
-	    --on pa "INSERT INTO ledger (xfer, amount) VALUES ($n, 10)" \
-	    --on pb "UPDATE accounts SET balance = balance + 5 WHERE id = 1" \
-	    --on pb "INSERT INTO ledger (xfer, amount) VALUES ($n, 5)" \
-	    --on pc "UPDATE accounts SET balance = balance + 5 WHERE id = 1" \
-	    --on pc "INSERT INTO ledger (xfer, amount) VALUES ($n, 5)" >"$XT_TMP/x$n" 2>&1
-	XS=$?
-	return $XS
-}
-gid_of() { sed -n 's/.*\(xact:c1:[0-9]*\).*/\1/p' "$XT_TMP/x$1" | head -n 1; }
-# wait_until SECONDS CMD EXPECTED: polls CMD until it prints EXPECTED.
-wait_until() {
-	i=0
-	while [ "$($2)" != "$3" ]; do
-		i=$((i + 1))
-		[ $i -gt $(($1 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
+xfer() { xt_3pc_xfer "$@"; }
+gid_of() { xt_gid_of "$1"; }
+wait_until() { xt_wait_until "$@"; }
 now_ms() { date +%s%3N; }
 
 # A plain 3PC transfer commits everywhere, and leaves nothing behind.
@@ -146,26 +89,28 @@ xt_assert_grep "(1) reported committed" "commit" "$XT_TMP/show1"
 xt_assert_grep "(1) journaled as committed" "$gid1 .*commit" "$XT_TMP/dump1"
 
 # ---- (2) killed after the votes, before any pre-commit -----------------
-xt_stop coord
-XACT_FAILPOINTS="coord.before_precommit=crash" xt_start coord
-xfer 902 --protocol 3pc
-xt_wait_exit coord 10 || xt_fail "(2) the coordinator did not crash"
-gid2=$(gid_of 902)
-wait_until 10 prepared "0 0 0" || xt_fail "(2) still prepared: $(prepared)"
-xt_assert_eq "(2) rolled back everywhere" "0 0 0" "$(ledger 902)"
-xt_assert_grep "(2) pa's round aborted" "gid=$gid2 .*result=abort" "$XT_TMP/pa.log"
+# crash_before_precommits CASE XFER FAILPOINT: the coordinator dies at
+# FAILPOINT during transfer XFER, and the participants roll back by
+# themselves; sets GID.
+crash_before_precommits() {
+	xt_stop coord
+	XACT_FAILPOINTS="$3=crash" xt_start coord
+	xfer "$2" --protocol 3pc
+	xt_wait_exit coord 10 || xt_fail "($1) the coordinator did not crash"
+	GID=$(gid_of "$2")
+	wait_until 10 prepared "0 0 0" || xt_fail "($1) still prepared: $(prepared)"
+	xt_assert_eq "($1) rolled back everywhere" "0 0 0" "$(ledger "$2")"
+	xt_assert_grep "($1) pa's round aborted" "gid=$GID .*result=abort" "$XT_TMP/pa.log"
+}
+crash_before_precommits 2 902 coord.before_precommit
+gid2=$GID
 xt_start coord
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" recover show "$gid2" >"$XT_TMP/show2" 2>&1
 xt_assert_grep "(2) reported aborted" "abort" "$XT_TMP/show2"
 
 # (2b) the pre-commit is journaled, none was sent.
-xt_stop coord
-XACT_FAILPOINTS="coord.after_precommit=crash" xt_start coord
-xfer 903 --protocol 3pc
-xt_wait_exit coord 10 || xt_fail "(2b) the coordinator did not crash"
-gid3=$(gid_of 903)
-wait_until 10 prepared "0 0 0" || xt_fail "(2b) still prepared: $(prepared)"
-xt_assert_eq "(2b) rolled back everywhere" "0 0 0" "$(ledger 903)"
+crash_before_precommits 2b 903 coord.after_precommit
+gid3=$GID
 "$XT_BUILD/xactctl" journal dump "$JOURNAL" >"$XT_TMP/dump3" 2>&1
 xt_assert_grep "(2b) pre-commit journaled" "$gid3 .*precommit" "$XT_TMP/dump3"
 xt_start coord

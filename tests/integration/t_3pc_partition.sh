@@ -11,64 +11,15 @@
 . tests/lib.sh
 xt_init
 
-cat >"$XT_TMP/3pc.ini" <<EOF
-[postgres main]
-[database bank_a]
-type = postgres
-cluster = main
-bank = yes
-[database bank_b]
-type = postgres
-cluster = main
-bank = yes
-[database bank_c]
-type = sqlite
-bank = yes
-[participant pa]
-database = bank_a
-args = --termination-timeout 1000
-[participant pb]
-database = bank_b
-args = --termination-timeout 1000
-[participant pc]
-database = bank_c
-args = --termination-timeout 1000
-[coordinator coord]
-id = c1
-args = --call-timeout 2000 --recovery-interval 1
-EOF
-xt_up "$XT_TMP/3pc.ini"
-PGPORT=$PORT_main
-C=$FILE_bank_c
-
-ledger() {
-	echo "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 950")" \
-	    "$(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM ledger WHERE xfer = 950")" \
-	    "$(sqlite3 -batch "$C" "SELECT count(*) FROM ledger WHERE xfer = 950")"
-}
-prepared() {
-	echo "$(xt_prepared "$PGPORT" bank_a)" "$(xt_prepared "$PGPORT" bank_b)" \
-	    "$(sqlite3 -batch "$C-xact-log" "SELECT count(*) FROM branches")"
-}
-wait_until() { # SECONDS CMD EXPECTED
-	i=0
-	while [ "$($2)" != "$3" ]; do
-		i=$((i + 1))
-		[ $i -gt $(($1 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
+xt_3pc_up
+ledger() { xt_3pc_ledger 950; }
+prepared() { xt_3pc_prepared; }
+wait_until() { xt_wait_until "$@"; }
 
 # The coordinator stalls after sending PRECOMMIT to pa alone, and dies.
 xt_stop coord
 XACT_FAILPOINTS="coord.after_precommit_sent=delay:4000" xt_start coord
-"$XT_BUILD/xactctl" --coordinator "$URL_coord" --timeout 3000 exec --protocol 3pc \
-    --on pa "UPDATE accounts SET balance = balance - 10 WHERE id = 2" \
-    --on pa "INSERT INTO ledger (xfer, amount) VALUES (950, 10)" \
-    --on pb "UPDATE accounts SET balance = balance + 5 WHERE id = 2" \
-    --on pb "INSERT INTO ledger (xfer, amount) VALUES (950, 5)" \
-    --on pc "UPDATE accounts SET balance = balance + 5 WHERE id = 2" \
-    --on pc "INSERT INTO ledger (xfer, amount) VALUES (950, 5)" >"$XT_TMP/x950" 2>&1 &
+xt_3pc_xfer 950 --protocol 3pc &
 xpid=$!
 xt_wait_log "$XT_TMP/coord.log" "failpoint fired name=coord.after_precommit_sent" 10
 # pb and pc go silent before their termination timeout runs out.
@@ -77,7 +28,7 @@ xt_h pause pc
 sleep 0.3
 xt_h kill coord
 wait $xpid
-gid=$(sed -n 's/.*\(xact:c1:[0-9]*\).*/\1/p' "$XT_TMP/x950" | head -n 1)
+gid=$(xt_gid_of 950)
 [ -n "$gid" ] || { cat "$XT_TMP/x950" >&2; xt_fail "no gid in xactctl's output"; }
 
 # pa's side: alone and pre-committed, it commits.
