@@ -35,13 +35,14 @@ PART_OBJ = $(B)/participant/agent.o \
            $(B)/participant/result.o $(B)/participant/termlog.o \
            $(B)/gen/sqlite_schema.o
 HARNESS_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard tests/harness/*.c))
-BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl $(B)/xact-harness
+BINS     = $(B)/xact-coordinator $(B)/xact-participant $(B)/xactctl $(B)/xact-harness \
+           $(B)/xact-bench
 UNIT     = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 TESTBINS = $(B)/tests/rawsend $(B)/tests/abandon
 MANS     = $(wildcard docs/*.1 docs/*.8)
 
 .PHONY: all test unit integration chaos-test chaos demo deps check-deps install uninstall clean \
-        bench-protocols
+        bench bench-protocols
 .SECONDARY:
 all: $(BINS) $(B)/libxact.a
 
@@ -95,6 +96,8 @@ $(B)/xact-participant: $(B)/participant/main.o $(PART_OBJ) $(B)/libxact.a
 $(B)/xactctl: $(B)/coordinator/xactctl.o $(B)/coordinator/journal.o \
     $(B)/gen/journal_schema.o $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/xact-bench: $(B)/coordinator/bench.o $(B)/libxact.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 $(B)/xact-harness: $(HARNESS_OBJ) $(B)/coordinator/journal.o $(B)/gen/journal_schema.o \
     $(B)/libxact.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -121,6 +124,11 @@ chaos-test: all
 chaos: all
 	$(B)/xact-harness chaos tests/scenarios/chaos.ini --runs 500 --seed $(CHAOS_SEED)
 	$(B)/xact-harness chaos tests/scenarios/chaos3pc.ini --runs 200 --seed $(CHAOS_SEED)
+
+# xact against hand-rolled 2PC and a single-database transaction at 1, 8,
+# 32 and 64 clients; the table goes to docs/performance.md (not a test).
+bench: all
+	@XT_BUILD=$(B) bash tests/bench/sweep.sh
 
 # 2PC against 3PC: latency and blocking after a coordinator crash (not a test).
 bench-protocols: all

@@ -1409,6 +1409,8 @@ handle_status(struct coord *c, struct sctx *s)
 {
 	Xact__Reply rep = XACT__REPLY__INIT;
 	Xact__StatusRep st = XACT__STATUS_REP__INIT;
+	Xact__JournalStats jst = XACT__JOURNAL_STATS__INIT;
+	struct journal_stats js;
 	Xact__ParticipantInfo *pi = calloc((size_t)c->nparts + 1, sizeof(*pi));
 	Xact__ParticipantInfo **pp = calloc((size_t)c->nparts + 1, sizeof(*pp));
 	Xact__TxnInfo *ti = calloc((size_t)c->ntxns + 1, sizeof(*ti));
@@ -1444,6 +1446,12 @@ handle_status(struct coord *c, struct sctx *s)
 			nt++;
 		}
 	}
+	journal_get_stats(c->j, &js);
+	jst.batches = js.batches;
+	jst.decisions = js.decisions;
+	jst.max_batch = js.max_batch;
+	jst.busy_ms = js.busy_ms;
+	st.journal = &jst;
 	st.coordinator_id = (char *)c->cfg->id;
 	st.n_participants = (size_t)c->nparts;
 	st.participants = pp;

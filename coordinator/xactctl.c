@@ -314,13 +314,31 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 			}
 			printf("]}");
 		}
-		printf("]}\n");
+		printf("]");
+		if (st->journal != NULL) {
+			printf(",\"journal\":{\"batches\":%llu,\"decisions\":%llu,\"max_batch\":%llu,"
+			       "\"busy_ms\":%llu}", (unsigned long long)st->journal->batches,
+			    (unsigned long long)st->journal->decisions,
+			    (unsigned long long)st->journal->max_batch,
+			    (unsigned long long)st->journal->busy_ms);
+		}
+		printf("}\n");
 	} else {
 		printf("coordinator %s at %s\n\nPARTICIPANT       REACHABLE  URL\n",
 		    st->coordinator_id, url);
 		for (size_t i = 0; i < st->n_participants; i++) {
 			printf("%-17s %-10s %s\n", st->participants[i]->name,
 			    st->participants[i]->reachable ? "yes" : "no", st->participants[i]->url);
+		}
+		if (st->journal != NULL) {
+			printf("\njournal: %llu decision(s) in %llu write(s) (fsyncs), %.1f per write, "
+			       "at most %llu; %llu ms writing\n",
+			    (unsigned long long)st->journal->decisions,
+			    (unsigned long long)st->journal->batches,
+			    st->journal->batches ? (double)st->journal->decisions /
+			                               (double)st->journal->batches : 0.0,
+			    (unsigned long long)st->journal->max_batch,
+			    (unsigned long long)st->journal->busy_ms);
 		}
 		printf("\n%zu transaction(s) in flight\n", st->n_txns);
 		if (st->n_txns > 0) {

@@ -196,6 +196,78 @@ command(PGconn *conn, const char *sql, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * libpq pipeline mode: n statements sent at once, one round trip.  Only
+ * statement pidx takes parameters.  A Sync follows statement i when
+ * sync_after[i] (and always the last): each such segment succeeds or fails
+ * on its own, so that DISCARD ALL, which refuses a transaction block, may
+ * have one.  st[i] and tuples[i] receive each statement's status and rows
+ * affected, err the first failure.  Returns BRES_OK when every statement
+ * succeeded, BRES_TRANSIENT when the connection failed, else BRES_FAILED
+ * (BRES_NOT_FOUND for a prepared gid that does not exist, as command()).
+ */
+static enum branch_result
+pipeline(PGconn *conn, int n, const char *const *sql, const int *sync_after, int pidx,
+    int nparams, const char *const *params, ExecStatusType *st, long *tuples, char *err,
+    size_t errlen)
+{
+	enum branch_result r = BRES_OK;
+	int sent = 0;
+
+	for (int i = 0; i < n; i++) {
+		st[i] = PGRES_FATAL_ERROR;
+		tuples[i] = 0;
+	}
+	if (PQenterPipelineMode(conn) != 1) {
+		pg_error(conn, NULL, err, errlen);
+		return BRES_TRANSIENT;
+	}
+	for (int i = 0; i < n; i++) {
+		int sync = sync_after[i] || i == n - 1;
+
+		if (PQsendQueryParams(conn, sql[i], i == pidx ? nparams : 0, NULL,
+		        i == pidx ? params : NULL, NULL, NULL, 0) != 1 ||
+		    (sync && PQpipelineSync(conn) != 1)) {
+			pg_error(conn, NULL, err, errlen);
+			r = BRES_TRANSIENT;
+			break;
+		}
+		sent++;
+	}
+	for (int i = 0; i < sent; i++) {
+		PGresult *res = PQgetResult(conn);
+
+		if (res == NULL) {
+			if (r == BRES_OK) {
+				pg_error(conn, NULL, err, errlen);
+				r = BRES_TRANSIENT;
+			}
+			break; /* the connection is gone */
+		}
+		st[i] = PQresultStatus(res);
+		tuples[i] = strtol(PQcmdTuples(res), NULL, 10);
+		if (st[i] != PGRES_COMMAND_OK && st[i] != PGRES_TUPLES_OK && r == BRES_OK) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			pg_error(conn, res, err, errlen);
+			r = conn_broken(conn) || (state != NULL && (strncmp(state, "57", 2) == 0 ||
+			                                               strncmp(state, "08", 2) == 0))
+			    ? BRES_TRANSIENT
+			    : state != NULL && strcmp(state, "42704") == 0 ? BRES_NOT_FOUND : BRES_FAILED;
+		}
+		PQclear(res);
+		PQclear(PQgetResult(conn)); /* the NULL that ends each statement */
+		if (sync_after[i] || i == n - 1) {
+			PQclear(PQgetResult(conn)); /* its Sync */
+		}
+	}
+	if (PQexitPipelineMode(conn) != 1 && r == BRES_OK) {
+		pg_error(conn, NULL, err, errlen);
+		r = BRES_TRANSIENT;
+	}
+	return r;
+}
+
 /* The marker table is there: no DDL (nor the privilege for it) needed. */
 static int
 markers_exist(PGconn *conn)
@@ -400,53 +472,58 @@ out:
 	return r;
 }
 
+/*
+ * One round trip: the marker row (a branch that wrote gets one; an INSERT
+ * of no row takes no transaction id, so none means read only: PostgreSQL
+ * has no read-only vote), PREPARE TRANSACTION, and, in a segment of its
+ * own, the DISCARD ALL that cleans the connection for the next branch.
+ */
 static enum branch_result
 pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 {
 	struct pg *pg = be;
 	PGconn *conn = vconn;
-	PGresult *res;
 	enum branch_result r;
-	char sql[256];
+	char prep[256], commit[256], ignore[256];
 	const char *params[1] = {gid};
-	int read_only;
+	const char *sql[3] = {
+		"INSERT INTO xact.markers (gid, committed_at) SELECT $1, clock_timestamp() "
+		"WHERE pg_current_xact_id_if_assigned() IS NOT NULL",
+		prep,
+		"DISCARD ALL",
+	};
+	static const int sync_after[3] = {0, 1, 1};
+	ExecStatusType st[3];
+	long tuples[3];
+	int clean;
 
-	/* PostgreSQL has no read-only vote: a branch that never got a
-	 * transaction id wrote nothing.  A branch that wrote gets its marker
-	 * row in the same round trip (an INSERT of no row takes no id). */
-	res = PQexecParams(conn, "INSERT INTO xact.markers (gid, committed_at) "
-	                         "SELECT $1, clock_timestamp() "
-	                         "WHERE pg_current_xact_id_if_assigned() IS NOT NULL",
-	    1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		pg_error(conn, res, err, errlen);
-		PQclear(res);
-		command(conn, "ROLLBACK", sql, sizeof(sql));
-		pool_put(pg, conn, 1);
-		return BRES_FAILED; /* nothing prepared yet */
-	}
-	read_only = strcmp(PQcmdTuples(res), "0") == 0;
-	PQclear(res);
-	if (read_only) {
-		r = command(conn, "COMMIT", err, errlen);
-		pool_put(pg, conn, 1);
-		return r == BRES_OK ? BRES_READ_ONLY : BRES_FAILED;
-	}
 	if (XACT_FAILPOINT("pg.before_prepare") != 0) {
 		snprintf(err, errlen, "injected failure (pg.before_prepare)");
-		command(conn, "ROLLBACK", sql, sizeof(sql));
+		command(conn, "ROLLBACK", ignore, sizeof(ignore));
 		pool_put(pg, conn, 1);
 		return BRES_FAILED;
 	}
-	snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", gid);
-	r = command(conn, sql, err, errlen);
-	if (r == BRES_FAILED || r == BRES_NOT_FOUND) {
-		char ignore[64];
-
-		command(conn, "ROLLBACK", ignore, sizeof(ignore));
-		r = BRES_FAILED;
+	snprintf(prep, sizeof(prep), "PREPARE TRANSACTION '%s'", gid);
+	r = pipeline(conn, 3, sql, sync_after, 0, 1, params, st, tuples, err, errlen);
+	clean = st[2] == PGRES_COMMAND_OK;
+	if (st[0] == PGRES_COMMAND_OK && st[1] == PGRES_COMMAND_OK) {
+		r = BRES_OK; /* prepared (a failed DISCARD only costs the connection) */
+		if (tuples[0] == 0) {
+			/* Read only: nothing to keep; the empty prepared
+			 * transaction is committed at once. */
+			snprintf(commit, sizeof(commit), "COMMIT PREPARED '%s'", gid);
+			r = command(conn, commit, err, errlen) == BRES_OK ? BRES_READ_ONLY : BRES_FAILED;
+			pool_put(pg, conn, !clean);
+			return r;
+		}
+	} else {
+		if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+			command(conn, "ROLLBACK", ignore, sizeof(ignore));
+		}
+		clean = 0;
+		r = r == BRES_TRANSIENT ? BRES_TRANSIENT : BRES_FAILED;
 	}
-	pool_put(pg, conn, 1);
+	pool_put(pg, conn, !clean);
 	/* Crash here: prepared in PostgreSQL, vote not sent.  At restart the
 	 * agent re-attaches the branch; the coordinator, which saw no vote,
 	 * aborts it. */

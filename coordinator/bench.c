@@ -1,0 +1,564 @@
+/*
+ * bench.c - xact-bench: bank transfers between two PostgreSQL databases,
+ * through a running coordinator, and in the same invocation the baselines
+ * on the same databases: (a) a single-database transaction, (b) two-phase
+ * commit driven by hand through libpq with no coordinator and no log.
+ * Prints throughput, latency percentiles, aborts, the journal's fsyncs and
+ * decisions per fsync, and xact's ratio to each baseline; --json for
+ * machines.  A benchmark, not a test: it judges nothing.
+ *
+ * It owns one table, xact_bench (id, balance), in each database: created,
+ * or emptied and filled again, at the start of every invocation.
+ */
+#include "xact.h"
+#include "wire.h"
+
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_CLIENTS 512
+
+enum mode { M_XACT, M_SINGLE, M_HAND2PC, M_COUNT };
+static const char *const mode_names[] = {"xact", "single-db", "hand-2pc"};
+
+struct opts {
+	const char *coordinator;
+	const char *conninfo[2];
+	const char *part[2];
+	int clients;
+	double duration;
+	int accounts;
+	int baselines;
+	int json;
+	const char *only;
+};
+
+struct result {
+	long committed, aborted;
+	double seconds;
+	double p50, p95, p99; /* ms */
+	uint64_t fsyncs, decisions;
+	int have_journal;
+};
+
+struct client {
+	const struct opts *o;
+	enum mode mode;
+	int id;
+	uint64_t rng;
+	double *lat; /* ms */
+	size_t nlat, cap;
+	long committed, aborted;
+	char err[256];
+	pthread_t thread;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static unsigned
+rnd(struct client *c, unsigned n)
+{
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return (unsigned)(c->rng % n);
+}
+
+static void
+record(struct client *c, double ms)
+{
+	if (c->nlat == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 4096;
+		double *more = realloc(c->lat, cap * sizeof(*more));
+
+		if (more == NULL) {
+			return;
+		}
+		c->lat = more;
+		c->cap = cap;
+	}
+	c->lat[c->nlat++] = ms;
+}
+
+/* One statement through libpq: 0, or -1 with the error in c->err. */
+static int
+pg(struct client *c, PGconn *conn, const char *sql, const char *param)
+{
+	const char *params[1] = {param};
+	PGresult *r = PQexecParams(conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	if (!ok) {
+		snprintf(c->err, sizeof(c->err), "%s", PQerrorMessage(conn));
+	}
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* One transfer of 1 from account `from` on database 0 to `to` on 1. */
+static int
+xfer_xact(struct client *c, xact_client *xc, const char *from, const char *to)
+{
+	const char *p1[1] = {from}, *p2[1] = {to};
+	xact_outcome out = XACT_OUTCOME_UNKNOWN;
+	xact_txn *t;
+	int rv;
+
+	if ((rv = xact_begin(xc, XACT_PROTOCOL_2PC, &t)) != XACT_OK) {
+		snprintf(c->err, sizeof(c->err), "begin: %s", xact_strerror(rv));
+		return -1;
+	}
+	if ((rv = xact_exec(t, c->o->part[0],
+	         "UPDATE xact_bench SET balance = balance - 1 WHERE id = $1", 1, p1, NULL)) ==
+	        XACT_OK &&
+	    (rv = xact_exec(t, c->o->part[1],
+	         "UPDATE xact_bench SET balance = balance + 1 WHERE id = $1", 1, p2, NULL)) ==
+	        XACT_OK) {
+		rv = xact_commit(t, &out, NULL);
+	}
+	if (rv != XACT_OK || out != XACT_OUTCOME_COMMITTED) {
+		snprintf(c->err, sizeof(c->err), "%s", xact_txn_error(t)[0] ? xact_txn_error(t)
+		                                                            : xact_strerror(rv));
+		if (rv != XACT_OK && rv != XACT_ESQL) {
+			xact_rollback(t);
+		}
+		xact_txn_free(t);
+		return -1;
+	}
+	xact_txn_free(t);
+	return 0;
+}
+
+static int
+xfer_single(struct client *c, PGconn *a, const char *from, const char *to)
+{
+	if (pg(c, a, "BEGIN", NULL) != 0 ||
+	    pg(c, a, "UPDATE xact_bench SET balance = balance - 1 WHERE id = $1", from) != 0 ||
+	    pg(c, a, "UPDATE xact_bench SET balance = balance + 1 WHERE id = $1", to) != 0 ||
+	    pg(c, a, "COMMIT", NULL) != 0) {
+		pg(c, a, "ROLLBACK", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* BEGIN, UPDATE, PREPARE on each, then COMMIT PREPARED on each. */
+static int
+xfer_hand(struct client *c, PGconn *db[2], const char *from, const char *to, long n)
+{
+	char prep[96], done[96];
+	const char *ids[2] = {from, to};
+	static const char *const upd[2] = {
+		"UPDATE xact_bench SET balance = balance - 1 WHERE id = $1",
+		"UPDATE xact_bench SET balance = balance + 1 WHERE id = $1",
+	};
+	int prepared = 0;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(prep, sizeof(prep), "PREPARE TRANSACTION 'xact-bench-%d-%ld-%d'", c->id, n, i);
+		if (pg(c, db[i], "BEGIN", NULL) != 0 || pg(c, db[i], upd[i], ids[i]) != 0 ||
+		    pg(c, db[i], prep, NULL) != 0) {
+			pg(c, db[i], "ROLLBACK", NULL);
+			for (int k = 0; k < prepared; k++) {
+				snprintf(done, sizeof(done), "ROLLBACK PREPARED 'xact-bench-%d-%ld-%d'",
+				    c->id, n, k);
+				pg(c, db[k], done, NULL);
+			}
+			return -1;
+		}
+		prepared++;
+	}
+	for (int i = 0; i < 2; i++) {
+		snprintf(done, sizeof(done), "COMMIT PREPARED 'xact-bench-%d-%ld-%d'", c->id, n, i);
+		if (pg(c, db[i], done, NULL) != 0) {
+			return -1; /* stays prepared: the bench reports the error */
+		}
+	}
+	return 0;
+}
+
+static void *
+client_main(void *arg)
+{
+	struct client *c = arg;
+	const struct opts *o = c->o;
+	xact_client *xc = NULL;
+	PGconn *db[2] = {NULL, NULL};
+	double end;
+	long n = 0;
+	int rv;
+
+	if (c->mode == M_XACT) {
+		if ((rv = xact_open(&xc, o->coordinator, 30000)) != XACT_OK) {
+			snprintf(c->err, sizeof(c->err), "coordinator: %s", xact_strerror(rv));
+			return NULL;
+		}
+	} else {
+		for (int i = 0; i < (c->mode == M_SINGLE ? 1 : 2); i++) {
+			db[i] = PQconnectdb(o->conninfo[i]);
+			if (PQstatus(db[i]) != CONNECTION_OK) {
+				snprintf(c->err, sizeof(c->err), "%s", PQerrorMessage(db[i]));
+				goto out;
+			}
+		}
+	}
+	end = now_s() + o->duration;
+	while (now_s() < end) {
+		char from[16], to[16];
+		double t0 = now_s();
+
+		snprintf(from, sizeof(from), "%u", 1 + rnd(c, (unsigned)o->accounts));
+		snprintf(to, sizeof(to), "%u", 1 + rnd(c, (unsigned)o->accounts));
+		rv = c->mode == M_XACT     ? xfer_xact(c, xc, from, to)
+		    : c->mode == M_SINGLE ? xfer_single(c, db[0], from, to)
+		                          : xfer_hand(c, db, from, to, n);
+		n++;
+		if (rv == 0) {
+			c->committed++;
+			record(c, (now_s() - t0) * 1000.0);
+		} else {
+			c->aborted++;
+		}
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (db[i] != NULL) {
+			PQfinish(db[i]);
+		}
+	}
+	if (xc != NULL) {
+		xact_close(xc);
+	}
+	return NULL;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+pct(const double *v, size_t n, double p)
+{
+	if (n == 0) {
+		return 0;
+	}
+	size_t i = (size_t)ceil(p / 100.0 * (double)n);
+
+	return v[i == 0 ? 0 : i - 1];
+}
+
+/* The coordinator's journal statistics: 0, or -1. */
+static int
+journal_stats(const char *url, uint64_t *fsyncs, uint64_t *decisions)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__StatusReq sr = XACT__STATUS_REQ__INIT;
+	Xact__Reply *rep;
+	nng_socket s;
+	int rv = -1;
+
+	if (nng_req0_open(&s) != 0) {
+		return -1;
+	}
+	if (nng_dial(s, url, NULL, 0) == 0) {
+		req.body_case = XACT__REQUEST__BODY_STATUS;
+		req.status = &sr;
+		if (wire_call(s, &req, &rep, 5000) == XACT_OK) {
+			if (rep->body_case == XACT__REPLY__BODY_STATUS && rep->status->journal != NULL) {
+				*fsyncs = rep->status->journal->batches;
+				*decisions = rep->status->journal->decisions;
+				rv = 0;
+			}
+			xact__reply__free_unpacked(rep, NULL);
+		}
+	}
+	nng_close(s);
+	return rv;
+}
+
+static int
+run(const struct opts *o, enum mode mode, struct result *r)
+{
+	static struct client cl[MAX_CLIENTS];
+	uint64_t f0 = 0, d0 = 0, f1 = 0, d1 = 0;
+	double *all, t0;
+	size_t n = 0;
+	const char *err = NULL;
+
+	memset(r, 0, sizeof(*r));
+	memset(cl, 0, sizeof(cl));
+	r->have_journal = mode == M_XACT && journal_stats(o->coordinator, &f0, &d0) == 0;
+	t0 = now_s();
+	for (int i = 0; i < o->clients; i++) {
+		cl[i].o = o;
+		cl[i].mode = mode;
+		cl[i].id = i;
+		cl[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1) + (uint64_t)mode;
+		pthread_create(&cl[i].thread, NULL, client_main, &cl[i]);
+	}
+	for (int i = 0; i < o->clients; i++) {
+		pthread_join(cl[i].thread, NULL);
+		r->committed += cl[i].committed;
+		r->aborted += cl[i].aborted;
+		n += cl[i].nlat;
+		if (cl[i].committed == 0 && cl[i].err[0] != '\0') {
+			err = cl[i].err;
+		}
+	}
+	r->seconds = now_s() - t0;
+	if (r->have_journal && journal_stats(o->coordinator, &f1, &d1) == 0) {
+		r->fsyncs = f1 - f0;
+		r->decisions = d1 - d0;
+	}
+	if ((all = malloc((n ? n : 1) * sizeof(*all))) == NULL) {
+		return -1;
+	}
+	n = 0;
+	for (int i = 0; i < o->clients; i++) {
+		memcpy(all + n, cl[i].lat, cl[i].nlat * sizeof(*all));
+		n += cl[i].nlat;
+		free(cl[i].lat);
+	}
+	qsort(all, n, sizeof(*all), cmp_double);
+	r->p50 = pct(all, n, 50);
+	r->p95 = pct(all, n, 95);
+	r->p99 = pct(all, n, 99);
+	free(all);
+	if (r->committed == 0) {
+		fprintf(stderr, "xact-bench: %s: nothing committed%s%s\n", mode_names[mode],
+		    err ? ": " : "", err ? err : "");
+		return -1;
+	}
+	if (err != NULL) {
+		fprintf(stderr, "xact-bench: %s: a client failed: %s\n", mode_names[mode], err);
+	}
+	return 0;
+}
+
+/* Creates (or empties and fills) xact_bench in both databases. */
+static int
+setup(const struct opts *o)
+{
+	for (int i = 0; i < 2; i++) {
+		PGconn *c = PQconnectdb(o->conninfo[i]);
+		char sql[256];
+		PGresult *r;
+		int ok;
+
+		if (PQstatus(c) != CONNECTION_OK) {
+			fprintf(stderr, "xact-bench: database %d: %s", i + 1, PQerrorMessage(c));
+			PQfinish(c);
+			return -1;
+		}
+		snprintf(sql, sizeof(sql),
+		    "CREATE TABLE IF NOT EXISTS xact_bench (id int PRIMARY KEY, balance bigint NOT NULL);"
+		    "TRUNCATE xact_bench; INSERT INTO xact_bench SELECT g, 1000000 FROM "
+		    "generate_series(1, %d) g", o->accounts);
+		r = PQexec(c, sql);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (ok) {
+			PQclear(r);
+			r = PQexec(c, "VACUUM ANALYZE xact_bench");
+			ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		}
+		if (!ok) {
+			fprintf(stderr, "xact-bench: database %d: %s", i + 1, PQerrorMessage(c));
+		}
+		PQclear(r);
+		PQfinish(c);
+		if (!ok) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: xact-bench --conninfo-a CONNINFO --conninfo-b CONNINFO [--coordinator URL]\n"
+	    "                  [--participants A,B] [--clients N] [--duration SECONDS]\n"
+	    "                  [--accounts N] [--no-baselines] [--only xact|single-db|hand-2pc]\n"
+	    "                  [--json]\n"
+	    "\n"
+	    "Bank transfers of 1 between two PostgreSQL databases for DURATION seconds with\n"
+	    "N clients: through the coordinator (participants A and B must be the agents of\n"
+	    "databases a and b), then, on the same databases, (a) a single-database\n"
+	    "transaction on a and (b) two-phase commit by hand through libpq (BEGIN, UPDATE,\n"
+	    "PREPARE TRANSACTION on each, then COMMIT PREPARED on each; no log).  Prints\n"
+	    "throughput, latency percentiles, aborts, the journal's fsyncs and decisions per\n"
+	    "fsync, and xact's ratio to each baseline.  Creates, or empties and refills, a\n"
+	    "table xact_bench in both databases.\n"
+	    "\n"
+	    "  --coordinator URL    default $XACT_COORDINATOR, else tcp://127.0.0.1:7400\n"
+	    "  --participants A,B   the agents of databases a and b (pa,pb)\n"
+	    "  --clients N          concurrent clients, 1 to %d (8)\n"
+	    "  --duration SECONDS   of each run (8)\n"
+	    "  --accounts N         rows of xact_bench (100000)\n"
+	    "  --no-baselines       run through the coordinator only\n"
+	    "  --only MODE          run one of xact, single-db, hand-2pc\n"
+	    "  --json               one JSON object instead of the table\n"
+	    "\n"
+	    "Exit status: 0 measured, 1 a run committed nothing, 2 usage error.\n", MAX_CLIENTS);
+}
+
+static double
+ratio(double a, double b)
+{
+	return b > 0 ? a / b : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"coordinator", required_argument, NULL, 'c'},
+		{"conninfo-a", required_argument, NULL, 'a'},
+		{"conninfo-b", required_argument, NULL, 'b'},
+		{"participants", required_argument, NULL, 'p'},
+		{"clients", required_argument, NULL, 'n'},
+		{"duration", required_argument, NULL, 'd'},
+		{"accounts", required_argument, NULL, 'A'},
+		{"no-baselines", no_argument, NULL, 'N'},
+		{"only", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct opts o = {NULL, {NULL, NULL}, {"pa", "pb"}, 8, 8.0, 100000, 1, 0, NULL};
+	struct result r[M_COUNT];
+	int done[M_COUNT] = {0}, opt, failed = 0;
+	char parts[128], *comma;
+
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'c': o.coordinator = optarg; break;
+		case 'a': o.conninfo[0] = optarg; break;
+		case 'b': o.conninfo[1] = optarg; break;
+		case 'p':
+			snprintf(parts, sizeof(parts), "%s", optarg);
+			if ((comma = strchr(parts, ',')) == NULL) {
+				fprintf(stderr, "xact-bench: --participants wants A,B\n");
+				return 2;
+			}
+			*comma = '\0';
+			o.part[0] = parts;
+			o.part[1] = comma + 1;
+			break;
+		case 'n': o.clients = atoi(optarg); break;
+		case 'd': o.duration = atof(optarg); break;
+		case 'A': o.accounts = atoi(optarg); break;
+		case 'N': o.baselines = 0; break;
+		case 'o': o.only = optarg; break;
+		case 'j': o.json = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (o.conninfo[0] == NULL || o.conninfo[1] == NULL || optind != argc ||
+	    o.clients < 1 || o.clients > MAX_CLIENTS || o.duration <= 0 || o.accounts < 2 ||
+	    (o.only != NULL && strcmp(o.only, "xact") != 0 && strcmp(o.only, "single-db") != 0 &&
+	        strcmp(o.only, "hand-2pc") != 0)) {
+		usage(stderr);
+		return 2;
+	}
+	if (o.coordinator == NULL) {
+		o.coordinator = getenv("XACT_COORDINATOR") ? getenv("XACT_COORDINATOR")
+		                                           : "tcp://127.0.0.1:7400";
+	}
+	if (setup(&o) != 0) {
+		return 1;
+	}
+	for (int m = 0; m < M_COUNT; m++) {
+		if ((o.only != NULL && strcmp(o.only, mode_names[m]) != 0) ||
+		    (o.only == NULL && !o.baselines && m != M_XACT)) {
+			continue;
+		}
+		done[m] = 1;
+		failed |= run(&o, (enum mode)m, &r[m]) != 0;
+	}
+	if (o.json) {
+		int first = 1;
+
+		printf("{\"clients\":%d,\"duration\":%.1f,\"accounts\":%d,\"runs\":{", o.clients,
+		    o.duration, o.accounts);
+		for (int m = 0; m < M_COUNT; m++) {
+			if (!done[m]) {
+				continue;
+			}
+			printf("%s\"%s\":{\"tps\":%.1f,\"committed\":%ld,\"aborted\":%ld,\"p50_ms\":%.3f,"
+			       "\"p95_ms\":%.3f,\"p99_ms\":%.3f", first ? "" : ",", mode_names[m],
+			    r[m].committed / r[m].seconds, r[m].committed, r[m].aborted, r[m].p50,
+			    r[m].p95, r[m].p99);
+			if (r[m].have_journal) {
+				printf(",\"fsyncs\":%llu,\"decisions\":%llu,\"decisions_per_fsync\":%.2f",
+				    (unsigned long long)r[m].fsyncs, (unsigned long long)r[m].decisions,
+				    ratio((double)r[m].decisions, (double)r[m].fsyncs));
+			}
+			printf("}");
+			first = 0;
+		}
+		printf("}");
+		if (done[M_XACT] && done[M_HAND2PC]) {
+			printf(",\"xact_vs_hand_2pc\":{\"tps\":%.3f,\"p50\":%.3f,\"p99\":%.3f}",
+			    ratio(r[0].committed / r[0].seconds, r[2].committed / r[2].seconds),
+			    ratio(r[0].p50, r[2].p50), ratio(r[0].p99, r[2].p99));
+		}
+		if (done[M_XACT] && done[M_SINGLE]) {
+			printf(",\"xact_vs_single_db\":{\"tps\":%.3f,\"p50\":%.3f,\"p99\":%.3f}",
+			    ratio(r[0].committed / r[0].seconds, r[1].committed / r[1].seconds),
+			    ratio(r[0].p50, r[1].p50), ratio(r[0].p99, r[1].p99));
+		}
+		printf("}\n");
+		return failed;
+	}
+	printf("xact-bench: %d client(s), %.1f s per run, %d accounts, transfers of 1 between two "
+	       "databases\n", o.clients, o.duration, o.accounts);
+	printf("%-10s %10s %9s %9s %9s %8s %8s %10s\n", "run", "tx/s", "p50 ms", "p95 ms",
+	    "p99 ms", "aborted", "fsyncs", "dec/fsync");
+	for (int m = 0; m < M_COUNT; m++) {
+		if (!done[m]) {
+			continue;
+		}
+		printf("%-10s %10.1f %9.2f %9.2f %9.2f %8ld", mode_names[m],
+		    r[m].committed / r[m].seconds, r[m].p50, r[m].p95, r[m].p99, r[m].aborted);
+		if (r[m].have_journal) {
+			printf(" %8llu %10.2f\n", (unsigned long long)r[m].fsyncs,
+			    ratio((double)r[m].decisions, (double)r[m].fsyncs));
+		} else {
+			printf(" %8s %10s\n", "-", "-");
+		}
+	}
+	if (done[M_XACT] && done[M_HAND2PC]) {
+		printf("xact / hand-2pc: throughput %.2f, p50 %.2f, p99 %.2f\n",
+		    ratio(r[0].committed / r[0].seconds, r[2].committed / r[2].seconds),
+		    ratio(r[0].p50, r[2].p50), ratio(r[0].p99, r[2].p99));
+	}
+	if (done[M_XACT] && done[M_SINGLE]) {
+		printf("xact / single-db: throughput %.2f, p50 %.2f, p99 %.2f\n",
+		    ratio(r[0].committed / r[0].seconds, r[1].committed / r[1].seconds),
+		    ratio(r[0].p50, r[1].p50), ratio(r[0].p99, r[1].p99));
+	}
+	return failed;
+}
