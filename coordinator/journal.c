@@ -32,6 +32,10 @@
 /* sql/journal.sql, turned into a C string by the Makefile. */
 extern const char journal_schema_sql[];
 
+/* How long a record nobody waits on may wait for a decision to share its
+ * write (group commit). */
+#define LAZY_MS 100
+
 enum item_kind {
 	ITEM_COMMIT, ITEM_COMPLETE, ITEM_HEURISTIC, ITEM_FORGET, ITEM_PRECOMMIT, ITEM_UNPRECOMMIT
 };
@@ -54,6 +58,7 @@ struct journal {
 	pthread_cond_t cv;
 	struct item *head, **tail;
 	int stopping, started;
+	int urgent;   /* queued items someone waits on (a callback) */
 	pthread_t thread;
 	int64_t retention_ms;
 	struct journal_stats stats;
@@ -697,9 +702,25 @@ writer_main(void *arg)
 		if (j->head == NULL && j->stopping) {
 			break;
 		}
+		/* Nobody waits on what is queued ("complete" records, forgets,
+		 * heuristic reports): it may wait LAZY_MS to ride along with
+		 * the next decision's write instead of taking an fsync of its
+		 * own. */
+		if (j->urgent == 0 && !j->stopping) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += LAZY_MS * 1000000L;
+			until.tv_sec += until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			while (j->urgent == 0 && !j->stopping &&
+			    pthread_cond_timedwait(&j->cv, &j->lock, &until) != ETIMEDOUT) {
+			}
+		}
 		batch = j->head;
 		j->head = NULL;
 		j->tail = &j->head;
+		j->urgent = 0;
 		pthread_mutex_unlock(&j->lock);
 
 		t0 = now_ms();
@@ -775,6 +796,7 @@ submit(journal *j, enum item_kind kind, const char *gid, const char *parts,
 	}
 	*j->tail = it;
 	j->tail = &it->next;
+	j->urgent += cb != NULL;
 	pthread_cond_signal(&j->cv);
 	pthread_mutex_unlock(&j->lock);
 	return XACT_OK;
