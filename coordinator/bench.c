@@ -27,8 +27,8 @@
 
 #define MAX_CLIENTS 512
 
-enum mode { M_XACT, M_SINGLE, M_HAND2PC, M_COUNT };
-static const char *const mode_names[] = {"xact", "single-db", "hand-2pc"};
+enum mode { M_XACT, M_SINGLE, M_HAND2PC, M_RUN, M_COUNT };
+static const char *const mode_names[] = {"xact", "single-db", "hand-2pc", "xact-run"};
 
 struct opts {
 	const char *coordinator;
@@ -145,6 +145,21 @@ xfer_xact(struct client *c, xact_client *xc, const char *from, const char *to)
 	return 0;
 }
 
+/* The same transfer as one request (xact_run). */
+static int
+xfer_run(struct client *c, xact_client *xc, const char *from, const char *to)
+{
+	const char *p1[1] = {from}, *p2[1] = {to};
+	const xact_stmt st[2] = {
+		{c->o->part[0], "UPDATE xact_bench SET balance = balance - 1 WHERE id = $1", 1, p1},
+		{c->o->part[1], "UPDATE xact_bench SET balance = balance + 1 WHERE id = $1", 1, p2},
+	};
+	xact_outcome out;
+	int rv = xact_run(xc, XACT_PROTOCOL_2PC, st, 2, &out, c->err, sizeof(c->err), NULL);
+
+	return rv == XACT_OK && out == XACT_OUTCOME_COMMITTED ? 0 : -1;
+}
+
 static int
 xfer_single(struct client *c, PGconn *a, const char *from, const char *to)
 {
@@ -204,7 +219,7 @@ client_main(void *arg)
 	long n = 0;
 	int rv;
 
-	if (c->mode == M_XACT) {
+	if (c->mode == M_XACT || c->mode == M_RUN) {
 		if ((rv = xact_open(&xc, o->coordinator, 30000)) != XACT_OK) {
 			snprintf(c->err, sizeof(c->err), "coordinator: %s", xact_strerror(rv));
 			return NULL;
@@ -226,6 +241,7 @@ client_main(void *arg)
 		snprintf(from, sizeof(from), "%u", 1 + rnd(c, (unsigned)o->accounts));
 		snprintf(to, sizeof(to), "%u", 1 + rnd(c, (unsigned)o->accounts));
 		rv = c->mode == M_XACT     ? xfer_xact(c, xc, from, to)
+		    : c->mode == M_RUN    ? xfer_run(c, xc, from, to)
 		    : c->mode == M_SINGLE ? xfer_single(c, db[0], from, to)
 		                          : xfer_hand(c, db, from, to, n);
 		n++;
@@ -307,7 +323,8 @@ run(const struct opts *o, enum mode mode, struct result *r)
 
 	memset(r, 0, sizeof(*r));
 	memset(cl, 0, sizeof(cl));
-	r->have_journal = mode == M_XACT && journal_stats(o->coordinator, &f0, &d0) == 0;
+	r->have_journal = (mode == M_XACT || mode == M_RUN) &&
+	                  journal_stats(o->coordinator, &f0, &d0) == 0;
 	t0 = now_s();
 	for (int i = 0; i < o->clients; i++) {
 		cl[i].o = o;
@@ -399,12 +416,14 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: xact-bench --conninfo-a CONNINFO --conninfo-b CONNINFO [--coordinator URL]\n"
 	    "                  [--participants A,B] [--clients N] [--duration SECONDS]\n"
-	    "                  [--accounts N] [--no-baselines] [--only xact|single-db|hand-2pc]\n"
+	    "                  [--accounts N] [--no-baselines]\n"
+	    "                  [--only xact|xact-run|single-db|hand-2pc]\n"
 	    "                  [--json]\n"
 	    "\n"
 	    "Bank transfers of 1 between two PostgreSQL databases for DURATION seconds with\n"
 	    "N clients: through the coordinator (participants A and B must be the agents of\n"
-	    "databases a and b), then, on the same databases, (a) a single-database\n"
+	    "databases a and b) statement by statement (xact) and as one request (xact-run,\n"
+	    "xact_run()), and, on the same databases, (a) a single-database\n"
 	    "transaction on a and (b) two-phase commit by hand through libpq (BEGIN, UPDATE,\n"
 	    "PREPARE TRANSACTION on each, then COMMIT PREPARED on each; no log).  Prints\n"
 	    "throughput, latency percentiles, aborts, the journal's fsyncs and decisions per\n"
@@ -416,8 +435,8 @@ usage(FILE *f)
 	    "  --clients N          concurrent clients, 1 to %d (8)\n"
 	    "  --duration SECONDS   of each run (8)\n"
 	    "  --accounts N         rows of xact_bench (100000)\n"
-	    "  --no-baselines       run through the coordinator only\n"
-	    "  --only MODE          run one of xact, single-db, hand-2pc\n"
+	    "  --no-baselines       run through the coordinator only (xact and xact-run)\n"
+	    "  --only MODE          run one of xact, xact-run, single-db, hand-2pc\n"
 	    "  --json               one JSON object instead of the table\n"
 	    "\n"
 	    "Exit status: 0 measured, 1 a run committed nothing, 2 usage error.\n", MAX_CLIENTS);
@@ -479,7 +498,7 @@ main(int argc, char **argv)
 	if (o.conninfo[0] == NULL || o.conninfo[1] == NULL || optind != argc ||
 	    o.clients < 1 || o.clients > MAX_CLIENTS || o.duration <= 0 || o.accounts < 2 ||
 	    (o.only != NULL && strcmp(o.only, "xact") != 0 && strcmp(o.only, "single-db") != 0 &&
-	        strcmp(o.only, "hand-2pc") != 0)) {
+	        strcmp(o.only, "hand-2pc") != 0 && strcmp(o.only, "xact-run") != 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -492,7 +511,7 @@ main(int argc, char **argv)
 	}
 	for (int m = 0; m < M_COUNT; m++) {
 		if ((o.only != NULL && strcmp(o.only, mode_names[m]) != 0) ||
-		    (o.only == NULL && !o.baselines && m != M_XACT)) {
+		    (o.only == NULL && !o.baselines && m != M_XACT && m != M_RUN)) {
 			continue;
 		}
 		done[m] = 1;
@@ -530,6 +549,11 @@ main(int argc, char **argv)
 			    ratio(r[0].committed / r[0].seconds, r[1].committed / r[1].seconds),
 			    ratio(r[0].p50, r[1].p50), ratio(r[0].p99, r[1].p99));
 		}
+		if (done[M_RUN] && done[M_HAND2PC]) {
+			printf(",\"xact_run_vs_hand_2pc\":{\"tps\":%.3f,\"p50\":%.3f,\"p99\":%.3f}",
+			    ratio(r[3].committed / r[3].seconds, r[2].committed / r[2].seconds),
+			    ratio(r[3].p50, r[2].p50), ratio(r[3].p99, r[2].p99));
+		}
 		printf("}\n");
 		return failed;
 	}
@@ -559,6 +583,11 @@ main(int argc, char **argv)
 		printf("xact / single-db: throughput %.2f, p50 %.2f, p99 %.2f\n",
 		    ratio(r[0].committed / r[0].seconds, r[1].committed / r[1].seconds),
 		    ratio(r[0].p50, r[1].p50), ratio(r[0].p99, r[1].p99));
+	}
+	if (done[M_RUN] && done[M_HAND2PC]) {
+		printf("xact-run / hand-2pc: throughput %.2f, p50 %.2f, p99 %.2f\n",
+		    ratio(r[3].committed / r[3].seconds, r[2].committed / r[2].seconds),
+		    ratio(r[3].p50, r[2].p50), ratio(r[3].p99, r[2].p99));
 	}
 	return failed;
 }

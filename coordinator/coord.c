@@ -55,6 +55,7 @@
 #define RETRY_MAX_MS 5000
 #define TICK_MS 50
 #define WARN_EVERY_MS 5000
+#define RUN_MAX_STMTS 1024 /* statements of one one-shot run (xact_run) */
 
 /* ---- participants ------------------------------------------------------ */
 
@@ -131,6 +132,7 @@ struct ctxn {
 	nng_msg *exec_result;        /* participant's reply to the statement */
 	nng_msg *exec_reply;         /* last answer sent, for repeats */
 	struct sctx *outcome_waiter; /* client waiting for commit/rollback */
+	Xact__Request *run_req;      /* a one-shot run: its statements, until it ends */
 	/* 3PC */
 	int precommit_durable;       /* its pre-commit is (or may be) in the journal */
 	int term_busy;               /* a termination round is running */
@@ -150,6 +152,7 @@ struct term_job {
 
 struct finished {
 	char gid[64];
+	uint64_t token;   /* a one-shot run's, for its repeats; 0: none */
 	xact_outcome outcome;
 	char reason[160];
 };
@@ -286,13 +289,25 @@ reply(struct sctx *s, nng_msg *msg)
 	nng_ctx_send(s->ctx, s->aio);
 }
 
+static void reply_outcome_gid(struct sctx *s, xact_outcome o, const char *reason, int pending,
+    const char *gid);
+
 static void
 reply_outcome(struct sctx *s, xact_outcome o, const char *reason, int pending)
+{
+	reply_outcome_gid(s, o, reason, pending, NULL);
+}
+
+/* reply_outcome, naming the gid (a one-shot run's client learns it so). */
+static void
+reply_outcome_gid(struct sctx *s, xact_outcome o, const char *reason, int pending,
+    const char *gid)
 {
 	Xact__Reply rep = XACT__REPLY__INIT;
 	Xact__OutcomeRep out = XACT__OUTCOME_REP__INIT;
 
 	out.outcome = (Xact__Outcome)o;
+	out.gid = (char *)gid;
 	if (reason != NULL && *reason != '\0') {
 		out.reason = (char *)reason;
 	}
@@ -406,22 +421,16 @@ call_free(struct coord *c, struct call *k)
 	free(k);
 }
 
-/* Sends a gid-only request (prepare, precommit, commit, abort) to pid. */
+/* Sends a gid-only request (precommit, commit, abort) to pid. */
 static int
 send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
 {
 	Xact__Request req = XACT__REQUEST__INIT;
-	Xact__PrepareReq p = XACT__PREPARE_REQ__INIT;
 	Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
 	Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
 	Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
 
 	switch (kind) {
-	case CALL_PREPARE:
-		p.gid = (char *)gid;
-		req.body_case = XACT__REQUEST__BODY_PREPARE;
-		req.prepare = &p;
-		break;
 	case CALL_PRECOMMIT:
 		pc.gid = (char *)gid; /* no ballot: the coordinator's */
 		req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
@@ -441,29 +450,57 @@ send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
 	return call_start(c, kind, pid, gid, &req);
 }
 
-/* 3PC: PREPARE names every participant of the transaction, so that they
- * can find each other without the coordinator. */
+/* Fills a PREPARE for t.  3PC names every participant of the transaction,
+ * so that they can find each other without the coordinator (peers and pp
+ * hold TXN_MAX_PARTS). */
 static void
-send_prepare_3pc(struct coord *c, const struct txn *t, int pid)
+fill_prepare(struct coord *c, const struct txn *t, Xact__PrepareReq *p, Xact__Peer *peers,
+    Xact__Peer **pp)
 {
-	Xact__Request req = XACT__REQUEST__INIT;
-	Xact__PrepareReq p = XACT__PREPARE_REQ__INIT;
-	Xact__Peer peers[TXN_MAX_PARTS], *pp[TXN_MAX_PARTS];
-
+	p->gid = (char *)t->gid;
+	if (t->protocol != XACT_PROTOCOL_3PC) {
+		return;
+	}
 	for (int i = 0; i < t->nparts; i++) {
 		xact__peer__init(&peers[i]);
 		peers[i].name = c->parts[t->parts[i].pid].name;
 		peers[i].url = c->parts[t->parts[i].pid].url;
 		pp[i] = &peers[i];
 	}
-	p.gid = (char *)t->gid;
-	p.has_protocol = 1;
-	p.protocol = XACT__PROTOCOL__PROTOCOL_3PC;
-	p.n_peers = (size_t)t->nparts;
-	p.peers = pp;
+	p->has_protocol = 1;
+	p->protocol = XACT__PROTOCOL__PROTOCOL_3PC;
+	p->n_peers = (size_t)t->nparts;
+	p->peers = pp;
+}
+
+/* PREPARE to pid; for a one-shot run, with pid's statements before it. */
+static void
+send_prepare(struct coord *c, const struct ctxn *x, int pid)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__PrepareReq p = XACT__PREPARE_REQ__INIT;
+	Xact__BranchRunReq br = XACT__BRANCH_RUN_REQ__INIT;
+	Xact__Peer peers[TXN_MAX_PARTS], *pp[TXN_MAX_PARTS];
+	Xact__Statement *st[RUN_MAX_STMTS];
+
+	fill_prepare(c, &x->t, &p, peers, pp);
 	req.body_case = XACT__REQUEST__BODY_PREPARE;
 	req.prepare = &p;
-	call_start(c, CALL_PREPARE, pid, t->gid, &req);
+	if (x->run_req != NULL) {
+		const Xact__RunReq *run = x->run_req->run; /* n_stmts checked by handle_run */
+
+		for (size_t i = 0; i < run->n_stmts; i++) {
+			if (strcmp(run->stmts[i]->participant, c->parts[pid].name) == 0) {
+				st[br.n_stmts++] = run->stmts[i]->stmt;
+			}
+		}
+		br.gid = (char *)x->t.gid;
+		br.stmts = st;
+		br.prepare = &p;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_RUN;
+		req.branch_run = &br;
+	}
+	call_start(c, CALL_PREPARE, pid, x->t.gid, &req);
 }
 
 /* ---- transaction table ------------------------------------------------- */
@@ -528,11 +565,12 @@ txn_remove(struct coord *c, struct ctxn *x)
 }
 
 static void
-remember_finished(struct coord *c, const struct txn *t)
+remember_finished(struct coord *c, const struct txn *t, uint64_t token)
 {
 	struct finished *f = &c->finished[c->finished_next++ % FINISHED_RING];
 
 	snprintf(f->gid, sizeof(f->gid), "%s", t->gid);
+	f->token = token;
 	f->outcome = t->outcome;
 	snprintf(f->reason, sizeof(f->reason), "%.150s", t->reason);
 }
@@ -548,11 +586,26 @@ find_finished(struct coord *c, const char *gid)
 	return NULL;
 }
 
+/* The finished one-shot run of token, or NULL. */
+static const struct finished *
+find_finished_token(struct coord *c, uint64_t token)
+{
+	for (unsigned i = 0; token != 0 && i < FINISHED_RING; i++) {
+		if (c->finished[i].token == token) {
+			return &c->finished[i];
+		}
+	}
+	return NULL;
+}
+
 static void
 txn_free(struct ctxn *x)
 {
 	if (x->exec_req != NULL) {
 		xact__request__free_unpacked(x->exec_req, NULL);
+	}
+	if (x->run_req != NULL) {
+		xact__request__free_unpacked(x->run_req, NULL);
 	}
 	nng_msg_free(x->exec_reply);
 	nng_msg_free(x->exec_result);
@@ -681,11 +734,7 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 			break;
 		case TXN_ACT_SEND_PREPARE:
 			XACT_FAILPOINT("coord.before_prepare");
-			if (x->t.protocol == XACT_PROTOCOL_3PC) {
-				send_prepare_3pc(c, &x->t, a->pid);
-			} else {
-				send_gid_request(c, CALL_PREPARE, a->pid, x->t.gid);
-			}
+			send_prepare(c, x, a->pid);
 			break;
 		case TXN_ACT_FORCE_COMMIT:
 			force_decision(c, x, 0);
@@ -708,7 +757,8 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 			reply_exec(x, a);
 			break;
 		case TXN_ACT_REPLY_OUTCOME:
-			reply_outcome(x->outcome_waiter, x->t.outcome, x->t.reason, x->t.pending);
+			reply_outcome_gid(x->outcome_waiter, x->t.outcome, x->t.reason, x->t.pending,
+			    x->t.gid);
 			x->outcome_waiter = NULL;
 			break;
 		case TXN_ACT_LOG_COMPLETE:
@@ -739,10 +789,10 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 	if (forget) {
 		log_debug("finished gid=%s state=%s reason=\"%s\"", x->t.gid,
 		    txn_state_name(x->t.state), x->t.reason);
-		remember_finished(c, &x->t);
+		remember_finished(c, &x->t, x->run_req != NULL ? x->token : 0);
 		txn_remove(c, x);
 		if (x->outcome_waiter != NULL) {
-			reply_outcome(x->outcome_waiter, x->t.outcome, x->t.reason, 0);
+			reply_outcome_gid(x->outcome_waiter, x->t.outcome, x->t.reason, 0, x->t.gid);
 		}
 		txn_free(x);
 	}
@@ -1284,6 +1334,86 @@ handle_begin(struct coord *c, struct sctx *s, const Xact__BeginReq *b)
 	reply(s, wire_pack_reply(&rep));
 }
 
+/*
+ * A one-shot transaction: every statement and the commit in one request
+ * (xact_run).  The participants are enlisted at once and the commit starts:
+ * each PREPARE carries its branch's statements (send_prepare), and the
+ * votes decide as for any transaction.  A repeat of the request (the
+ * transport resends it on a new connection) is known by its token: it
+ * waits for, or gets, the same outcome.  Takes req.
+ */
+static void
+handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
+{
+	const Xact__RunReq *run = req->run;
+	struct txn_event ev = {TXN_EV_COMMIT, -1, 0, NULL};
+	struct ctxn *x = run->token ? txn_find_token(c, run->token) : NULL;
+	const struct finished *f;
+	char gid[64];
+	int pid;
+
+	if (x != NULL && x->run_req != NULL) {
+		if (x->outcome_waiter != NULL) {
+			reply(x->outcome_waiter, wire_error_reply(XACT_ESTATE,
+			    "superseded by a repeated request"));
+		}
+		x->outcome_waiter = s; /* answered at its outcome */
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
+	if ((f = find_finished_token(c, run->token)) != NULL) {
+		reply_outcome_gid(s, f->outcome, f->reason, 0, f->gid);
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
+	if (run->n_stmts < 1 || run->n_stmts > RUN_MAX_STMTS ||
+	    (run->has_protocol && run->protocol != XACT__PROTOCOL__PROTOCOL_2PC &&
+	        run->protocol != XACT__PROTOCOL__PROTOCOL_3PC)) {
+		reply(s, wire_error_reply(XACT_EINVAL, "a run needs 1 to %d statements and protocol "
+		    "2pc or 3pc", RUN_MAX_STMTS));
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
+	for (size_t i = 0; i < run->n_stmts; i++) {
+		const char *name = run->stmts[i]->participant;
+
+		if (find_participant(c, name, strlen(name)) < 0) {
+			reply(s, wire_error_reply(XACT_ENOPART, "unknown participant '%s'", name));
+			xact__request__free_unpacked(req, NULL);
+			return;
+		}
+	}
+	if (next_gid(c, gid, sizeof(gid)) != XACT_OK || (x = calloc(1, sizeof(*x))) == NULL) {
+		reply(s, wire_error_reply(XACT_EJOURNAL, "cannot reserve gids in the journal, or "
+		                                         "out of memory"));
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
+	txn_init(&x->t, gid);
+	x->t.protocol = !run->has_protocol ? (xact_protocol)c->cfg->protocol
+	    : run->protocol == XACT__PROTOCOL__PROTOCOL_3PC ? XACT_PROTOCOL_3PC : XACT_PROTOCOL_2PC;
+	for (size_t i = 0; i < run->n_stmts; i++) {
+		const char *name = run->stmts[i]->participant;
+
+		pid = find_participant(c, name, strlen(name));
+		if (txn_enlist(&x->t, pid, 1) != 0) {
+			reply(s, wire_error_reply(XACT_ETOOBIG, "a run on more than %d participants",
+			    TXN_MAX_PARTS));
+			xact__request__free_unpacked(req, NULL);
+			free(x);
+			return;
+		}
+	}
+	x->token = run->token;
+	x->run_req = req; /* the statements go with each PREPARE */
+	x->outcome_waiter = s;
+	txn_insert(c, x);
+	log_debug("run gid=%s state=%s protocol=%s statements=%zu participants=%d", gid,
+	    txn_state_name(x->t.state), x->t.protocol == XACT_PROTOCOL_3PC ? "3pc" : "2pc",
+	    run->n_stmts, x->t.nparts);
+	apply(c, x, &ev); /* PREPARE, with the statements, to each */
+}
+
 /* Answers a request about a gid that is not in memory. */
 static void
 reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid, int outcome_wanted)
@@ -1682,6 +1812,9 @@ on_request(struct coord *c, struct event *ev)
 		break;
 	case XACT__REQUEST__BODY_EXEC:
 		handle_exec(c, ev->sctx, req); /* takes req */
+		return;
+	case XACT__REQUEST__BODY_RUN:
+		handle_run(c, ev->sctx, req); /* takes req */
 		return;
 	case XACT__REQUEST__BODY_COMMIT:
 		handle_finish(c, ev->sctx, req->commit->gid, 1);

@@ -650,6 +650,26 @@ step_final(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 }
 
 int
+txn_enlist(struct txn *t, int pid, uint32_t stmts)
+{
+	struct txn_part *p;
+
+	if (t->state != TXN_ACTIVE) {
+		return XACT_ESTATE;
+	}
+	if ((p = find_part(t, pid)) == NULL) {
+		if (t->nparts == TXN_MAX_PARTS) {
+			return XACT_ETOOBIG;
+		}
+		p = &t->parts[t->nparts++];
+		p->pid = pid;
+		p->state = TP_ENLISTED;
+	}
+	p->stmts += stmts;
+	return 0;
+}
+
+int
 txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	enum txn_state before = t->state;

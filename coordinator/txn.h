@@ -174,6 +174,11 @@ void txn_init_orphan(struct txn *t, const char *gid, int pid);
  * gid prepared).  Returns 0, or XACT_ETOOBIG when full. */
 int txn_add_orphan_part(struct txn *t, int pid);
 
+/* A one-shot transaction (ACTIVE): enlists pid for stmts statements that
+ * go with its PREPARE (the I/O layer sends them; TXN_EV_COMMIT follows).
+ * Returns 0, XACT_ETOOBIG when full, or XACT_ESTATE when not ACTIVE. */
+int txn_enlist(struct txn *t, int pid, uint32_t stmts);
+
 /*
  * Applies one event.  Returns 0 and fills out (possibly with no action), or
  * XACT_ESTATE when the event is not allowed in the current state (nothing

@@ -34,7 +34,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: xactctl [--coordinator URL] [--timeout MS] exec [--protocol 2pc|3pc] [--json]\n"
+	    "usage: xactctl [--coordinator URL] [--timeout MS] exec [--protocol 2pc|3pc]\n"
+	    "               [--one-shot] [--json]\n"
 	    "               --on NAME SQL [--param VALUE]... [--on NAME SQL [--param VALUE]...]...\n"
 	    "       xactctl [--coordinator URL] [--timeout MS] status [--json]\n"
 	    "       xactctl [--coordinator URL] [--timeout MS] recover list|show GID [--json]\n"
@@ -48,6 +49,8 @@ usage(FILE *f)
 	    "                     transaction on the named participants, then commit\n"
 	    "  --protocol P       2pc or 3pc (three-phase commit: the participants can finish\n"
 	    "                     without the coordinator); default: the coordinator's own\n"
+	    "  --one-shot         send every statement and the commit in one request\n"
+	    "                     (xact_run): no rows are printed, only the outcome\n"
 	    "  --on NAME SQL      a statement for participant NAME; repeat as needed\n"
 	    "  --param VALUE      the next $n parameter of the statement before it\n"
 	    "  status             the coordinator's participants and transactions in flight\n"
@@ -161,11 +164,50 @@ finish_json(const char *gid, const char *outcome, const char *error, int pending
 	return code;
 }
 
+/* exec --one-shot: every statement and the commit in one request. */
+static int
+exec_one_shot(xact_client *c, xact_protocol protocol, const struct stmt *stmts, int n, int json)
+{
+	static xact_stmt st[MAX_STMTS];
+	char why[1100], gid[64];
+	xact_outcome out;
+	int rv;
+
+	for (int i = 0; i < n; i++) {
+		st[i].participant = stmts[i].on;
+		st[i].sql = stmts[i].sql;
+		st[i].nparams = stmts[i].nparams;
+		st[i].params = stmts[i].params;
+	}
+	rv = xact_run(c, protocol, st, n, &out, why, sizeof(why), gid);
+	if (json) {
+		printf("{\"results\":[");
+	}
+	if (out == XACT_OUTCOME_COMMITTED) {
+		if (json) {
+			return finish_json(gid, "committed", NULL, 0, EXIT_COMMITTED);
+		}
+		printf("committed %s\n", gid);
+		return EXIT_COMMITTED;
+	}
+	if (why[0] == '\0') {
+		snprintf(why, sizeof(why), "%s", xact_strerror(rv));
+	}
+	fprintf(stderr, "xactctl: %s %s: %s\n", gid[0] ? gid : "transaction",
+	    out == XACT_OUTCOME_ABORTED ? "aborted" : "outcome unknown", why);
+	if (out == XACT_OUTCOME_ABORTED) {
+		return json ? finish_json(gid[0] ? gid : NULL, "aborted", why, 0, EXIT_ABORTED)
+		            : EXIT_ABORTED;
+	}
+	return json ? finish_json(gid[0] ? gid : NULL, "unknown", why, 0, EXIT_UNKNOWN)
+	            : EXIT_UNKNOWN;
+}
+
 static int
 cmd_exec(xact_client *c, int argc, char **argv)
 {
 	static struct stmt stmts[MAX_STMTS];
-	int n = 0, json = 0, rv;
+	int n = 0, json = 0, one_shot = 0, rv;
 	xact_protocol protocol = XACT_PROTOCOL_DEFAULT;
 	xact_txn *t;
 	xact_outcome out;
@@ -174,6 +216,8 @@ cmd_exec(xact_client *c, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
+		} else if (strcmp(argv[i], "--one-shot") == 0) {
+			one_shot = 1;
 		} else if (strcmp(argv[i], "--protocol") == 0 && i + 1 < argc &&
 		    (strcmp(argv[i + 1], "2pc") == 0 || strcmp(argv[i + 1], "3pc") == 0)) {
 			protocol = strcmp(argv[++i], "3pc") == 0 ? XACT_PROTOCOL_3PC : XACT_PROTOCOL_2PC;
@@ -195,6 +239,9 @@ cmd_exec(xact_client *c, int argc, char **argv)
 	if (n == 0) {
 		fprintf(stderr, "xactctl exec: give at least one --on NAME SQL\n");
 		return EXIT_USAGE;
+	}
+	if (one_shot) {
+		return exec_one_shot(c, protocol, stmts, n, json);
 	}
 	if ((rv = xact_begin(c, protocol, &t)) != XACT_OK) {
 		/* Nothing was started: nothing can have committed. */

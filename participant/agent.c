@@ -473,43 +473,36 @@ readonly_3pc(struct agent *a, struct pbranch *b, const char *peers, char *err, s
 	return -1;
 }
 
-/* handle_branch, once a statement slot is held when one is needed. */
+/* One request on branch b, acquired (locked) by the caller, who releases
+ * it.  Returns the answer. */
 static nng_msg *
-handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint32_t seq,
+serve_branch(struct agent *a, struct pbranch *b, enum branch_req req, uint32_t seq,
     const Xact__Statement *st, const char *peers)
 {
-	struct pbranch *b;
+	const char *gid = b->gid;
 	enum branch_op op;
 	enum branch_state before;
 	enum branch_result r;
 	nng_msg *reply = NULL, *dup;
 	char err[1024] = "";
 
-	if ((b = acquire(a, gid)) == NULL) {
-		return wire_error_reply(XACT_ENOMEM, "out of memory");
-	}
 	if (req == BREQ_EXEC && seq == b->last_seq && b->last_reply != NULL) {
-		reply = nng_msg_dup(&dup, b->last_reply) == 0 ? dup : NULL; /* a repeat */
-		release(a, b);
-		return reply;
+		return nng_msg_dup(&dup, b->last_reply) == 0 ? dup : NULL; /* a repeat */
 	}
 	before = b->state;
 	if (req == BREQ_EXEC && seq != b->last_seq + 1) {
 		/* A gap: earlier statements of this branch are not here (this
 		 * agent restarted and lost them).  Running this one alone
 		 * would commit part of a transaction. */
-		reply = wire_error_reply(XACT_ESTATE, "branch %s: statement %u arrived but %u is "
+		return wire_error_reply(XACT_ESTATE, "branch %s: statement %u arrived but %u is "
 		    "the next one here (the agent lost the branch's earlier work)", gid, seq,
 		    b->last_seq + 1);
-		release(a, b);
-		return reply;
 	}
 	if (req != BREQ_EXEC && req != BREQ_PREPARE && b->tpc) {
 		b->heard_ms = util_now_ms(); /* the coordinator is there */
 	}
 	r = step(a, b, req, st, &reply, err, sizeof(err), &op);
 	if (op == BOP_REFUSE) {
-		release(a, b);
 		return wire_error_reply(XACT_ESTATE, "branch %s is %s: %s refused", gid,
 		    branch_state_name(before), branch_req_name(req));
 	}
@@ -574,6 +567,21 @@ handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint
 		}
 		break;
 	}
+	return reply;
+}
+
+/* handle_branch, once a statement slot is held when one is needed. */
+static nng_msg *
+handle_branch_locked(struct agent *a, enum branch_req req, const char *gid, uint32_t seq,
+    const Xact__Statement *st, const char *peers)
+{
+	struct pbranch *b = acquire(a, gid);
+	nng_msg *reply;
+
+	if (b == NULL) {
+		return wire_error_reply(XACT_ENOMEM, "out of memory");
+	}
+	reply = serve_branch(a, b, req, seq, st, peers);
 	release(a, b);
 	return reply;
 }
@@ -764,22 +772,122 @@ peer_list(struct agent *a, const Xact__PrepareReq *p, char *buf, size_t n, char 
 	return 0;
 }
 
+/* What a PREPARE asks for: 0 with *peers NULL (2PC) or pointing at buf
+ * (3PC, the sorted list), or -1 with the NO vote to send in *vote. */
+static int
+prepare_args(struct agent *a, const Xact__PrepareReq *p, char *buf, size_t n,
+    const char **peers, nng_msg **vote)
+{
+	char why[256];
+
+	*peers = NULL;
+	if (!p->has_protocol || p->protocol != XACT__PROTOCOL__PROTOCOL_3PC) {
+		return 0;
+	}
+	if (a->tl == NULL) {
+		*vote = vote_reply(BR_ABORTED, "three-phase commit needs a termination log "
+		                               "(xact-participant --termlog)");
+		return -1;
+	}
+	if (peer_list(a, p, buf, n, why, sizeof(why)) != 0) {
+		*vote = vote_reply(BR_ABORTED, why);
+		return -1;
+	}
+	*peers = buf;
+	return 0;
+}
+
 static nng_msg *
 handle_prepare(struct agent *a, const Xact__PrepareReq *p)
 {
-	char peers[PEERS_MAX], why[256];
+	char buf[PEERS_MAX];
+	const char *peers;
+	nng_msg *vote;
 
-	if (!p->has_protocol || p->protocol != XACT__PROTOCOL__PROTOCOL_3PC) {
-		return handle_branch(a, BREQ_PREPARE, p->gid, 0, NULL, NULL);
-	}
-	if (a->tl == NULL) {
-		return vote_reply(BR_ABORTED, "three-phase commit needs a termination log "
-		                              "(xact-participant --termlog)");
-	}
-	if (peer_list(a, p, peers, sizeof(peers), why, sizeof(why)) != 0) {
-		return vote_reply(BR_ABORTED, why);
+	if (prepare_args(a, p, buf, sizeof(buf), &peers, &vote) != 0) {
+		return vote;
 	}
 	return handle_branch(a, BREQ_PREPARE, p->gid, 0, NULL, peers);
+}
+
+/* The error a statement's answer carries, into why; 0 when it succeeded. */
+static int
+exec_failed(nng_msg *reply, char *why, size_t n)
+{
+	Xact__Reply *rep;
+	int failed = 1;
+
+	if (reply == NULL || wire_unpack_reply(reply, &rep) != XACT_OK) {
+		snprintf(why, n, "the statement got no answer (out of memory?)");
+		return 1;
+	}
+	if (rep->body_case == XACT__REPLY__BODY_ERROR) {
+		snprintf(why, n, "%s", rep->error->message);
+	} else if (rep->body_case == XACT__REPLY__BODY_EXEC && rep->exec->result->error != NULL) {
+		snprintf(why, n, "%s", rep->exec->result->error);
+	} else {
+		failed = rep->body_case != XACT__REPLY__BODY_EXEC;
+		snprintf(why, n, "%s", failed ? "unexpected answer" : "");
+	}
+	xact__reply__free_unpacked(rep, NULL);
+	return failed;
+}
+
+/*
+ * A one-shot branch: its statements, then PREPARE, under one hold of the
+ * branch, so that nothing (a repeat of this very request) can prepare it
+ * between two statements.  A branch this agent already knows has had its
+ * run: a repeat is answered from its state, as a repeated PREPARE is.
+ * Answered with a vote: NO with the failing statement's error.
+ */
+static nng_msg *
+handle_run(struct agent *a, const Xact__BranchRunReq *r)
+{
+	char buf[PEERS_MAX], why[1024];
+	const char *peers;
+	struct pbranch *b;
+	nng_msg *reply = NULL;
+	int busy;
+
+	if (!gid_ok(r->gid) || strcmp(r->gid, r->prepare->gid) != 0) {
+		return wire_error_reply(XACT_EINVAL, BAD_GID);
+	}
+	if (r->n_stmts < 1 || r->n_stmts > 1024) {
+		return wire_error_reply(XACT_EINVAL, "a run carries 1 to 1024 statements, not %zu",
+		    r->n_stmts);
+	}
+	if (prepare_args(a, r->prepare, buf, sizeof(buf), &peers, &reply) != 0) {
+		return reply;
+	}
+	/* A new branch: it takes a first statement's slot (handle_branch). */
+	busy = atomic_fetch_add(&a->executing, 1) >= a->max_executing;
+	busy |= atomic_fetch_add(&a->executing_new, 1) >= a->max_new;
+	if (busy) {
+		reply = vote_reply(BR_ABORTED, "agent busy: too many statements waiting; try the "
+		                               "transaction again");
+	} else if ((b = acquire(a, r->gid)) == NULL) {
+		reply = wire_error_reply(XACT_ENOMEM, "out of memory");
+	} else {
+		int first_run = b->state == BR_NONE && b->last_seq == 0;
+
+		for (size_t i = 0; first_run && i < r->n_stmts; i++) {
+			reply = serve_branch(a, b, BREQ_EXEC, (uint32_t)i + 1, r->stmts[i], NULL);
+			if (exec_failed(reply, why, sizeof(why))) {
+				nng_msg_free(reply);
+				reply = vote_reply(BR_ABORTED, why); /* the branch is rolled back */
+				break;
+			}
+			nng_msg_free(reply);
+			reply = NULL;
+		}
+		if (reply == NULL) {
+			reply = serve_branch(a, b, BREQ_PREPARE, 0, NULL, peers);
+		}
+		release(a, b);
+	}
+	atomic_fetch_sub(&a->executing, 1);
+	atomic_fetch_sub(&a->executing_new, 1);
+	return reply;
 }
 
 /* Keeps, in place, the database names that are this agent's, turned into
@@ -847,6 +955,9 @@ handle(struct agent *a, nng_msg *in)
 		break;
 	case XACT__REQUEST__BODY_PREPARE:
 		out = handle_prepare(a, req->prepare);
+		break;
+	case XACT__REQUEST__BODY_BRANCH_RUN:
+		out = handle_run(a, req->branch_run);
 		break;
 	case XACT__REQUEST__BODY_BRANCH_COMMIT:
 		out = req->branch_commit->has_ballot

@@ -356,6 +356,111 @@ finish(xact_txn *t, int commit, xact_outcome *out, int *pending)
 }
 
 int
+xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
+    xact_outcome *out, char *reason, size_t reasonlen, char gid[64])
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__RunReq run = XACT__RUN_REQ__INIT;
+	Xact__RunStmt *rs = NULL, **rp = NULL;
+	Xact__Statement *st = NULL;
+	Xact__Param *pv = NULL, **pp = NULL;
+	Xact__Reply *rep;
+	int nparams = 0, k = 0, rv = XACT_OK;
+
+	*out = XACT_OUTCOME_UNKNOWN;
+	if (reason != NULL && reasonlen > 0) {
+		reason[0] = '\0';
+	}
+	if (gid != NULL) {
+		gid[0] = '\0';
+	}
+	if (stmts == NULL || n < 1 || n > 1024 ||
+	    (protocol != XACT_PROTOCOL_2PC && protocol != XACT_PROTOCOL_3PC &&
+	        protocol != XACT_PROTOCOL_DEFAULT)) {
+		return XACT_EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		if (stmts[i].participant == NULL || stmts[i].sql == NULL || stmts[i].nparams < 0 ||
+		    (stmts[i].nparams > 0 && stmts[i].params == NULL)) {
+			return XACT_EINVAL;
+		}
+		nparams += stmts[i].nparams;
+	}
+	rs = calloc((size_t)n, sizeof(*rs));
+	rp = calloc((size_t)n, sizeof(*rp));
+	st = calloc((size_t)n, sizeof(*st));
+	pv = calloc((size_t)nparams + 1, sizeof(*pv));
+	pp = calloc((size_t)nparams + 1, sizeof(*pp));
+	if (rs == NULL || rp == NULL || st == NULL || pv == NULL || pp == NULL) {
+		rv = XACT_ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		xact__run_stmt__init(&rs[i]);
+		xact__statement__init(&st[i]);
+		st[i].sql = (char *)stmts[i].sql;
+		st[i].n_params = (size_t)stmts[i].nparams;
+		st[i].params = &pp[k];
+		for (int j = 0; j < stmts[i].nparams; j++, k++) {
+			xact__param__init(&pv[k]);
+			if (stmts[i].params[j] != NULL) {
+				pv[k].has_value = 1;
+				pv[k].value.data = (uint8_t *)stmts[i].params[j];
+				pv[k].value.len = strlen(stmts[i].params[j]);
+			}
+			pp[k] = &pv[k];
+		}
+		rs[i].participant = (char *)stmts[i].participant;
+		rs[i].stmt = &st[i];
+		rp[i] = &rs[i];
+	}
+	run.token = random_token();
+	run.has_protocol = protocol != XACT_PROTOCOL_DEFAULT;
+	run.protocol = protocol == XACT_PROTOCOL_3PC ? XACT__PROTOCOL__PROTOCOL_3PC
+	                                            : XACT__PROTOCOL__PROTOCOL_2PC;
+	run.n_stmts = (size_t)n;
+	run.stmts = rp;
+	req.body_case = XACT__REQUEST__BODY_RUN;
+	req.run = &run;
+	if ((rv = wire_call(c->sock, &req, &rep, c->timeout_ms)) != XACT_OK) {
+		if (reason != NULL && reasonlen > 0) {
+			snprintf(reason, reasonlen, "coordinator: %s", xact_strerror(rv));
+		}
+		goto out;
+	}
+	if (rep->body_case == XACT__REPLY__BODY_ERROR) {
+		rv = rep->error->code > 0 && rep->error->code < XACT_ERR_COUNT ? (int)rep->error->code
+		                                                              : XACT_EPROTO;
+		if (reason != NULL && reasonlen > 0) {
+			snprintf(reason, reasonlen, "%s", rep->error->message);
+		}
+		/* These refusals come before anything ran. */
+		if (rv == XACT_EINVAL || rv == XACT_ENOPART || rv == XACT_ETOOBIG ||
+		    rv == XACT_EJOURNAL) {
+			*out = XACT_OUTCOME_ABORTED;
+		}
+	} else if (rep->body_case != XACT__REPLY__BODY_OUTCOME) {
+		rv = XACT_EPROTO;
+	} else {
+		*out = (xact_outcome)rep->outcome->outcome;
+		if (rep->outcome->reason != NULL && reason != NULL && reasonlen > 0) {
+			snprintf(reason, reasonlen, "%s", rep->outcome->reason);
+		}
+		if (rep->outcome->gid != NULL && gid != NULL) {
+			snprintf(gid, 64, "%s", rep->outcome->gid);
+		}
+	}
+	xact__reply__free_unpacked(rep, NULL);
+out:
+	free(rs);
+	free(rp);
+	free(st);
+	free(pv);
+	free(pp);
+	return rv;
+}
+
+int
 xact_commit(xact_txn *t, xact_outcome *out, int *pending)
 {
 	return finish(t, 1, out, pending);

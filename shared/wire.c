@@ -202,6 +202,8 @@ wire_request_name(const Xact__Request *req)
 	case XACT__REQUEST__BODY_LIST_PREPARED: return "list_prepared";
 	case XACT__REQUEST__BODY_PRECOMMIT: return "precommit";
 	case XACT__REQUEST__BODY_TERM_STATE: return "term_state";
+	case XACT__REQUEST__BODY_RUN: return "run";
+	case XACT__REQUEST__BODY_BRANCH_RUN: return "branch_run";
 	default: return "none";
 	}
 }

@@ -117,6 +117,32 @@ int xact_exec(xact_txn *t, const char *participant, const char *sql,
  */
 int xact_commit(xact_txn *t, xact_outcome *out, int *pending);
 
+/* One statement of a one-shot transaction (xact_run).  params are $1..$n
+ * as text; a NULL entry is SQL NULL. */
+typedef struct xact_stmt {
+	const char *participant;
+	const char *sql;
+	int nparams;
+	const char *const *params;
+} xact_stmt;
+
+/*
+ * A one-shot transaction: runs the n statements (1 to 1024), in order per
+ * participant, as one global transaction and commits it, all in one request;
+ * the coordinator sends each participant its statements and PREPARE in one
+ * message.  No rows come back.  Returns 0 when the coordinator gave an
+ * outcome, stored in *out: COMMITTED, or ABORTED when a statement failed or
+ * a participant voted NO (why in reason, when reason is not NULL), or
+ * UNKNOWN.  Returns an error, with *out UNKNOWN, when no outcome could be
+ * learned: the transaction may have committed; or with *out ABORTED when
+ * the coordinator refused the request before anything ran (XACT_EINVAL,
+ * XACT_ENOPART, XACT_ETOOBIG, XACT_EJOURNAL).  A request repeated by the
+ * transport is recognized by its token and runs once.  gid, when not NULL,
+ * receives the transaction's gid once the coordinator named it ("" else).
+ */
+int xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
+    xact_outcome *out, char *reason, size_t reasonlen, char gid[64]);
+
 /* Rolls back.  Returns 0 once the coordinator has aborted the transaction. */
 int xact_rollback(xact_txn *t);
 

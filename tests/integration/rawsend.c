@@ -5,6 +5,7 @@
  *
  * usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]
  *        rawsend URL state|precommit GID BALLOT
+ *        rawsend URL run TOKEN PARTICIPANT SQL   (a one-shot run, token chosen)
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
  * exec1 is statement 1 of a new branch that writes account 1; commit GID and
  * abort GID ask for a branch's outcome the way the coordinator does.
@@ -32,7 +33,8 @@ main(int argc, char **argv)
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]\n"
-		                "       rawsend URL state|precommit GID BALLOT\n");
+		                "       rawsend URL state|precommit GID BALLOT\n"
+		                "       rawsend URL run TOKEN PARTICIPANT SQL\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -75,6 +77,21 @@ main(int argc, char **argv)
 		oq.gid = argv[3];
 		req.body_case = XACT__REQUEST__BODY_OUTCOME;
 		req.outcome = &oq;
+		msg = wire_pack_request(&req);
+	} else if (strcmp(kind, "run") == 0 && argc > 5) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__RunReq run = XACT__RUN_REQ__INIT;
+		Xact__RunStmt rs = XACT__RUN_STMT__INIT, *rp[1] = {&rs};
+		Xact__Statement st = XACT__STATEMENT__INIT;
+
+		st.sql = argv[5];
+		rs.participant = argv[4];
+		rs.stmt = &st;
+		run.token = strtoull(argv[3], NULL, 10);
+		run.n_stmts = 1;
+		run.stmts = rp;
+		req.body_case = XACT__REQUEST__BODY_RUN;
+		req.run = &run;
 		msg = wire_pack_request(&req);
 	} else if ((strcmp(kind, "state") == 0 || strcmp(kind, "precommit") == 0) && argc > 4) {
 		Xact__Request req = XACT__REQUEST__INIT;
@@ -146,9 +163,10 @@ main(int argc, char **argv)
 		printf("error %u %s\n", rep->error->code, rep->error->message);
 		xact__reply__free_unpacked(rep, NULL);
 	} else if (rep->body_case == XACT__REPLY__BODY_OUTCOME) {
-		printf("outcome %s\n", rep->outcome->outcome == XACT__OUTCOME__OUTCOME_COMMITTED
+		printf("outcome %s%s%s\n", rep->outcome->outcome == XACT__OUTCOME__OUTCOME_COMMITTED
 		                           ? "committed"
-		    : rep->outcome->outcome == XACT__OUTCOME__OUTCOME_ABORTED ? "aborted" : "unknown");
+		    : rep->outcome->outcome == XACT__OUTCOME__OUTCOME_ABORTED ? "aborted" : "unknown",
+		    rep->outcome->gid ? " " : "", rep->outcome->gid ? rep->outcome->gid : "");
 		xact__reply__free_unpacked(rep, NULL);
 	} else if (rep->body_case == XACT__REPLY__BODY_ACK) {
 		printf("ack %s%s%s\n", rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED

@@ -1,0 +1,72 @@
+# One-shot transactions (xact_run, xactctl exec --one-shot): every statement
+# and the commit in one request, each participant's statements carried by
+# its PREPARE.  Checked: a run commits everywhere; a statement that fails
+# aborts it everywhere with the database's message; an unknown participant
+# is refused before anything runs; under 3PC it commits too; and a
+# coordinator killed once the decision is journaled finishes the commit
+# after its restart.
+. tests/lib.sh
+xt_init
+xt_3pc_up
+
+run() { # XFER [xactctl flags]: moves 10 from pa to pb and pc in one request
+	n=$1; shift
+	"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 4000 exec --one-shot "$@" \
+	    --on pa "UPDATE accounts SET balance = balance - 10 WHERE id = 3" \
+	    --on pa "INSERT INTO ledger (xfer, amount) VALUES ($n, 10)" \
+	    --on pb "UPDATE accounts SET balance = balance + 5 WHERE id = 3" \
+	    --on pb "INSERT INTO ledger (xfer, amount) VALUES ($n, 5)" \
+	    --on pc "UPDATE accounts SET balance = balance + 5 WHERE id = 3" \
+	    --on pc "INSERT INTO ledger (xfer, amount) VALUES ($n, 5)" >"$XT_TMP/x$n" 2>&1
+	XS=$?
+}
+
+run 800
+xt_assert_eq "one-shot commits (exit status)" 0 "$XS"
+xt_assert_grep "one-shot names its gid" "committed xact:c1:" "$XT_TMP/x800"
+xt_assert_eq "on every database" "1 1 1" "$(xt_3pc_ledger 800)"
+
+# A failing statement on pb: the whole run aborts, with its message.
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 4000 exec --one-shot \
+    --on pa "INSERT INTO ledger (xfer, amount) VALUES (801, 10)" \
+    --on pb "INSERT INTO ledger (xfer, amount) VALUES (801, -5)" \
+    --on pc "INSERT INTO ledger (xfer, amount) VALUES (801, 5)" >"$XT_TMP/x801" 2>&1
+xt_assert_eq "a failed statement aborts (exit status)" 1 "$?"
+xt_assert_grep "with the database's message" "ledger_amount_check" "$XT_TMP/x801"
+xt_assert_eq "nowhere" "0 0 0" "$(xt_3pc_ledger 801)"
+xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
+
+# An unknown participant: refused, nothing ran.
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec --one-shot \
+    --on pa "INSERT INTO ledger (xfer, amount) VALUES (802, 10)" \
+    --on nobody "SELECT 1" >"$XT_TMP/x802" 2>&1
+xt_assert_eq "unknown participant (exit status)" 1 "$?"
+xt_assert_grep "named" "unknown participant 'nobody'" "$XT_TMP/x802"
+xt_assert_eq "nothing ran" "0 0 0" "$(xt_3pc_ledger 802)"
+
+# Under three-phase commit.
+run 803 --protocol 3pc
+xt_assert_eq "3pc one-shot commits" "0 1 1 1" "$XS $(xt_3pc_ledger 803)"
+
+# The coordinator dies once the decision is durable: its restart commits.
+xt_stop coord
+XACT_FAILPOINTS="coord.after_decision=crash" xt_start coord
+run 804
+xt_wait_exit coord 10 || xt_fail "the coordinator did not crash"
+xt_assert_eq "outcome unknown to the client" 3 "$XS"
+xt_assert_eq "all prepared meanwhile" "1 1 1" "$(xt_3pc_prepared)"
+xt_start coord
+xt_wait_until 15 "xt_3pc_ledger 804" "1 1 1" || xt_fail "not committed after the restart: $(xt_3pc_ledger 804)"
+xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
+
+# A request repeated with its token (as the transport resends it) runs once.
+r1=$("$XT_BUILD/tests/rawsend" "$COORD_URL" run 424242 pa "INSERT INTO ledger (xfer, amount) VALUES (805, 1)")
+r2=$("$XT_BUILD/tests/rawsend" "$COORD_URL" run 424242 pa "INSERT INTO ledger (xfer, amount) VALUES (805, 1)")
+case "$r1" in "outcome committed xact:c1:"*) ;; *) xt_fail "first run: $r1" ;; esac
+xt_assert_eq "the repeat gets the same answer" "$r1" "$r2"
+xt_assert_eq "and ran once" 1 "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 805")"
+
+# Money is conserved: 800, 803 and 804 each moved 10 from pa to pb and pc.
+xt_assert_eq "balances" "970 1015 1015" \
+    "$(xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 3") $(xt_sql "$PGPORT" bank_b "SELECT balance FROM accounts WHERE id = 3") $(sqlite3 -batch "$C" "SELECT balance FROM accounts WHERE id = 3")"
+echo "ok: one-shot runs commit, abort on a failed statement, refuse an unknown participant, survive a coordinator crash"
