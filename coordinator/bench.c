@@ -448,6 +448,37 @@ ratio(double a, double b)
 	return b > 0 ? a / b : 0;
 }
 
+/* xact's runs against the baselines: JSON members, or lines of text. */
+static void
+print_ratios(const struct result *r, const int *done, int json)
+{
+	static const struct {
+		enum mode a, b;
+		const char *key, *text;
+	} pairs[] = {
+		{M_XACT, M_HAND2PC, "xact_vs_hand_2pc", "xact / hand-2pc"},
+		{M_XACT, M_SINGLE, "xact_vs_single_db", "xact / single-db"},
+		{M_RUN, M_HAND2PC, "xact_run_vs_hand_2pc", "xact-run / hand-2pc"},
+	};
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+		const struct result *a = &r[pairs[i].a], *b = &r[pairs[i].b];
+		double tps;
+
+		if (!done[pairs[i].a] || !done[pairs[i].b]) {
+			continue;
+		}
+		tps = ratio(a->committed / a->seconds, b->committed / b->seconds);
+		if (json) {
+			printf(",\"%s\":{\"tps\":%.3f,\"p50\":%.3f,\"p99\":%.3f}", pairs[i].key, tps,
+			    ratio(a->p50, b->p50), ratio(a->p99, b->p99));
+		} else {
+			printf("%s: throughput %.2f, p50 %.2f, p99 %.2f\n", pairs[i].text, tps,
+			    ratio(a->p50, b->p50), ratio(a->p99, b->p99));
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -539,21 +570,7 @@ main(int argc, char **argv)
 			first = 0;
 		}
 		printf("}");
-		if (done[M_XACT] && done[M_HAND2PC]) {
-			printf(",\"xact_vs_hand_2pc\":{\"tps\":%.3f,\"p50\":%.3f,\"p99\":%.3f}",
-			    ratio(r[0].committed / r[0].seconds, r[2].committed / r[2].seconds),
-			    ratio(r[0].p50, r[2].p50), ratio(r[0].p99, r[2].p99));
-		}
-		if (done[M_XACT] && done[M_SINGLE]) {
-			printf(",\"xact_vs_single_db\":{\"tps\":%.3f,\"p50\":%.3f,\"p99\":%.3f}",
-			    ratio(r[0].committed / r[0].seconds, r[1].committed / r[1].seconds),
-			    ratio(r[0].p50, r[1].p50), ratio(r[0].p99, r[1].p99));
-		}
-		if (done[M_RUN] && done[M_HAND2PC]) {
-			printf(",\"xact_run_vs_hand_2pc\":{\"tps\":%.3f,\"p50\":%.3f,\"p99\":%.3f}",
-			    ratio(r[3].committed / r[3].seconds, r[2].committed / r[2].seconds),
-			    ratio(r[3].p50, r[2].p50), ratio(r[3].p99, r[2].p99));
-		}
+		print_ratios(r, done, 1);
 		printf("}\n");
 		return failed;
 	}
@@ -574,20 +591,6 @@ main(int argc, char **argv)
 			printf(" %8s %10s\n", "-", "-");
 		}
 	}
-	if (done[M_XACT] && done[M_HAND2PC]) {
-		printf("xact / hand-2pc: throughput %.2f, p50 %.2f, p99 %.2f\n",
-		    ratio(r[0].committed / r[0].seconds, r[2].committed / r[2].seconds),
-		    ratio(r[0].p50, r[2].p50), ratio(r[0].p99, r[2].p99));
-	}
-	if (done[M_XACT] && done[M_SINGLE]) {
-		printf("xact / single-db: throughput %.2f, p50 %.2f, p99 %.2f\n",
-		    ratio(r[0].committed / r[0].seconds, r[1].committed / r[1].seconds),
-		    ratio(r[0].p50, r[1].p50), ratio(r[0].p99, r[1].p99));
-	}
-	if (done[M_RUN] && done[M_HAND2PC]) {
-		printf("xact-run / hand-2pc: throughput %.2f, p50 %.2f, p99 %.2f\n",
-		    ratio(r[3].committed / r[3].seconds, r[2].committed / r[2].seconds),
-		    ratio(r[3].p50, r[2].p50), ratio(r[3].p99, r[2].p99));
-	}
+	print_ratios(r, done, 0);
 	return failed;
 }

@@ -9,17 +9,7 @@
 xt_init
 xt_3pc_up
 
-run() { # XFER [xactctl flags]: moves 10 from pa to pb and pc in one request
-	n=$1; shift
-	"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 4000 exec --one-shot "$@" \
-	    --on pa "UPDATE accounts SET balance = balance - 10 WHERE id = 3" \
-	    --on pa "INSERT INTO ledger (xfer, amount) VALUES ($n, 10)" \
-	    --on pb "UPDATE accounts SET balance = balance + 5 WHERE id = 3" \
-	    --on pb "INSERT INTO ledger (xfer, amount) VALUES ($n, 5)" \
-	    --on pc "UPDATE accounts SET balance = balance + 5 WHERE id = 3" \
-	    --on pc "INSERT INTO ledger (xfer, amount) VALUES ($n, 5)" >"$XT_TMP/x$n" 2>&1
-	XS=$?
-}
+run() { xt_3pc_xfer "$@" --one-shot; } # XFER [flags]: 10 from pa to pb and pc, one request
 
 run 800
 xt_assert_eq "one-shot commits (exit status)" 0 "$XS"
@@ -68,5 +58,5 @@ xt_assert_eq "and ran once" 1 "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM l
 
 # Money is conserved: 800, 803 and 804 each moved 10 from pa to pb and pc.
 xt_assert_eq "balances" "970 1015 1015" \
-    "$(xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 3") $(xt_sql "$PGPORT" bank_b "SELECT balance FROM accounts WHERE id = 3") $(sqlite3 -batch "$C" "SELECT balance FROM accounts WHERE id = 3")"
+    "$(xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 1") $(xt_sql "$PGPORT" bank_b "SELECT balance FROM accounts WHERE id = 1") $(sqlite3 -batch "$C" "SELECT balance FROM accounts WHERE id = 1")"
 echo "ok: one-shot runs commit, abort on a failed statement, refuse an unknown participant, survive a coordinator crash"
