@@ -152,7 +152,6 @@ struct term_job {
 
 struct finished {
 	char gid[64];
-	uint64_t token;   /* a one-shot run's, for its repeats; 0: none */
 	xact_outcome outcome;
 	char reason[160];
 };
@@ -565,12 +564,11 @@ txn_remove(struct coord *c, struct ctxn *x)
 }
 
 static void
-remember_finished(struct coord *c, const struct txn *t, uint64_t token)
+remember_finished(struct coord *c, const struct txn *t)
 {
 	struct finished *f = &c->finished[c->finished_next++ % FINISHED_RING];
 
 	snprintf(f->gid, sizeof(f->gid), "%s", t->gid);
-	f->token = token;
 	f->outcome = t->outcome;
 	snprintf(f->reason, sizeof(f->reason), "%.150s", t->reason);
 }
@@ -580,18 +578,6 @@ find_finished(struct coord *c, const char *gid)
 {
 	for (unsigned i = 0; i < FINISHED_RING; i++) {
 		if (strcmp(c->finished[i].gid, gid) == 0) {
-			return &c->finished[i];
-		}
-	}
-	return NULL;
-}
-
-/* The finished one-shot run of token, or NULL. */
-static const struct finished *
-find_finished_token(struct coord *c, uint64_t token)
-{
-	for (unsigned i = 0; token != 0 && i < FINISHED_RING; i++) {
-		if (c->finished[i].token == token) {
 			return &c->finished[i];
 		}
 	}
@@ -789,7 +775,7 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 	if (forget) {
 		log_debug("finished gid=%s state=%s reason=\"%s\"", x->t.gid,
 		    txn_state_name(x->t.state), x->t.reason);
-		remember_finished(c, &x->t, x->run_req != NULL ? x->token : 0);
+		remember_finished(c, &x->t);
 		txn_remove(c, x);
 		if (x->outcome_waiter != NULL) {
 			reply_outcome_gid(x->outcome_waiter, x->t.outcome, x->t.reason, 0, x->t.gid);
@@ -1334,81 +1320,79 @@ handle_begin(struct coord *c, struct sctx *s, const Xact__BeginReq *b)
 	reply(s, wire_pack_reply(&rep));
 }
 
+static void reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid,
+    int outcome_wanted);
+static void handle_finish(struct coord *c, struct sctx *s, const char *gid, int commit);
+
 /*
  * A one-shot transaction: every statement and the commit in one request
- * (xact_run).  The participants are enlisted at once and the commit starts:
- * each PREPARE carries its branch's statements (send_prepare), and the
- * votes decide as for any transaction.  A repeat of the request (the
- * transport resends it on a new connection) is known by its token: it
- * waits for, or gets, the same outcome.  Takes req.
+ * (xact_run), for a gid `begin` gave that has run nothing yet.  The
+ * participants are enlisted at once and the commit starts: each PREPARE
+ * carries its branch's statements (send_prepare), and the votes decide as
+ * for any transaction.  A repeat (the transport resends a request on a new
+ * connection) waits for the same outcome; one that finds the gid gone
+ * (finished and forgotten, or the coordinator restarted) is answered like
+ * a repeated commit, from the journal: a gid is never run twice.  Takes req.
  */
 static void
 handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 {
 	const Xact__RunReq *run = req->run;
 	struct txn_event ev = {TXN_EV_COMMIT, -1, 0, NULL};
-	struct ctxn *x = run->token ? txn_find_token(c, run->token) : NULL;
-	const struct finished *f;
-	char gid[64];
+	struct ctxn *x = txn_find(c, run->gid);
+	const char *bad = NULL;
 	int pid;
 
-	if (x != NULL && x->run_req != NULL) {
+	if (x == NULL) {
+		reply_not_in_memory(c, s, run->gid, 1);
+		xact__request__free_unpacked(req, NULL);
+		return;
+	}
+	if (x->run_req != NULL) {
 		if (x->outcome_waiter != NULL) {
 			reply(x->outcome_waiter, wire_error_reply(XACT_ESTATE,
 			    "superseded by a repeated request"));
 		}
-		x->outcome_waiter = s; /* answered at its outcome */
+		x->outcome_waiter = s; /* a repeat: answered at its outcome */
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
-	if ((f = find_finished_token(c, run->token)) != NULL) {
-		reply_outcome_gid(s, f->outcome, f->reason, 0, f->gid);
+	if (x->t.state != TXN_ACTIVE && x->t.state != TXN_EXECUTING) {
+		/* Its commit is under way without the request: the coordinator
+		 * restarted and recovered it from the journal.  A repeat. */
+		handle_finish(c, s, run->gid, 1);
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
-	if (run->n_stmts < 1 || run->n_stmts > RUN_MAX_STMTS ||
-	    (run->has_protocol && run->protocol != XACT__PROTOCOL__PROTOCOL_2PC &&
-	        run->protocol != XACT__PROTOCOL__PROTOCOL_3PC)) {
-		reply(s, wire_error_reply(XACT_EINVAL, "a run needs 1 to %d statements and protocol "
-		    "2pc or 3pc", RUN_MAX_STMTS));
-		xact__request__free_unpacked(req, NULL);
-		return;
+	if (x->t.state != TXN_ACTIVE || x->t.nparts > 0) {
+		bad = "a run needs a transaction that has run nothing yet";
+	} else if (run->n_stmts < 1 || run->n_stmts > RUN_MAX_STMTS) {
+		bad = "a run needs 1 to 1024 statements";
 	}
-	for (size_t i = 0; i < run->n_stmts; i++) {
+	for (size_t i = 0; bad == NULL && i < run->n_stmts; i++) {
 		const char *name = run->stmts[i]->participant;
 
-		if (find_participant(c, name, strlen(name)) < 0) {
+		if ((pid = find_participant(c, name, strlen(name))) < 0) {
 			reply(s, wire_error_reply(XACT_ENOPART, "unknown participant '%s'", name));
 			xact__request__free_unpacked(req, NULL);
 			return;
 		}
+		if (txn_enlist(&x->t, pid, 1) != 0) {
+			bad = "a run on more participants than a transaction may have";
+		}
 	}
-	if (next_gid(c, gid, sizeof(gid)) != XACT_OK || (x = calloc(1, sizeof(*x))) == NULL) {
-		reply(s, wire_error_reply(XACT_EJOURNAL, "cannot reserve gids in the journal, or "
-		                                         "out of memory"));
+	if (bad != NULL) {
+		/* Nothing was sent: the enlisting is undone with the refusal. */
+		x->t.nparts = 0;
+		reply(s, wire_error_reply(x->t.state != TXN_ACTIVE ? XACT_ESTATE : XACT_EINVAL, "%s",
+		    bad));
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
-	txn_init(&x->t, gid);
-	x->t.protocol = !run->has_protocol ? (xact_protocol)c->cfg->protocol
-	    : run->protocol == XACT__PROTOCOL__PROTOCOL_3PC ? XACT_PROTOCOL_3PC : XACT_PROTOCOL_2PC;
-	for (size_t i = 0; i < run->n_stmts; i++) {
-		const char *name = run->stmts[i]->participant;
-
-		pid = find_participant(c, name, strlen(name));
-		if (txn_enlist(&x->t, pid, 1) != 0) {
-			reply(s, wire_error_reply(XACT_ETOOBIG, "a run on more than %d participants",
-			    TXN_MAX_PARTS));
-			xact__request__free_unpacked(req, NULL);
-			free(x);
-			return;
-		}
-	}
-	x->token = run->token;
 	x->run_req = req; /* the statements go with each PREPARE */
 	x->outcome_waiter = s;
-	txn_insert(c, x);
-	log_debug("run gid=%s state=%s protocol=%s statements=%zu participants=%d", gid,
+	x->active_ms = util_now_ms();
+	log_debug("run gid=%s state=%s protocol=%s statements=%zu participants=%d", x->t.gid,
 	    txn_state_name(x->t.state), x->t.protocol == XACT_PROTOCOL_3PC ? "3pc" : "2pc",
 	    run->n_stmts, x->t.nparts);
 	apply(c, x, &ev); /* PREPARE, with the statements, to each */
@@ -1423,7 +1407,7 @@ reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid, int outcom
 
 	if (f != NULL) {
 		if (outcome_wanted) {
-			reply_outcome(s, f->outcome, f->reason, 0);
+			reply_outcome_gid(s, f->outcome, f->reason, 0, gid);
 		} else if (f->outcome == XACT_OUTCOME_COMMITTED) {
 			reply(s, wire_error_reply(XACT_ESTATE, "transaction %s already committed", gid));
 		} else {
@@ -1433,7 +1417,7 @@ reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid, int outcom
 		return;
 	}
 	if (outcome_wanted && journal_lookup(c->j, gid, &r) == XACT_OK) {
-		reply_outcome(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0);
+		reply_outcome_gid(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0, gid);
 		return;
 	}
 	reply(s, wire_error_reply(XACT_ENOTFOUND, "unknown transaction %s", gid));

@@ -365,6 +365,7 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 	Xact__Statement *st = NULL;
 	Xact__Param *pv = NULL, **pp = NULL;
 	Xact__Reply *rep;
+	xact_txn *t = NULL;
 	int nparams = 0, k = 0, rv = XACT_OK;
 
 	*out = XACT_OUTCOME_UNKNOWN;
@@ -414,10 +415,20 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 		rs[i].stmt = &st[i];
 		rp[i] = &rs[i];
 	}
-	run.token = random_token();
-	run.has_protocol = protocol != XACT_PROTOCOL_DEFAULT;
-	run.protocol = protocol == XACT_PROTOCOL_3PC ? XACT__PROTOCOL__PROTOCOL_3PC
-	                                            : XACT__PROTOCOL__PROTOCOL_2PC;
+	/* The gid first: it names the run, so that a repeat of the request
+	 * (the transport resends it on a new connection) is never run twice,
+	 * even by a coordinator that restarted meanwhile. */
+	if ((rv = xact_begin(c, protocol, &t)) != XACT_OK) {
+		if (reason != NULL && reasonlen > 0) {
+			snprintf(reason, reasonlen, "cannot begin: %s", xact_strerror(rv));
+		}
+		*out = XACT_OUTCOME_ABORTED; /* nothing ran */
+		goto out;
+	}
+	if (gid != NULL) {
+		snprintf(gid, 64, "%.63s", t->gid);
+	}
+	run.gid = t->gid;
 	run.n_stmts = (size_t)n;
 	run.stmts = rp;
 	req.body_case = XACT__REQUEST__BODY_RUN;
@@ -446,12 +457,11 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 		if (rep->outcome->reason != NULL && reason != NULL && reasonlen > 0) {
 			snprintf(reason, reasonlen, "%s", rep->outcome->reason);
 		}
-		if (rep->outcome->gid != NULL && gid != NULL) {
-			snprintf(gid, 64, "%s", rep->outcome->gid);
-		}
+
 	}
 	xact__reply__free_unpacked(rep, NULL);
 out:
+	xact_txn_free(t);
 	free(rs);
 	free(rp);
 	free(st);

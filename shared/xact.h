@@ -136,9 +136,10 @@ typedef struct xact_stmt {
  * UNKNOWN.  Returns an error, with *out UNKNOWN, when no outcome could be
  * learned: the transaction may have committed; or with *out ABORTED when
  * the coordinator refused the request before anything ran (XACT_EINVAL,
- * XACT_ENOPART, XACT_ETOOBIG, XACT_EJOURNAL).  A request repeated by the
- * transport is recognized by its token and runs once.  gid, when not NULL,
- * receives the transaction's gid once the coordinator named it ("" else).
+ * XACT_ENOPART, XACT_ETOOBIG, XACT_EJOURNAL).  It takes a gid first (a
+ * `begin`), which names the run: a request repeated by the transport, even
+ * to a coordinator that restarted meanwhile, is answered, never run twice.
+ * gid, when not NULL, receives that gid ("" when none was given).
  */
 int xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
     xact_outcome *out, char *reason, size_t reasonlen, char gid[64]);

@@ -5,7 +5,8 @@
  *
  * usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]
  *        rawsend URL state|precommit GID BALLOT
- *        rawsend URL run TOKEN PARTICIPANT SQL   (a one-shot run, token chosen)
+ *        rawsend URL begin                     (prints "gid GID")
+ *        rawsend URL run GID PARTICIPANT SQL   (a one-shot run of GID)
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
  * exec1 is statement 1 of a new branch that writes account 1; commit GID and
  * abort GID ask for a branch's outcome the way the coordinator does.
@@ -34,7 +35,7 @@ main(int argc, char **argv)
 	if (argc < 3) {
 		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]\n"
 		                "       rawsend URL state|precommit GID BALLOT\n"
-		                "       rawsend URL run TOKEN PARTICIPANT SQL\n");
+		                "       rawsend URL begin | run GID PARTICIPANT SQL\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -78,6 +79,14 @@ main(int argc, char **argv)
 		req.body_case = XACT__REQUEST__BODY_OUTCOME;
 		req.outcome = &oq;
 		msg = wire_pack_request(&req);
+	} else if (strcmp(kind, "begin") == 0) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__BeginReq b = XACT__BEGIN_REQ__INIT;
+
+		b.token = 0;
+		req.body_case = XACT__REQUEST__BODY_BEGIN;
+		req.begin = &b;
+		msg = wire_pack_request(&req);
 	} else if (strcmp(kind, "run") == 0 && argc > 5) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__RunReq run = XACT__RUN_REQ__INIT;
@@ -87,7 +96,7 @@ main(int argc, char **argv)
 		st.sql = argv[5];
 		rs.participant = argv[4];
 		rs.stmt = &st;
-		run.token = strtoull(argv[3], NULL, 10);
+		run.gid = argv[3];
 		run.n_stmts = 1;
 		run.stmts = rp;
 		req.body_case = XACT__REQUEST__BODY_RUN;
@@ -172,6 +181,9 @@ main(int argc, char **argv)
 		printf("ack %s%s%s\n", rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED
 		                          ? "committed" : "aborted",
 		    rep->ack->detail ? " " : "", rep->ack->detail ? rep->ack->detail : "");
+		xact__reply__free_unpacked(rep, NULL);
+	} else if (rep->body_case == XACT__REPLY__BODY_BEGIN) {
+		printf("gid %s\n", rep->begin->gid);
 		xact__reply__free_unpacked(rep, NULL);
 	} else if (rep->body_case == XACT__REPLY__BODY_BRANCH_STATE) {
 		static const char *const names[] = {"none", "active", "prepared", "committed",

@@ -49,12 +49,33 @@ xt_start coord
 xt_wait_until 15 "xt_3pc_ledger 804" "1 1 1" || xt_fail "not committed after the restart: $(xt_3pc_ledger 804)"
 xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
 
-# A request repeated with its token (as the transport resends it) runs once.
-r1=$("$XT_BUILD/tests/rawsend" "$COORD_URL" run 424242 pa "INSERT INTO ledger (xfer, amount) VALUES (805, 1)")
-r2=$("$XT_BUILD/tests/rawsend" "$COORD_URL" run 424242 pa "INSERT INTO ledger (xfer, amount) VALUES (805, 1)")
-case "$r1" in "outcome committed xact:c1:"*) ;; *) xt_fail "first run: $r1" ;; esac
+# A repeated request (the transport resends it) runs once, with one answer.
+gid=$("$XT_BUILD/tests/rawsend" "$COORD_URL" begin | sed -n 's/^gid //p')
+[ -n "$gid" ] || xt_fail "no gid from begin"
+r1=$("$XT_BUILD/tests/rawsend" "$COORD_URL" run "$gid" pa "INSERT INTO ledger (xfer, amount) VALUES (805, 1)")
+r2=$("$XT_BUILD/tests/rawsend" "$COORD_URL" run "$gid" pa "INSERT INTO ledger (xfer, amount) VALUES (805, 1)")
+case "$r1" in "outcome committed $gid") ;; *) xt_fail "first run: $r1" ;; esac
 xt_assert_eq "the repeat gets the same answer" "$r1" "$r2"
 xt_assert_eq "and ran once" 1 "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 805")"
+
+# The coordinator restarts while the client still waits: the transport
+# resends the run to the new coordinator, which answers from its journal
+# and does not run it again (ledger has no key stopping a second run here:
+# amounts are free, so the count tells).
+xt_stop coord
+XACT_FAILPOINTS="coord.after_decision=crash" xt_start coord
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 20000 exec --one-shot \
+    --on pa "UPDATE accounts SET balance = balance + 1 WHERE id = 7" \
+    --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 7" >"$XT_TMP/x806" 2>&1 &
+xpid=$!
+xt_wait_exit coord 10 || xt_fail "the coordinator did not crash"
+xt_start coord
+wait $xpid
+XS=$?
+xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
+xt_assert_eq "the resent run is answered committed" 0 "$XS"
+xt_assert_eq "and applied once" "1001 1001" \
+    "$(xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 7") $(xt_sql "$PGPORT" bank_b "SELECT balance FROM accounts WHERE id = 7")"
 
 # Money is conserved: 800, 803 and 804 each moved 10 from pa to pb and pc.
 xt_assert_eq "balances" "970 1015 1015" \
