@@ -870,15 +870,28 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 	} else {
 		int first_run = b->state == BR_NONE && b->last_seq == 0;
 
+		if (!first_run && b->state == BR_ACTIVE) {
+			/* A run that stopped half-way earlier: never prepare it. */
+			snprintf(why, sizeof(why), "the branch's run did not complete");
+			reply = vote_reply(BR_ABORTED, why);
+		}
 		for (size_t i = 0; first_run && i < r->n_stmts; i++) {
 			reply = serve_branch(a, b, BREQ_EXEC, (uint32_t)i + 1, r->stmts[i], NULL);
 			if (exec_failed(reply, why, sizeof(why))) {
 				nng_msg_free(reply);
-				reply = vote_reply(BR_ABORTED, why); /* the branch is rolled back */
+				reply = vote_reply(BR_ABORTED, why);
 				break;
 			}
 			nng_msg_free(reply);
 			reply = NULL;
+		}
+		if (reply != NULL && b->state == BR_ACTIVE) {
+			/* A failure that left the local transaction open (a result
+			 * too large to send, memory): roll it back, so that no
+			 * repeat can ever prepare part of the run. */
+			nng_msg *none = serve_branch(a, b, BREQ_ABORT, 0, NULL, NULL);
+
+			nng_msg_free(none);
 		}
 		if (reply == NULL) {
 			reply = serve_branch(a, b, BREQ_PREPARE, 0, NULL, peers);

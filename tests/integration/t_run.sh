@@ -26,6 +26,16 @@ xt_assert_grep "with the database's message" "ledger_amount_check" "$XT_TMP/x801
 xt_assert_eq "nowhere" "0 0 0" "$(xt_3pc_ledger 801)"
 xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
 
+# A result too large to send ends the run too (rows are never returned,
+# but a statement's answer must still fit a message): aborted everywhere.
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 8000 exec --one-shot \
+    --on pa "INSERT INTO ledger (xfer, amount) VALUES (807, 10)" \
+    --on pa "SELECT repeat('x', 6000000)" \
+    --on pb "INSERT INTO ledger (xfer, amount) VALUES (807, 10)" >"$XT_TMP/x807" 2>&1
+xt_assert_eq "an oversized result aborts (exit status)" 1 "$?"
+xt_assert_eq "nowhere" "0 0 0" "$(xt_3pc_ledger 807)"
+xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
+
 # An unknown participant: refused, nothing ran.
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec --one-shot \
     --on pa "INSERT INTO ledger (xfer, amount) VALUES (802, 10)" \
