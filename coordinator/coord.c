@@ -1373,6 +1373,7 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 		const char *name = run->stmts[i]->participant;
 
 		if ((pid = find_participant(c, name, strlen(name))) < 0) {
+			x->t.nparts = 0; /* nothing was sent: undo the enlisting */
 			reply(s, wire_error_reply(XACT_ENOPART, "unknown participant '%s'", name));
 			xact__request__free_unpacked(req, NULL);
 			return;

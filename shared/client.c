@@ -445,10 +445,11 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 		if (reason != NULL && reasonlen > 0) {
 			snprintf(reason, reasonlen, "%s", rep->error->message);
 		}
-		/* These refusals come before anything ran. */
-		if (rv == XACT_EINVAL || rv == XACT_ENOPART || rv == XACT_ETOOBIG ||
-		    rv == XACT_EJOURNAL) {
+		/* These refusals come before anything ran: the transaction is
+		 * rolled back rather than left to the coordinator's timeout. */
+		if (rv == XACT_EINVAL || rv == XACT_ENOPART) {
 			*out = XACT_OUTCOME_ABORTED;
+			xact_rollback(t);
 		}
 	} else if (rep->body_case != XACT__REPLY__BODY_OUTCOME) {
 		rv = XACT_EPROTO;

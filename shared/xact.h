@@ -135,8 +135,8 @@ typedef struct xact_stmt {
  * a participant voted NO (why in reason, when reason is not NULL), or
  * UNKNOWN.  Returns an error, with *out UNKNOWN, when no outcome could be
  * learned: the transaction may have committed; or with *out ABORTED when
- * the coordinator refused the request before anything ran (XACT_EINVAL,
- * XACT_ENOPART, XACT_ETOOBIG, XACT_EJOURNAL).  It takes a gid first (a
+ * nothing ran: the begin failed, or the coordinator refused the run
+ * (XACT_EINVAL, XACT_ENOPART; the transaction is then rolled back).  It takes a gid first (a
  * `begin`), which names the run: a request repeated by the transport, even
  * to a coordinator that restarted meanwhile, is answered, never run twice.
  * gid, when not NULL, receives that gid ("" when none was given).
