@@ -1074,30 +1074,41 @@ find_participant(struct coord *c, const char *name, size_t len)
 	return -1;
 }
 
-/* Re-creates a committing transaction from its journal record.  Returns
- * the transaction, or NULL when a participant is not configured (then the
- * record stays in the journal for the operator). */
-static struct ctxn *
-recover_commit(struct coord *c, const struct journal_record *r)
+/* The participants a journal record names (comma-separated), as indexes
+ * into pids: how many, or -1 (logged, the record stays in the journal for
+ * the operator) when one is not configured.  state names the record's kind
+ * in the log. */
+static int
+record_pids(struct coord *c, const struct journal_record *r, const char *state, int *pids)
 {
-	int pids[TXN_MAX_PARTS], n = 0;
 	const char *p = r->participants;
-	struct ctxn *x;
+	int n = 0;
 
 	while (*p != '\0' && n < TXN_MAX_PARTS) {
 		size_t len = strcspn(p, ",");
 		int pid = find_participant(c, p, len);
 
 		if (pid < 0) {
-			log_error("recovery: gid=%s state=committing names participant '%.*s' "
-			          "that is not configured; left in the journal",
-			    r->gid, (int)len, p);
-			return NULL;
+			log_error("recovery: gid=%s state=%s names participant '%.*s' "
+			          "that is not configured; left in the journal", r->gid, state, (int)len, p);
+			return -1;
 		}
 		pids[n++] = pid;
 		p += len + (p[len] == ',');
 	}
-	if ((x = calloc(1, sizeof(*x))) == NULL) {
+	return n;
+}
+
+/* Re-creates a committing transaction from its journal record.  Returns
+ * the transaction, or NULL when a participant is not configured (then the
+ * record stays in the journal for the operator). */
+static struct ctxn *
+recover_commit(struct coord *c, const struct journal_record *r)
+{
+	int pids[TXN_MAX_PARTS], n;
+	struct ctxn *x;
+
+	if ((n = record_pids(c, r, "committing", pids)) < 0 || (x = calloc(1, sizeof(*x))) == NULL) {
 		return NULL;
 	}
 	txn_init_recovered(&x->t, r->gid, pids, n);
@@ -1126,26 +1137,13 @@ static int
 recover_precommit_one(void *arg, const struct journal_record *r)
 {
 	struct coord *c = arg;
-	int pids[TXN_MAX_PARTS], n = 0;
-	const char *p = r->participants;
+	int pids[TXN_MAX_PARTS], n;
 	struct ctxn *x;
 
 	if (txn_find(c, r->gid) != NULL) {
 		return 0;
 	}
-	while (*p != '\0' && n < TXN_MAX_PARTS) {
-		size_t len = strcspn(p, ",");
-		int pid = find_participant(c, p, len);
-
-		if (pid < 0) {
-			log_error("recovery: gid=%s state=terminating names participant '%.*s' "
-			          "that is not configured; left in the journal", r->gid, (int)len, p);
-			return 0;
-		}
-		pids[n++] = pid;
-		p += len + (p[len] == ',');
-	}
-	if (n == 0 || (x = calloc(1, sizeof(*x))) == NULL) {
+	if ((n = record_pids(c, r, "terminating", pids)) <= 0 || (x = calloc(1, sizeof(*x))) == NULL) {
 		return 0;
 	}
 	txn_init_recovered_precommit(&x->t, r->gid, pids, n);

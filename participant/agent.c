@@ -345,6 +345,35 @@ gid_ok(const char *gid)
 
 #define BAD_GID "bad gid (expected xact:[A-Za-z0-9_:-], under 64 bytes)"
 
+/* A statement slot (handle_branch says why they are limited), and for the
+ * first statement of a branch a new-branch slot too: 1, or 0 when the
+ * limits are reached (nothing taken). */
+static int
+take_slot(struct agent *a, int first)
+{
+	int busy = atomic_fetch_add(&a->executing, 1) >= a->max_executing;
+
+	if (first) {
+		busy |= atomic_fetch_add(&a->executing_new, 1) >= a->max_new;
+	}
+	if (busy) {
+		atomic_fetch_sub(&a->executing, 1);
+		if (first) {
+			atomic_fetch_sub(&a->executing_new, 1);
+		}
+	}
+	return !busy;
+}
+
+static void
+give_slot(struct agent *a, int first)
+{
+	atomic_fetch_sub(&a->executing, 1);
+	if (first) {
+		atomic_fetch_sub(&a->executing_new, 1);
+	}
+}
+
 /* Handles EXEC, PREPARE, COMMIT and ABORT for one gid.  peers: a PREPARE
  * under three-phase commit ("name=url,..." sorted), else NULL. */
 static nng_msg *
@@ -367,27 +396,13 @@ handle_branch(struct agent *a, enum branch_req req, const char *gid, uint32_t se
 	 */
 	int first = req == BREQ_EXEC && seq == 1;
 
-	if (req == BREQ_EXEC) {
-		int busy = atomic_fetch_add(&a->executing, 1) >= a->max_executing;
-
-		if (first) {
-			busy |= atomic_fetch_add(&a->executing_new, 1) >= a->max_new;
-		}
-		if (busy) {
-			atomic_fetch_sub(&a->executing, 1);
-			if (first) {
-				atomic_fetch_sub(&a->executing_new, 1);
-			}
-			return wire_error_reply(XACT_EDB, "agent busy: too many statements waiting "
-			    "(%d workers); try the transaction again", a->cfg->workers);
-		}
+	if (req == BREQ_EXEC && !take_slot(a, first)) {
+		return wire_error_reply(XACT_EDB, "agent busy: too many statements waiting "
+		    "(%d workers); try the transaction again", a->cfg->workers);
 	}
 	reply = handle_branch_locked(a, req, gid, seq, st, peers);
 	if (req == BREQ_EXEC) {
-		atomic_fetch_sub(&a->executing, 1);
-		if (first) {
-			atomic_fetch_sub(&a->executing_new, 1);
-		}
+		give_slot(a, first);
 	}
 	return reply;
 }
@@ -847,7 +862,6 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 	const char *peers;
 	struct pbranch *b;
 	nng_msg *reply = NULL;
-	int busy;
 
 	if (!gid_ok(r->gid) || strcmp(r->gid, r->prepare->gid) != 0) {
 		return wire_error_reply(XACT_EINVAL, BAD_GID);
@@ -860,12 +874,11 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 		return reply;
 	}
 	/* A new branch: it takes a first statement's slot (handle_branch). */
-	busy = atomic_fetch_add(&a->executing, 1) >= a->max_executing;
-	busy |= atomic_fetch_add(&a->executing_new, 1) >= a->max_new;
-	if (busy) {
-		reply = vote_reply(BR_ABORTED, "agent busy: too many statements waiting; try the "
-		                               "transaction again");
-	} else if ((b = acquire(a, r->gid)) == NULL) {
+	if (!take_slot(a, 1)) {
+		return vote_reply(BR_ABORTED, "agent busy: too many statements waiting; try the "
+		                              "transaction again");
+	}
+	if ((b = acquire(a, r->gid)) == NULL) {
 		reply = wire_error_reply(XACT_ENOMEM, "out of memory");
 	} else {
 		int first_run = b->state == BR_NONE && b->last_seq == 0;
@@ -898,8 +911,7 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 		}
 		release(a, b);
 	}
-	atomic_fetch_sub(&a->executing, 1);
-	atomic_fetch_sub(&a->executing_new, 1);
+	give_slot(a, 1);
 	return reply;
 }
 

@@ -170,6 +170,20 @@ pool_put(struct pg *pg, PGconn *conn, int dirty)
 	pthread_mutex_unlock(&pg->lock);
 }
 
+/* What a failed result means: TRANSIENT (shutdown, lost connection, or no
+ * SQLSTATE to tell), NOT_FOUND (no such prepared transaction), or FAILED. */
+static enum branch_result
+failure_kind(PGconn *conn, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (conn_broken(conn) || state == NULL || strncmp(state, "57", 2) == 0 ||
+	    strncmp(state, "08", 2) == 0) {
+		return BRES_TRANSIENT;
+	}
+	return strcmp(state, "42704") == 0 ? BRES_NOT_FOUND : BRES_FAILED;
+}
+
 /* Runs a command with no result rows.  Maps the outcome. */
 static enum branch_result
 command(PGconn *conn, const char *sql, char *err, size_t errlen)
@@ -183,14 +197,7 @@ command(PGconn *conn, const char *sql, char *err, size_t errlen)
 		pg_error(conn, res, err, errlen);
 		log_debug("database command failed sql=\"%.60s\" sqlstate=%s error=\"%s\"", sql,
 		    state ? state : "none", err);
-		if (conn_broken(conn) || state == NULL || strncmp(state, "57", 2) == 0 ||
-		    strncmp(state, "08", 2) == 0) {
-			r = BRES_TRANSIENT; /* shutdown, lost connection */
-		} else if (strcmp(state, "42704") == 0) {
-			r = BRES_NOT_FOUND; /* prepared transaction does not exist */
-		} else {
-			r = BRES_FAILED;
-		}
+		r = failure_kind(conn, res);
 	}
 	PQclear(res);
 	return r;
@@ -247,13 +254,8 @@ pipeline(PGconn *conn, int n, const char *const *sql, const int *sync_after, int
 		st[i] = PQresultStatus(res);
 		tuples[i] = strtol(PQcmdTuples(res), NULL, 10);
 		if (st[i] != PGRES_COMMAND_OK && st[i] != PGRES_TUPLES_OK && r == BRES_OK) {
-			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
 			pg_error(conn, res, err, errlen);
-			r = conn_broken(conn) || (state != NULL && (strncmp(state, "57", 2) == 0 ||
-			                                               strncmp(state, "08", 2) == 0))
-			    ? BRES_TRANSIENT
-			    : state != NULL && strcmp(state, "42704") == 0 ? BRES_NOT_FOUND : BRES_FAILED;
+			r = failure_kind(conn, res);
 		}
 		PQclear(res);
 		PQclear(PQgetResult(conn)); /* the NULL that ends each statement */

@@ -234,6 +234,21 @@ err:
 	return NULL;
 }
 
+/* The wire form of n text parameters (NULL: SQL NULL), pointing into them. */
+static void
+set_params(Xact__Param *pv, Xact__Param **pp, int n, const char *const *params)
+{
+	for (int i = 0; i < n; i++) {
+		xact__param__init(&pv[i]);
+		if (params[i] != NULL) {
+			pv[i].has_value = 1;
+			pv[i].value.data = (uint8_t *)params[i];
+			pv[i].value.len = strlen(params[i]);
+		}
+		pp[i] = &pv[i];
+	}
+}
+
 int
 xact_exec(xact_txn *t, const char *participant, const char *sql, int nparams,
     const char *const *params, xact_result **res)
@@ -267,15 +282,7 @@ xact_exec(xact_txn *t, const char *participant, const char *sql, int nparams,
 			return XACT_ENOMEM;
 		}
 	}
-	for (int i = 0; i < nparams; i++) {
-		xact__param__init(&pv[i]);
-		if (params[i] != NULL) {
-			pv[i].has_value = 1;
-			pv[i].value.data = (uint8_t *)params[i];
-			pv[i].value.len = strlen(params[i]);
-		}
-		pp[i] = &pv[i];
-	}
+	set_params(pv, pp, nparams, params);
 	st.sql = (char *)sql;
 	st.n_params = (size_t)nparams;
 	st.params = pp;
@@ -402,15 +409,8 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 		st[i].sql = (char *)stmts[i].sql;
 		st[i].n_params = (size_t)stmts[i].nparams;
 		st[i].params = &pp[k];
-		for (int j = 0; j < stmts[i].nparams; j++, k++) {
-			xact__param__init(&pv[k]);
-			if (stmts[i].params[j] != NULL) {
-				pv[k].has_value = 1;
-				pv[k].value.data = (uint8_t *)stmts[i].params[j];
-				pv[k].value.len = strlen(stmts[i].params[j]);
-			}
-			pp[k] = &pv[k];
-		}
+		set_params(&pv[k], &pp[k], stmts[i].nparams, stmts[i].params);
+		k += stmts[i].nparams;
 		rs[i].participant = (char *)stmts[i].participant;
 		rs[i].stmt = &st[i];
 		rp[i] = &rs[i];
