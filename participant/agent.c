@@ -488,6 +488,35 @@ readonly_3pc(struct agent *a, struct pbranch *b, const char *peers, char *err, s
 	return -1;
 }
 
+/* The vote after a PREPARE (or a one-shot run) took b from state before;
+ * err: why it failed, if it did.  Under 3PC (peers) the termination record
+ * comes first. */
+static nng_msg *
+vote_for(struct agent *a, struct pbranch *b, enum branch_state before, const char *peers,
+    char *err, size_t errlen)
+{
+	/* (PREPARED without a record: prepared, then a crash before the
+	 * record and the vote; the PREPARE is resent to this restart.) */
+	if (peers != NULL && b->state == BR_PREPARED && (before == BR_ACTIVE || !b->tpc) &&
+	    prepared_3pc(a, b, peers, err, errlen) != 0) {
+		/* No record: NO, even if the rollback failed and the
+		 * branch is still prepared (the coordinator aborts it). */
+		return vote_reply(BR_ABORTED, err);
+	}
+	if (peers != NULL && b->state == BR_READ_ONLY && before == BR_ACTIVE) {
+		readonly_3pc(a, b, peers, err, errlen);
+	}
+	if (err[0] == '\0' && b->state != BR_PREPARED && b->state != BR_PRECOMMITTED) {
+		snprintf(err, errlen, "branch is %s here", branch_state_name(b->state));
+	}
+	/* Crash here: prepared durably, vote not sent.  The coordinator
+	 * sees no vote and aborts; the restarted agent re-attaches. */
+	if (b->state == BR_PREPARED) {
+		XACT_FAILPOINT("part.before_vote");
+	}
+	return vote_reply(b->state, err);
+}
+
 /* One request on branch b, acquired (locked) by the caller, who releases
  * it.  Returns the answer. */
 static nng_msg *
@@ -538,27 +567,7 @@ serve_branch(struct agent *a, struct pbranch *b, enum branch_req req, uint32_t s
 		}
 		break;
 	case BREQ_PREPARE:
-		/* (PREPARED without a record: prepared, then a crash before the
-		 * record and the vote; the PREPARE is resent to this restart.) */
-		if (peers != NULL && b->state == BR_PREPARED && (before == BR_ACTIVE || !b->tpc) &&
-		    prepared_3pc(a, b, peers, err, sizeof(err)) != 0) {
-			/* No record: NO, even if the rollback failed and the
-			 * branch is still prepared (the coordinator aborts it). */
-			reply = vote_reply(BR_ABORTED, err);
-			break;
-		}
-		if (peers != NULL && b->state == BR_READ_ONLY && before == BR_ACTIVE) {
-			readonly_3pc(a, b, peers, err, sizeof(err));
-		}
-		if (err[0] == '\0' && b->state != BR_PREPARED && b->state != BR_PRECOMMITTED) {
-			snprintf(err, sizeof(err), "branch is %s here", branch_state_name(b->state));
-		}
-		/* Crash here: prepared durably, vote not sent.  The coordinator
-		 * sees no vote and aborts; the restarted agent re-attaches. */
-		if (b->state == BR_PREPARED) {
-			XACT_FAILPOINT("part.before_vote");
-		}
-		reply = vote_reply(b->state, err);
+		reply = vote_for(a, b, before, peers, err, sizeof(err));
 		break;
 	default:
 		if (op == BOP_ROLLBACK_PREPARED && r != BRES_OK && r != BRES_NOT_FOUND &&
@@ -849,6 +858,41 @@ exec_failed(nng_msg *reply, char *why, size_t n)
 }
 
 /*
+ * A new one-shot branch through the backend's run (one round trip to the
+ * database): the checks a statement gets (sqlguard, part.before_exec),
+ * then the run, then the vote.  The branch goes from NONE to what the
+ * PREPARE of an active branch would have left.
+ */
+static nng_msg *
+run_at_once(struct agent *a, struct pbranch *b, const Xact__BranchRunReq *r, const char *peers)
+{
+	char err[1024] = "", local[LOCAL_GID_MAX];
+	const char *why = NULL;
+	enum branch_result res;
+
+	b->last_seq = (uint32_t)r->n_stmts; /* no statement of it may run again */
+	for (size_t i = 0; why == NULL && i < r->n_stmts; i++) {
+		why = sqlguard_check(r->stmts[i]->sql);
+	}
+	if (why == NULL && XACT_FAILPOINT("part.before_exec") != 0) {
+		why = "injected failure (part.before_exec)";
+	}
+	if (why != NULL) {
+		b->state = BR_ABORTED;
+		return vote_reply(BR_ABORTED, why);
+	}
+	res = a->ops->run(a->be, r->stmts, r->n_stmts, local_gid(a, b->gid, local), err,
+	    sizeof(err));
+	b->state = branch_after(BR_ACTIVE, BREQ_PREPARE, res);
+	if (b->state == BR_PREPARED) {
+		b->prepared_ms = util_now_ms();
+	}
+	log_debug("branch gid=%s state=%s request=run statements=%zu%s%s", b->gid,
+	    branch_state_name(b->state), r->n_stmts, err[0] ? " error=" : "", err);
+	return vote_for(a, b, BR_ACTIVE, peers, err, sizeof(err));
+}
+
+/*
  * A one-shot branch: its statements, then PREPARE, under one hold of the
  * branch, so that nothing (a repeat of this very request) can prepare it
  * between two statements.  A branch this agent already knows has had its
@@ -887,6 +931,10 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 			/* A run that stopped half-way earlier: never prepare it. */
 			snprintf(why, sizeof(why), "the branch's run did not complete");
 			reply = vote_reply(BR_ABORTED, why);
+		}
+		if (first_run && a->ops->run != NULL) {
+			reply = run_at_once(a, b, r, peers);
+			first_run = 0;
 		}
 		for (size_t i = 0; first_run && i < r->n_stmts; i++) {
 			reply = serve_branch(a, b, BREQ_EXEC, (uint32_t)i + 1, r->stmts[i], NULL);

@@ -38,6 +38,14 @@ struct backend_ops {
 	 * branch that wrote nothing (READ_ONLY).  Always gives conn back. */
 	enum branch_result (*prepare)(void *be, void *conn, const char *gid,
 	    char *err, size_t errlen);
+	/* Optional (NULL: the agent calls begin, exec for each, then
+	 * prepare): a one-shot branch at once, with a connection of its own:
+	 * BEGIN, the n statements, and the prepare under gid, results as
+	 * prepare's.  FAILED when a statement failed ("statement K: ..." in
+	 * err) or a result would not fit a message, nothing then prepared;
+	 * TRANSIENT when it may be.  No rows are returned. */
+	enum branch_result (*run)(void *be, Xact__Statement *const *stmts, size_t n,
+	    const char *gid, char *err, size_t errlen);
 	/* Rolls back the open transaction; gives conn back. */
 	void (*rollback)(void *be, void *conn);
 	enum branch_result (*commit_prepared)(void *be, const char *gid, char *err, size_t errlen);

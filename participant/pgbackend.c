@@ -203,39 +203,51 @@ command(PGconn *conn, const char *sql, char *err, size_t errlen)
 	return r;
 }
 
+/* One statement of a pipeline, and what became of it. */
+struct pstmt {
+	const char *sql;
+	int nparams;
+	const char *const *params;
+	int sync_after; /* a Sync follows it (always after the last) */
+	ExecStatusType st; /* out */
+	long tuples;       /* out: rows affected */
+	size_t bytes;      /* out: size of the rows returned */
+};
+
 /*
- * libpq pipeline mode: n statements sent at once, one round trip.  Only
- * statement pidx takes parameters.  A Sync follows statement i when
- * sync_after[i] (and always the last): each such segment succeeds or fails
- * on its own, so that DISCARD ALL, which refuses a transaction block, may
- * have one.  st[i] and tuples[i] receive each statement's status and rows
- * affected, err the first failure.  Returns BRES_OK when every statement
+ * libpq pipeline mode: n statements sent at once, one round trip.  Each
+ * segment ending in a Sync succeeds or fails on its own, so that DISCARD
+ * ALL, which refuses a transaction block, may have one.  s[i].st, .tuples
+ * and .bytes receive each statement's outcome, err the first failure and
+ * *failed its index (-1: none).  Returns BRES_OK when every statement
  * succeeded, BRES_TRANSIENT when the connection failed, else BRES_FAILED
  * (BRES_NOT_FOUND for a prepared gid that does not exist, as command()).
  */
 static enum branch_result
-pipeline(PGconn *conn, int n, const char *const *sql, const int *sync_after, int pidx,
-    int nparams, const char *const *params, ExecStatusType *st, long *tuples, char *err,
-    size_t errlen)
+pipeline(PGconn *conn, struct pstmt *s, int n, int *failed, char *err, size_t errlen)
 {
 	enum branch_result r = BRES_OK;
 	int sent = 0;
 
+	*failed = -1;
 	for (int i = 0; i < n; i++) {
-		st[i] = PGRES_FATAL_ERROR;
-		tuples[i] = 0;
+		s[i].st = PGRES_FATAL_ERROR;
+		s[i].tuples = 0;
+		s[i].bytes = 0;
 	}
 	if (PQenterPipelineMode(conn) != 1) {
 		pg_error(conn, NULL, err, errlen);
+		*failed = 0;
 		return BRES_TRANSIENT;
 	}
 	for (int i = 0; i < n; i++) {
-		int sync = sync_after[i] || i == n - 1;
+		int sync = s[i].sync_after || i == n - 1;
 
-		if (PQsendQueryParams(conn, sql[i], i == pidx ? nparams : 0, NULL,
-		        i == pidx ? params : NULL, NULL, NULL, 0) != 1 ||
+		if (PQsendQueryParams(conn, s[i].sql, s[i].nparams, NULL, s[i].params, NULL, NULL,
+		        0) != 1 ||
 		    (sync && PQpipelineSync(conn) != 1)) {
 			pg_error(conn, NULL, err, errlen);
+			*failed = i;
 			r = BRES_TRANSIENT;
 			break;
 		}
@@ -247,24 +259,34 @@ pipeline(PGconn *conn, int n, const char *const *sql, const int *sync_after, int
 		if (res == NULL) {
 			if (r == BRES_OK) {
 				pg_error(conn, NULL, err, errlen);
+				*failed = i;
 				r = BRES_TRANSIENT;
 			}
 			break; /* the connection is gone */
 		}
-		st[i] = PQresultStatus(res);
-		tuples[i] = strtol(PQcmdTuples(res), NULL, 10);
-		if (st[i] != PGRES_COMMAND_OK && st[i] != PGRES_TUPLES_OK && r == BRES_OK) {
+		s[i].st = PQresultStatus(res);
+		s[i].tuples = strtol(PQcmdTuples(res), NULL, 10);
+		if (s[i].st == PGRES_TUPLES_OK) {
+			for (int row = 0; row < PQntuples(res); row++) {
+				for (int col = 0; col < PQnfields(res); col++) {
+					s[i].bytes += (size_t)PQgetlength(res, row, col) + 4;
+				}
+			}
+		}
+		if (s[i].st != PGRES_COMMAND_OK && s[i].st != PGRES_TUPLES_OK && r == BRES_OK) {
 			pg_error(conn, res, err, errlen);
+			*failed = i;
 			r = failure_kind(conn, res);
 		}
 		PQclear(res);
 		PQclear(PQgetResult(conn)); /* the NULL that ends each statement */
-		if (sync_after[i] || i == n - 1) {
+		if (s[i].sync_after || i == n - 1) {
 			PQclear(PQgetResult(conn)); /* its Sync */
 		}
 	}
 	if (PQexitPipelineMode(conn) != 1 && r == BRES_OK) {
 		pg_error(conn, NULL, err, errlen);
+		*failed = n - 1;
 		r = BRES_TRANSIENT;
 	}
 	return r;
@@ -418,6 +440,24 @@ nomem:
 	return result_error("out of memory", NULL);
 }
 
+/* A statement's parameters as libpq takes them, into values[] (malloc'd
+ * copies, NULL for SQL NULL).  0, or -1 (a NUL byte, or no memory). */
+static int
+param_values(const Xact__Statement *st, char **values)
+{
+	for (size_t i = 0; i < st->n_params; i++) {
+		const Xact__Param *p = st->params[i];
+
+		values[i] = NULL;
+		if (p->has_value && (memchr(p->value.data, 0, p->value.len) != NULL ||
+		                        (values[i] = strndup((const char *)p->value.data,
+		                             p->value.len)) == NULL)) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static enum branch_result
 pg_exec(void *be, void *conn, const Xact__Statement *st, nng_msg **reply)
 {
@@ -432,17 +472,9 @@ pg_exec(void *be, void *conn, const Xact__Statement *st, nng_msg **reply)
 		*reply = result_error("out of memory", NULL);
 		return BRES_FAILED;
 	}
-	for (size_t i = 0; i < st->n_params; i++) {
-		const Xact__Param *p = st->params[i];
-
-		if (!p->has_value) {
-			continue;
-		}
-		if (memchr(p->value.data, 0, p->value.len) != NULL ||
-		    (values[i] = strndup((const char *)p->value.data, p->value.len)) == NULL) {
-			*reply = result_error("parameter holds a NUL byte or memory ran out", "22021");
-			goto out;
-		}
+	if (param_values(st, values) != 0) {
+		*reply = result_error("parameter holds a NUL byte or memory ran out", "22021");
+		goto out;
 	}
 	res = PQexecParams(conn, st->sql, (int)st->n_params, NULL,
 	    (const char *const *)values, NULL, NULL, 0);
@@ -474,45 +506,28 @@ out:
 	return r;
 }
 
+#define MARKER_SQL                                                                   \
+	"INSERT INTO xact.markers (gid, committed_at) SELECT $1, clock_timestamp() "     \
+	"WHERE pg_current_xact_id_if_assigned() IS NOT NULL"
+
 /*
- * One round trip: the marker row (a branch that wrote gets one; an INSERT
- * of no row takes no transaction id, so none means read only: PostgreSQL
- * has no read-only vote), PREPARE TRANSACTION, and, in a segment of its
- * own, the DISCARD ALL that cleans the connection for the next branch.
+ * The end of a pipelined vote: s[0..2] are the marker row, PREPARE
+ * TRANSACTION and DISCARD ALL as pipeline() left them, r its result.
+ * A branch that wrote gets a marker row; an INSERT of no row takes no
+ * transaction id, so none means read only (PostgreSQL has no read-only
+ * vote): the empty prepared transaction is committed at once.  Rolls back
+ * what failed and gives the connection back.
  */
 static enum branch_result
-pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
+voted(struct pg *pg, PGconn *conn, const struct pstmt *s, enum branch_result r,
+    const char *gid, char *err, size_t errlen)
 {
-	struct pg *pg = be;
-	PGconn *conn = vconn;
-	enum branch_result r;
-	char prep[256], commit[256], ignore[256];
-	const char *params[1] = {gid};
-	const char *sql[3] = {
-		"INSERT INTO xact.markers (gid, committed_at) SELECT $1, clock_timestamp() "
-		"WHERE pg_current_xact_id_if_assigned() IS NOT NULL",
-		prep,
-		"DISCARD ALL",
-	};
-	static const int sync_after[3] = {0, 1, 1};
-	ExecStatusType st[3];
-	long tuples[3];
-	int clean;
+	char commit[256], ignore[256];
+	int clean = s[2].st == PGRES_COMMAND_OK;
 
-	if (XACT_FAILPOINT("pg.before_prepare") != 0) {
-		snprintf(err, errlen, "injected failure (pg.before_prepare)");
-		command(conn, "ROLLBACK", ignore, sizeof(ignore));
-		pool_put(pg, conn, 1);
-		return BRES_FAILED;
-	}
-	snprintf(prep, sizeof(prep), "PREPARE TRANSACTION '%s'", gid);
-	r = pipeline(conn, 3, sql, sync_after, 0, 1, params, st, tuples, err, errlen);
-	clean = st[2] == PGRES_COMMAND_OK;
-	if (st[0] == PGRES_COMMAND_OK && st[1] == PGRES_COMMAND_OK) {
+	if (s[0].st == PGRES_COMMAND_OK && s[1].st == PGRES_COMMAND_OK) {
 		r = BRES_OK; /* prepared (a failed DISCARD only costs the connection) */
-		if (tuples[0] == 0) {
-			/* Read only: nothing to keep; the empty prepared
-			 * transaction is committed at once. */
+		if (s[0].tuples == 0) {
 			snprintf(commit, sizeof(commit), "COMMIT PREPARED '%s'", gid);
 			r = command(conn, commit, err, errlen) == BRES_OK ? BRES_READ_ONLY : BRES_FAILED;
 			pool_put(pg, conn, !clean);
@@ -530,6 +545,139 @@ pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 	 * agent re-attaches the branch; the coordinator, which saw no vote,
 	 * aborts it. */
 	XACT_FAILPOINT("pg.after_prepare");
+	return r;
+}
+
+/* The marker row, PREPARE TRANSACTION and, in a segment of its own, the
+ * DISCARD ALL that cleans the connection: s[0..2]. */
+static void
+vote_stmts(struct pstmt *s, const char *const *gidp, char *prep, size_t n, const char *gid)
+{
+	snprintf(prep, n, "PREPARE TRANSACTION '%s'", gid);
+	s[0] = (struct pstmt){.sql = MARKER_SQL, .nparams = 1, .params = gidp};
+	s[1] = (struct pstmt){.sql = prep, .sync_after = 1};
+	s[2] = (struct pstmt){.sql = "DISCARD ALL", .sync_after = 1};
+}
+
+/* One round trip: the vote (vote_stmts) on the branch's open transaction. */
+static enum branch_result
+pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
+{
+	struct pg *pg = be;
+	PGconn *conn = vconn;
+	char prep[256], ignore[256];
+	const char *params[1] = {gid};
+	struct pstmt s[3];
+	int failed;
+	enum branch_result r;
+
+	if (XACT_FAILPOINT("pg.before_prepare") != 0) {
+		snprintf(err, errlen, "injected failure (pg.before_prepare)");
+		command(conn, "ROLLBACK", ignore, sizeof(ignore));
+		pool_put(pg, conn, 1);
+		return BRES_FAILED;
+	}
+	vote_stmts(s, params, prep, sizeof(prep), gid);
+	r = pipeline(conn, s, 3, &failed, err, errlen);
+	return voted(pg, conn, s, r, gid, err, errlen);
+}
+
+/* The first of n statements whose rows would not fit one message (1-based),
+ * or 0. */
+static int
+too_large(const struct pg *pg, const struct pstmt *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].bytes + 64 > pg->max_message) {
+			return (int)i + 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A one-shot branch in one round trip: BEGIN, the statements, the marker
+ * row and PREPARE TRANSACTION in one segment, DISCARD ALL in the next.  A
+ * failing statement skips the rest of its segment; the transaction is then
+ * rolled back.  A connection that failed before BEGIN answered (a pooled
+ * one the server closed while idle) is tried once more on a fresh one: if
+ * the first attempt did reach PREPARE TRANSACTION, the second finds the
+ * gid in use and fails, and the vote is NO, which rolls the first back.
+ */
+static enum branch_result
+pg_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, char *err,
+    size_t errlen)
+{
+	struct pg *pg = be;
+	const char *gidp[1] = {gid};
+	char prep[256], ***values;
+	struct pstmt *s;
+	enum branch_result r = BRES_FAILED;
+	int failed = -1, big, m = (int)n + 4;
+	char ignore[256];
+
+	if (XACT_FAILPOINT("pg.before_prepare") != 0) {
+		snprintf(err, errlen, "injected failure (pg.before_prepare)");
+		return BRES_FAILED;
+	}
+	s = calloc((size_t)m, sizeof(*s));
+	values = calloc(n + 1, sizeof(*values));
+	if (s == NULL || values == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	s[0] = (struct pstmt){.sql = "BEGIN"};
+	for (size_t i = 0; i < n; i++) {
+		if ((values[i] = calloc(stmts[i]->n_params + 1, sizeof(char *))) == NULL ||
+		    param_values(stmts[i], values[i]) != 0) {
+			snprintf(err, errlen, "statement %zu: a parameter holds a NUL byte or memory "
+			    "ran out", i + 1);
+			goto out;
+		}
+		s[i + 1] = (struct pstmt){.sql = stmts[i]->sql, .nparams = (int)stmts[i]->n_params,
+		    .params = (const char *const *)values[i]};
+	}
+	vote_stmts(s + n + 1, gidp, prep, sizeof(prep), gid);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		PGconn *conn = pool_get(pg, 0, err, errlen);
+
+		if (conn == NULL) {
+			r = BRES_TRANSIENT;
+			break;
+		}
+		r = pipeline(conn, s, m, &failed, err, errlen);
+		if (r == BRES_OK && (big = too_large(pg, s + 1, n)) > 0) {
+			/* As a statement's own answer would be (result.c): the run
+			 * fails, and what it prepared is rolled back. */
+			snprintf(err, errlen, "result too large for one message");
+			failed = big;
+			r = BRES_FAILED;
+			s[n + 2].st = PGRES_FATAL_ERROR; /* voted() takes it as not prepared */
+			snprintf(prep, sizeof(prep), "ROLLBACK PREPARED '%s'", gid);
+			if (command(conn, prep, ignore, sizeof(ignore)) != BRES_OK) {
+				r = BRES_TRANSIENT; /* may still be prepared */
+			}
+		}
+		if (failed > 0 && failed <= (int)n) {
+			char why[768];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "statement %d: %s", failed, why);
+		}
+		r = voted(pg, conn, s + n + 1, r, gid, err, errlen);
+		if (!(r == BRES_TRANSIENT && failed == 0)) {
+			break;
+		}
+	}
+out:
+	for (size_t i = 0; values != NULL && i < n; i++) {
+		for (size_t j = 0; values[i] != NULL && j < stmts[i]->n_params; j++) {
+			free(values[i][j]);
+		}
+		free(values[i]);
+	}
+	free(values);
+	free(s);
 	return r;
 }
 
@@ -692,6 +840,7 @@ const struct backend_ops pgbackend_ops = {
 	.begin = pg_begin,
 	.exec = pg_exec,
 	.prepare = pg_prepare,
+	.run = pg_run,
 	.rollback = pg_rollback,
 	.commit_prepared = pg_commit_prepared,
 	.rollback_prepared = pg_rollback_prepared,

@@ -33,6 +33,7 @@ xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_pr
     --on pa "SELECT repeat('x', 6000000)" \
     --on pb "INSERT INTO ledger (xfer, amount) VALUES (807, 10)" >"$XT_TMP/x807" 2>&1
 xt_assert_eq "an oversized result aborts (exit status)" 1 "$?"
+xt_assert_grep "says why" "result too large" "$XT_TMP/x807"
 xt_assert_eq "nowhere" "0 0 0" "$(xt_3pc_ledger 807)"
 xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
 
@@ -86,6 +87,28 @@ xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_pr
 xt_assert_eq "the resent run is answered committed" 0 "$XS"
 xt_assert_eq "and applied once" "1001 1001" \
     "$(xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 7") $(xt_sql "$PGPORT" bank_b "SELECT balance FROM accounts WHERE id = 7")"
+
+# A participant that only reads votes READ-ONLY (PostgreSQL, in the same
+# round trip as its statements): no marker row, the other commits.
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec --one-shot \
+    --on pa "SELECT count(*) FROM ledger" \
+    --on pb "INSERT INTO ledger (xfer, amount) VALUES (808, 10)" >"$XT_TMP/x808" 2>&1
+xt_assert_eq "read-only + writer commits" "0 0 1 0" "$? $(xt_3pc_ledger 808)"
+gid=$(sed -n 's/^committed \(xact:[^ ]*\).*/\1/p' "$XT_TMP/x808")
+[ -n "$gid" ] || xt_fail "no gid: $(cat "$XT_TMP/x808")"
+xt_assert_eq "the reader left no marker, the writer did" "0 1" \
+    "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM xact.markers WHERE gid LIKE '$gid:%'") $(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM xact.markers WHERE gid LIKE '$gid:%'")"
+
+# pb crashes once its one round trip prepared the branch, before it votes:
+# the run aborts everywhere, and pb's restart leaves nothing prepared.
+xt_stop pb
+XACT_FAILPOINTS="pg.after_prepare=crash" xt_start pb
+run 809
+xt_wait_exit pb 10 || xt_fail "pb did not crash"
+xt_assert_eq "a crash before the vote aborts (exit status)" 1 "$XS"
+xt_start pb
+xt_wait_until 15 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
+xt_assert_eq "nowhere" "0 0 0" "$(xt_3pc_ledger 809)"
 
 # Money is conserved: 800, 803 and 804 each moved 10 from pa to pb and pc.
 xt_assert_eq "balances" "970 1015 1015" \
