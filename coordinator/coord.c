@@ -526,6 +526,15 @@ txn_find_token(struct coord *c, uint64_t token)
 	return NULL;
 }
 
+/* A transaction on its way to a commit decision (or 3PC pre-commit) that
+ * the journal must force; group commit waits for such (journal_expect). */
+static int
+undecided(enum txn_state s)
+{
+	return s == TXN_ACTIVE || s == TXN_EXECUTING || s == TXN_PREPARING ||
+	    s == TXN_PRECOMMITTING;
+}
+
 static void
 txn_insert(struct coord *c, struct ctxn *x)
 {
@@ -539,6 +548,9 @@ txn_insert(struct coord *c, struct ctxn *x)
 	}
 	x->started_ms = x->active_ms = util_now_ms();
 	c->ntxns++;
+	if (undecided(x->t.state)) {
+		journal_expect(c->j, 1);
+	}
 }
 
 static void
@@ -561,6 +573,9 @@ txn_remove(struct coord *c, struct ctxn *x)
 		}
 	}
 	c->ntxns--;
+	if (undecided(x->t.state)) {
+		journal_expect(c->j, -1);
+	}
 }
 
 static void
@@ -804,6 +819,9 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 		log_debug("transition gid=%s event=%s from=%s state=%s", x->t.gid,
 		    txn_event_name(ev->type), txn_state_name(before),
 		    txn_state_name(x->t.state));
+	}
+	if (undecided(before) != undecided(x->t.state)) {
+		journal_expect(c->j, undecided(x->t.state) ? 1 : -1);
 	}
 	if (x->t.retry && !had_retry) {
 		x->backoff = x->backoff ? x->backoff * 2 : RETRY_MIN_MS;
@@ -2183,7 +2201,7 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 	/* Every journaled commit not yet completed is re-driven. */
 	if ((rv = journal_foreach_pending(c->j, recover_one, c)) != XACT_OK ||
 	    (rv = journal_foreach_precommit(c->j, recover_precommit_one, c)) != XACT_OK ||
-	    (rv = journal_start(c->j, cfg->retention_ms)) != XACT_OK ||
+	    (rv = journal_start(c->j, cfg->retention_ms, (int)cfg->group_commit_ms)) != XACT_OK ||
 	    (rv = open_participants(c)) != XACT_OK || (rv = open_server(c)) != XACT_OK) {
 		shutdown_all(c);
 		free(c);

@@ -31,6 +31,7 @@ struct coord_config {
 	long call_timeout_ms;     /* one request to a participant */
 	long recovery_interval_ms;/* presumed-abort sweep period */
 	long retention_ms;        /* completed decisions kept this long */
+	long group_commit_ms;     /* a forced write waits this long for more (group commit) */
 	long max_message;         /* NNG_OPT_RECVMAXSZ */
 	int log_level;
 	int protocol;             /* XACT_PROTOCOL_2PC or _3PC: when the client names none */

@@ -23,6 +23,7 @@ coord_config_defaults(struct coord_config *cfg)
 	cfg->call_timeout_ms = 10000;
 	cfg->recovery_interval_ms = 10000;
 	cfg->retention_ms = 3600000;
+	cfg->group_commit_ms = 20;
 	cfg->max_message = 4 * 1024 * 1024;
 	cfg->log_level = XLOG_INFO;
 }
@@ -116,6 +117,10 @@ coord_config_set(void *arg, const char *section, const char *key, const char *va
 	if (strcmp(key, "retention") == 0) {
 		return config_set_number(&cfg->retention_ms, key, value, 1, 365L * 86400, 1000,
 		    "seconds", err, errlen);
+	}
+	if (strcmp(key, "group_commit_ms") == 0) {
+		return config_set_number(&cfg->group_commit_ms, key, value, 0, 1000, 1,
+		    "milliseconds", err, errlen);
 	}
 	if (strcmp(key, "max_message") == 0) {
 		return config_set_number(&cfg->max_message, key, value, 1024, 1L << 30, 1, "bytes",

@@ -85,8 +85,14 @@ int journal_check(journal *j, char *err, size_t errlen);
 /* Looks gid up: 0 and *r filled, XACT_ENOTFOUND, or XACT_EJOURNAL. */
 int journal_lookup(journal *j, const char *gid, struct journal_record *r);
 
-/* Starts the writer thread (after recovery has read what it needs). */
-int journal_start(journal *j, int64_t retention_ms);
+/* Starts the writer thread (after recovery has read what it needs).
+ * group_wait_ms: how long a forced write may wait for the decisions on
+ * their way (journal_expect) to share its fsync; 0: never waits. */
+int journal_start(journal *j, int64_t retention_ms, int group_wait_ms);
+
+/* delta more (or fewer) decisions on their way: live transactions not yet
+ * decided.  Group commit waits for them (journal_start). */
+void journal_expect(journal *j, int delta);
 
 /* Queues a commit decision; cb runs once it is durable.  Never blocks on
  * I/O.  Returns XACT_ENOMEM or XACT_ECLOSED without calling cb. */

@@ -20,7 +20,8 @@ usage(FILE *f)
 	    "usage: xact-coordinator [--config FILE] [--listen URL] [--journal PATH] [--id ID]\n"
 	    "                        [--participant NAME=URL]... [--txn-timeout SECONDS]\n"
 	    "                        [--call-timeout MS] [--recovery-interval SECONDS]\n"
-	    "                        [--retention SECONDS] [--protocol 2pc|3pc]\n"
+	    "                        [--retention SECONDS] [--group-commit MS]\n"
+	    "                        [--protocol 2pc|3pc]\n"
 	    "                        [--log-level LEVEL] [--check]\n"
 	    "\n"
 	    "  --config FILE             INI file ([coordinator], [participants]); flags override it\n"
@@ -32,6 +33,8 @@ usage(FILE *f)
 	    "  --call-timeout MS         wait this long for a participant's answer (10000)\n"
 	    "  --recovery-interval SECONDS  period of the presumed-abort sweep (10)\n"
 	    "  --retention SECONDS       keep completed decisions this long (3600)\n"
+	    "  --group-commit MS         a decision waits up to MS for those on their way to\n"
+	    "                            share its fsync; 0: never waits (20)\n"
 	    "  --protocol 2pc|3pc        for transactions whose client names none (2pc)\n"
 	    "  --log-level LEVEL         error, warn, info or debug (info)\n"
 	    "  --check                   check the configuration, print \"configuration OK\", exit\n"
@@ -43,7 +46,7 @@ usage(FILE *f)
 }
 
 enum { OPT_TXN_TIMEOUT = 256, OPT_CALL_TIMEOUT, OPT_RECOVERY, OPT_RETENTION, OPT_LOG,
-	OPT_PROTOCOL };
+	OPT_PROTOCOL, OPT_GROUP };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -56,6 +59,7 @@ static const struct option options[] = {
 	{"recovery-interval", required_argument, NULL, OPT_RECOVERY},
 	{"retention", required_argument, NULL, OPT_RETENTION},
 	{"protocol", required_argument, NULL, OPT_PROTOCOL},
+	{"group-commit", required_argument, NULL, OPT_GROUP},
 	{"log-level", required_argument, NULL, OPT_LOG},
 	{"check", no_argument, NULL, DAEMON_OPT_CHECK},
 	{"help", no_argument, NULL, 'h'},
@@ -76,6 +80,7 @@ flag_key(int opt)
 	case OPT_RETENTION: return "retention";
 	case OPT_LOG: return "log_level";
 	case OPT_PROTOCOL: return "protocol";
+	case OPT_GROUP: return "group_commit_ms";
 	default: return NULL;
 	}
 }

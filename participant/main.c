@@ -36,7 +36,7 @@ usage(FILE *f)
 	    "  --lock-timeout MS       sqlite: wait this long for the write lock, then fail (2000)\n"
 	    "  --statement-timeout MS  postgres: a statement, or a wait for a lock, fails after\n"
 	    "                          MS; keep it below the coordinator's --call-timeout (5000)\n"
-	    "  --workers N             threads serving requests, at least 2 (64); a quarter\n"
+	    "  --workers N             threads serving requests, at least 2 (128); a quarter\n"
 	    "                          of them never run statements, so that commits, aborts\n"
 	    "                          and recovery are served while statements wait on locks,\n"
 	    "                          and at most half run the first statement of a branch\n"

@@ -13,7 +13,7 @@ void
 part_config_defaults(struct part_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->workers = 64;
+	cfg->workers = 128;
 	cfg->pool_size = 64;
 	cfg->branch_timeout_ms = 300000;
 	cfg->lock_timeout_ms = 2000;

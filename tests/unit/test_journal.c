@@ -522,7 +522,7 @@ reserve_seq_works_while_the_writer_is_running(void **state)
 	path_for(path, sizeof(path), "seq-running.db");
 	j = open_ok(path, "c1");
 	assert_int_equal(journal_reserve_seq(j, 100, &a), XACT_OK);
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	for (int i = 0; i < 50; i++) {
 		snprintf(gid, sizeof(gid), "xact:c1:%d", i);
 		assert_int_equal(journal_submit_commit(j, gid, "a,b", on_decision, &w), XACT_OK);
@@ -559,7 +559,7 @@ submitted_commits_are_durable_when_their_callback_runs_and_found_by_lookup(void 
 	path_for(path, sizeof(path), "commits.db");
 	j = open_ok(path, "c1");
 	assert_int_equal(sqlite3_open_v2(path, &w.probe, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	t0 = now_ms();
 	for (int i = 0; i < n; i++) {
 		snprintf(gid, sizeof(gid), "xact:c1:%d", 1000 + i);
@@ -607,7 +607,7 @@ foreach_pending_lists_every_decision_not_yet_completed(void **state)
 	memset(&l, 0, sizeof(l));
 	assert_int_equal(journal_foreach_pending(j, collect, &l), XACT_OK);
 	assert_int_equal(l.n, 0);
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(journal_submit_commit(j, gids[i], "a,b,c", on_decision, &w), XACT_OK);
 	}
@@ -645,7 +645,7 @@ a_precommit_is_listed_until_its_commit_or_abort_replaces_it(void **state)
 	waiter_init(&w);
 	path_for(path, sizeof(path), "precommit.db");
 	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	assert_int_equal(journal_submit_precommit(j, "xact:c1:1", "a,b", on_decision, &w), XACT_OK);
 	assert_int_equal(journal_submit_precommit(j, "xact:c1:2", "a,b", on_decision, &w), XACT_OK);
 	wait_calls(&w, 2); /* durable: the callback runs as for a commit */
@@ -731,7 +731,7 @@ completion_removes_a_decision_from_pending_once_the_writer_flushed_it(void **sta
 	waiter_init(&w);
 	path_for(path, sizeof(path), "complete.db");
 	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	assert_int_equal(journal_submit_commit(j, "xact:c1:1", "a,b", on_decision, &w), XACT_OK);
 	assert_int_equal(journal_submit_commit(j, "xact:c1:2", "a,b", on_decision, &w), XACT_OK);
 	wait_calls(&w, 2);
@@ -774,7 +774,7 @@ close_flushes_every_commit_and_completion_submitted_before_it(void **state)
 	waiter_init(&w);
 	path_for(path, sizeof(path), "flush.db");
 	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	for (int i = 0; i < n; i++) {
 		snprintf(gid, sizeof(gid), "xact:c1:%d", i);
 		assert_int_equal(journal_submit_commit(j, gid, "a", on_decision, &w), XACT_OK);
@@ -812,7 +812,7 @@ journal_write_failpoint_reports_the_error_and_stores_nothing(void **state)
 	path_for(path, sizeof(path), "failing.db");
 	j = open_ok(path, "c1");
 	assert_int_equal(failpoint_configure("journal.write=error"), 0);
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	assert_int_equal(journal_submit_commit(j, "xact:c1:1", "a,b", on_decision, &w), XACT_OK);
 	wait_calls(&w, 1);
 	assert_int_equal(w.errs[0], XACT_EJOURNAL);
@@ -857,7 +857,7 @@ journal_write_failing_once_fails_only_that_batch(void **state)
 	path_for(path, sizeof(path), "failing-once.db");
 	j = open_ok(path, "c1");
 	assert_int_equal(failpoint_configure("journal.write=error@1"), 0);
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	assert_int_equal(journal_submit_commit(j, "xact:c1:1", "a", on_decision, &w), XACT_OK);
 	wait_calls(&w, 1);
 	assert_int_equal(w.errs[0], XACT_EJOURNAL);
@@ -904,7 +904,7 @@ repeated_decision_for_a_gid_keeps_the_first_record(void **state)
 	waiter_init(&w);
 	path_for(path, sizeof(path), "repeat.db");
 	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	assert_int_equal(journal_submit_commit(j, "xact:c1:5", "a,b", on_decision, &w), XACT_OK);
 	wait_calls(&w, 1);
 	assert_int_equal(journal_lookup(j, "xact:c1:5", &r1), XACT_OK);
@@ -932,7 +932,7 @@ readonly_journal_reads_decisions_without_a_writer(void **state)
 	waiter_init(&w);
 	path_for(path, sizeof(path), "readonly.db");
 	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS), XACT_OK);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
 	assert_int_equal(journal_submit_commit(j, "xact:c1:9", "x,y", on_decision, &w), XACT_OK);
 	wait_calls(&w, 1);
 	journal_close(j);
@@ -943,6 +943,128 @@ readonly_journal_reads_decisions_without_a_writer(void **state)
 	assert_int_equal(journal_foreach_pending(ro, collect, &l), XACT_OK);
 	assert_int_equal(l.n, 1);
 	journal_close(ro);
+	waiter_destroy(&w);
+}
+
+/* ---- group commit ---- */
+
+/* What the coordinator does: a live transaction leaves the count of those
+ * on their way just before its decision is submitted. */
+static void
+decide(journal *j, struct waiter *w, int i)
+{
+	char gid[64];
+
+	snprintf(gid, sizeof(gid), "xact:c1:%d", 5000 + i);
+	journal_expect(j, -1);
+	assert_int_equal(journal_submit_commit(j, gid, "a,b", on_decision, w), XACT_OK);
+}
+
+static int
+calls_now(struct waiter *w)
+{
+	int n;
+
+	pthread_mutex_lock(&w->m);
+	n = w->calls;
+	pthread_mutex_unlock(&w->m);
+	return n;
+}
+
+static void
+group_commit_holds_a_decision_for_those_on_their_way_then_writes_them_at_once(void **state)
+{
+	char path[512];
+	journal *j;
+	struct waiter w;
+	struct journal_stats st;
+	int64_t t0;
+
+	(void)state;
+	waiter_init(&w);
+	path_for(path, sizeof(path), "group.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
+	t0 = now_ms();
+	journal_expect(j, 21); /* 21 live transactions */
+	decide(j, &w, 0);
+	decide(j, &w, 1);
+	usleep(200 * 1000);
+	assert_int_equal(calls_now(&w), 0); /* held: 19 more are on their way */
+	for (int i = 2; i < 21; i++) {
+		decide(j, &w, i);
+	}
+	wait_calls(&w, 21);
+	/* Written once the 21st was queued, not when the 5 s wait ran out. */
+	assert_true(now_ms() - t0 < 4000);
+	assert_int_equal(w.errors, 0);
+	journal_get_stats(j, &st);
+	assert_int_equal(st.batches, 1);
+	assert_int_equal(st.decisions, 21);
+	assert_int_equal(st.max_batch, 21);
+	journal_close(j);
+	waiter_destroy(&w);
+}
+
+static void
+group_commit_does_not_wait_with_few_on_their_way_nor_past_its_limit(void **state)
+{
+	char path[512];
+	journal *j;
+	struct waiter w;
+	int64_t t0;
+
+	(void)state;
+	waiter_init(&w);
+	path_for(path, sizeof(path), "group-few.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
+	/* Three live transactions: too few to be worth a wait. */
+	journal_expect(j, 3);
+	t0 = now_ms();
+	decide(j, &w, 0);
+	wait_calls(&w, 1);
+	assert_true(now_ms() - t0 < 2500);
+	journal_close(j);
+
+	/* Many on their way that never come: written when the wait ends. */
+	path_for(path, sizeof(path), "group-limit.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_start(j, RETENTION_MS, 300), XACT_OK);
+	journal_expect(j, 40);
+	t0 = now_ms();
+	decide(j, &w, 1);
+	wait_calls(&w, 2);
+	assert_true(now_ms() - t0 >= 250);
+	assert_int_equal(w.errors, 0);
+	journal_close(j);
+	waiter_destroy(&w);
+}
+
+/* A transaction that aborts (leaves without a decision) ends the wait once
+ * none is left on its way. */
+static void
+group_commit_ends_its_wait_when_the_others_leave_without_a_decision(void **state)
+{
+	char path[512];
+	journal *j;
+	struct waiter w;
+	int64_t t0;
+
+	(void)state;
+	waiter_init(&w);
+	path_for(path, sizeof(path), "group-leave.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
+	journal_expect(j, 20);
+	t0 = now_ms();
+	decide(j, &w, 0);
+	usleep(100 * 1000);
+	assert_int_equal(calls_now(&w), 0);
+	journal_expect(j, -19); /* they all aborted */
+	wait_calls(&w, 1);
+	assert_true(now_ms() - t0 < 4000);
+	journal_close(j);
 	waiter_destroy(&w);
 }
 
@@ -974,6 +1096,9 @@ main(void)
 		cmocka_unit_test(submit_before_start_is_refused_without_a_callback),
 		cmocka_unit_test(repeated_decision_for_a_gid_keeps_the_first_record),
 		cmocka_unit_test(readonly_journal_reads_decisions_without_a_writer),
+		cmocka_unit_test(group_commit_holds_a_decision_for_those_on_their_way_then_writes_them_at_once),
+		cmocka_unit_test(group_commit_does_not_wait_with_few_on_their_way_nor_past_its_limit),
+		cmocka_unit_test(group_commit_ends_its_wait_when_the_others_leave_without_a_decision),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
