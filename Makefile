@@ -32,6 +32,7 @@ COORD_OBJ = $(B)/coordinator/txn.o $(B)/coordinator/journal.o \
 PART_OBJ = $(B)/participant/agent.o \
            $(B)/participant/part_config.o $(B)/participant/pgbackend.o \
            $(B)/participant/sqlguard.o $(B)/participant/sqlitebackend.o \
+           $(B)/participant/noopbackend.o \
            $(B)/participant/result.o $(B)/participant/termlog.o \
            $(B)/gen/sqlite_schema.o
 HARNESS_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard tests/harness/*.c))
@@ -42,7 +43,7 @@ TESTBINS = $(B)/tests/rawsend $(B)/tests/abandon
 MANS     = $(wildcard docs/*.1 docs/*.8)
 
 .PHONY: all test unit integration chaos-test chaos demo deps check-deps install uninstall clean \
-        bench bench-protocols
+        bench bench-protocols bench-noop bench-scale
 .SECONDARY:
 all: $(BINS) $(B)/libxact.a
 
@@ -133,6 +134,15 @@ bench: all
 # 2PC against 3PC: latency and blocking after a coordinator crash (not a test).
 bench-protocols: all
 	@XT_BUILD=$(B) bash tests/bench/protocols.sh
+
+# The coordinator and agents alone (no-op backend): throughput by clients and
+# by participants, and the recovery of 100,000 transactions in doubt.
+bench-noop: all
+	@XT_BUILD=$(B) bash tests/bench/noop.sh
+
+# 2, 4 and 8 PostgreSQL participants: xact against hand-rolled 2PC (not a test).
+bench-scale: all
+	@XT_BUILD=$(B) bash tests/bench/scale.sh
 
 demo: all
 	@XT_BUILD=$(B) bash tests/demo.sh

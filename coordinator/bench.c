@@ -26,15 +26,19 @@
 #include <time.h>
 
 #define MAX_CLIENTS 512
+#define MAX_PARTS 8
 
 enum mode { M_XACT, M_SINGLE, M_HAND2PC, M_RUN, M_COUNT };
 static const char *const mode_names[] = {"xact", "single-db", "hand-2pc", "xact-run"};
 
 struct opts {
 	const char *coordinator;
-	const char *conninfo[2];
-	const char *part[2];
+	const char *conninfo[MAX_PARTS];
+	const char *part[MAX_PARTS];
+	int nconn, nparts;
+	int noop;
 	int clients;
+	long count; /* stop once this many committed in all (0: no limit) */
 	double duration;
 	int accounts;
 	int baselines;
@@ -61,6 +65,9 @@ struct client {
 	char err[256];
 	pthread_t thread;
 };
+
+/* Committed in the current run, by every client. */
+static atomic_long committed_total;
 
 static double
 now_s(void)
@@ -96,12 +103,13 @@ record(struct client *c, double ms)
 	c->lat[c->nlat++] = ms;
 }
 
-/* One statement through libpq: 0, or -1 with the error in c->err. */
+/* One statement through libpq, with up to two parameters: 0, or -1 with
+ * the error in c->err. */
 static int
-pg(struct client *c, PGconn *conn, const char *sql, const char *param)
+pg(struct client *c, PGconn *conn, const char *sql, const char *p1, const char *p2)
 {
-	const char *params[1] = {param};
-	PGresult *r = PQexecParams(conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+	const char *params[2] = {p1, p2};
+	PGresult *r = PQexecParams(conn, sql, p2 ? 2 : p1 ? 1 : 0, NULL, params, NULL, NULL, 0);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
 	if (!ok) {
@@ -111,11 +119,27 @@ pg(struct client *c, PGconn *conn, const char *sql, const char *param)
 	return ok ? 0 : -1;
 }
 
-/* One transfer of 1 from account `from` on database 0 to `to` on 1. */
-static int
-xfer_xact(struct client *c, xact_client *xc, const char *from, const char *to)
+static const char *const debit_sql = "UPDATE xact_bench SET balance = balance - $2 WHERE id = $1";
+static const char *const credit_sql = "UPDATE xact_bench SET balance = balance + 1 WHERE id = $1";
+
+/* The transfer's statement on participant i of n: database 0 pays n - 1,
+ * every other database receives 1.  ids[i] is the account; out[2] the
+ * parameters. */
+static const char *
+xfer_stmt(int i, int n, const char *const *ids, const char **out, char *amount, size_t alen)
 {
-	const char *p1[1] = {from}, *p2[1] = {to};
+	out[0] = ids[i];
+	snprintf(amount, alen, "%d", n - 1);
+	out[1] = amount;
+	return i == 0 ? debit_sql : credit_sql;
+}
+
+/* One transfer: n - 1 from account ids[0] on database 0, 1 to ids[i] on
+ * each other database i, statement by statement. */
+static int
+xfer_xact(struct client *c, xact_client *xc, const char *const *ids)
+{
+	const struct opts *o = c->o;
 	xact_outcome out = XACT_OUTCOME_UNKNOWN;
 	xact_txn *t;
 	int rv;
@@ -124,12 +148,14 @@ xfer_xact(struct client *c, xact_client *xc, const char *from, const char *to)
 		snprintf(c->err, sizeof(c->err), "begin: %s", xact_strerror(rv));
 		return -1;
 	}
-	if ((rv = xact_exec(t, c->o->part[0],
-	         "UPDATE xact_bench SET balance = balance - 1 WHERE id = $1", 1, p1, NULL)) ==
-	        XACT_OK &&
-	    (rv = xact_exec(t, c->o->part[1],
-	         "UPDATE xact_bench SET balance = balance + 1 WHERE id = $1", 1, p2, NULL)) ==
-	        XACT_OK) {
+	for (int i = 0; rv == XACT_OK && i < o->nparts; i++) {
+		const char *params[2];
+		char amount[16];
+		const char *sql = xfer_stmt(i, o->nparts, ids, params, amount, sizeof(amount));
+
+		rv = xact_exec(t, o->part[i], sql, i == 0 ? 2 : 1, params, NULL);
+	}
+	if (rv == XACT_OK) {
 		rv = xact_commit(t, &out, NULL);
 	}
 	if (rv != XACT_OK || out != XACT_OUTCOME_COMMITTED) {
@@ -147,27 +173,43 @@ xfer_xact(struct client *c, xact_client *xc, const char *from, const char *to)
 
 /* The same transfer as one request (xact_run). */
 static int
-xfer_run(struct client *c, xact_client *xc, const char *from, const char *to)
+xfer_run(struct client *c, xact_client *xc, const char *const *ids)
 {
-	const char *p1[1] = {from}, *p2[1] = {to};
-	const xact_stmt st[2] = {
-		{c->o->part[0], "UPDATE xact_bench SET balance = balance - 1 WHERE id = $1", 1, p1},
-		{c->o->part[1], "UPDATE xact_bench SET balance = balance + 1 WHERE id = $1", 1, p2},
-	};
+	const struct opts *o = c->o;
+	const char *params[MAX_PARTS][2];
+	char amount[16];
+	xact_stmt st[MAX_PARTS];
 	xact_outcome out;
-	int rv = xact_run(xc, XACT_PROTOCOL_2PC, st, 2, &out, c->err, sizeof(c->err), NULL);
+	int rv;
 
+	for (int i = 0; i < o->nparts; i++) {
+		st[i].participant = o->part[i];
+		st[i].sql = xfer_stmt(i, o->nparts, ids, params[i], amount, sizeof(amount));
+		st[i].nparams = i == 0 ? 2 : 1;
+		st[i].params = params[i];
+	}
+	rv = xact_run(xc, XACT_PROTOCOL_2PC, st, o->nparts, &out, c->err, sizeof(c->err),
+	    NULL);
 	return rv == XACT_OK && out == XACT_OUTCOME_COMMITTED ? 0 : -1;
 }
 
+/* The transfer on database 0 alone: every account of ids in one
+ * transaction. */
 static int
-xfer_single(struct client *c, PGconn *a, const char *from, const char *to)
+xfer_single(struct client *c, PGconn *a, const char *const *ids)
 {
-	if (pg(c, a, "BEGIN", NULL) != 0 ||
-	    pg(c, a, "UPDATE xact_bench SET balance = balance - 1 WHERE id = $1", from) != 0 ||
-	    pg(c, a, "UPDATE xact_bench SET balance = balance + 1 WHERE id = $1", to) != 0 ||
-	    pg(c, a, "COMMIT", NULL) != 0) {
-		pg(c, a, "ROLLBACK", NULL);
+	int ok = pg(c, a, "BEGIN", NULL, NULL) == 0;
+
+	for (int i = 0; ok && i < c->o->nparts; i++) {
+		const char *params[2];
+		char amount[16];
+		const char *sql = xfer_stmt(i, c->o->nparts, ids, params, amount, sizeof(amount));
+
+		ok = pg(c, a, sql, params[0], i == 0 ? params[1] : NULL) == 0;
+	}
+	if (!ok ||
+	    pg(c, a, "COMMIT", NULL, NULL) != 0) {
+		pg(c, a, "ROLLBACK", NULL, NULL);
 		return -1;
 	}
 	return 0;
@@ -175,33 +217,33 @@ xfer_single(struct client *c, PGconn *a, const char *from, const char *to)
 
 /* BEGIN, UPDATE, PREPARE on each, then COMMIT PREPARED on each. */
 static int
-xfer_hand(struct client *c, PGconn *db[2], const char *from, const char *to, long n)
+xfer_hand(struct client *c, PGconn **db, const char *const *ids, long n)
 {
 	char prep[96], done[96];
-	const char *ids[2] = {from, to};
-	static const char *const upd[2] = {
-		"UPDATE xact_bench SET balance = balance - 1 WHERE id = $1",
-		"UPDATE xact_bench SET balance = balance + 1 WHERE id = $1",
-	};
-	int prepared = 0;
+	int prepared = 0, np = c->o->nparts;
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < np; i++) {
+		const char *params[2];
+		char amount[16];
+		const char *sql = xfer_stmt(i, np, ids, params, amount, sizeof(amount));
+
 		snprintf(prep, sizeof(prep), "PREPARE TRANSACTION 'xact-bench-%d-%ld-%d'", c->id, n, i);
-		if (pg(c, db[i], "BEGIN", NULL) != 0 || pg(c, db[i], upd[i], ids[i]) != 0 ||
-		    pg(c, db[i], prep, NULL) != 0) {
-			pg(c, db[i], "ROLLBACK", NULL);
+		if (pg(c, db[i], "BEGIN", NULL, NULL) != 0 ||
+		    pg(c, db[i], sql, params[0], i == 0 ? params[1] : NULL) != 0 ||
+		    pg(c, db[i], prep, NULL, NULL) != 0) {
+			pg(c, db[i], "ROLLBACK", NULL, NULL);
 			for (int k = 0; k < prepared; k++) {
 				snprintf(done, sizeof(done), "ROLLBACK PREPARED 'xact-bench-%d-%ld-%d'",
 				    c->id, n, k);
-				pg(c, db[k], done, NULL);
+				pg(c, db[k], done, NULL, NULL);
 			}
 			return -1;
 		}
 		prepared++;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < np; i++) {
 		snprintf(done, sizeof(done), "COMMIT PREPARED 'xact-bench-%d-%ld-%d'", c->id, n, i);
-		if (pg(c, db[i], done, NULL) != 0) {
+		if (pg(c, db[i], done, NULL, NULL) != 0) {
 			return -1; /* stays prepared: the bench reports the error */
 		}
 	}
@@ -214,7 +256,7 @@ client_main(void *arg)
 	struct client *c = arg;
 	const struct opts *o = c->o;
 	xact_client *xc = NULL;
-	PGconn *db[2] = {NULL, NULL};
+	PGconn *db[MAX_PARTS] = {NULL};
 	double end;
 	long n = 0;
 	int rv;
@@ -225,7 +267,7 @@ client_main(void *arg)
 			return NULL;
 		}
 	} else {
-		for (int i = 0; i < (c->mode == M_SINGLE ? 1 : 2); i++) {
+		for (int i = 0; i < (c->mode == M_SINGLE ? 1 : o->nparts); i++) {
 			db[i] = PQconnectdb(o->conninfo[i]);
 			if (PQstatus(db[i]) != CONNECTION_OK) {
 				snprintf(c->err, sizeof(c->err), "%s", PQerrorMessage(db[i]));
@@ -234,26 +276,30 @@ client_main(void *arg)
 		}
 	}
 	end = now_s() + o->duration;
-	while (now_s() < end) {
-		char from[16], to[16];
+	while (now_s() < end && (o->count == 0 || atomic_load(&committed_total) < o->count)) {
+		char acct[MAX_PARTS][16];
+		const char *ids[MAX_PARTS];
 		double t0 = now_s();
 
-		snprintf(from, sizeof(from), "%u", 1 + rnd(c, (unsigned)o->accounts));
-		snprintf(to, sizeof(to), "%u", 1 + rnd(c, (unsigned)o->accounts));
-		rv = c->mode == M_XACT     ? xfer_xact(c, xc, from, to)
-		    : c->mode == M_RUN    ? xfer_run(c, xc, from, to)
-		    : c->mode == M_SINGLE ? xfer_single(c, db[0], from, to)
-		                          : xfer_hand(c, db, from, to, n);
+		for (int i = 0; i < o->nparts; i++) {
+			snprintf(acct[i], sizeof(acct[i]), "%u", 1 + rnd(c, (unsigned)o->accounts));
+			ids[i] = acct[i];
+		}
+		rv = c->mode == M_XACT     ? xfer_xact(c, xc, ids)
+		    : c->mode == M_RUN    ? xfer_run(c, xc, ids)
+		    : c->mode == M_SINGLE ? xfer_single(c, db[0], ids)
+		                          : xfer_hand(c, db, ids, n);
 		n++;
 		if (rv == 0) {
 			c->committed++;
+			atomic_fetch_add(&committed_total, 1);
 			record(c, (now_s() - t0) * 1000.0);
 		} else {
 			c->aborted++;
 		}
 	}
 out:
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < MAX_PARTS; i++) {
 		if (db[i] != NULL) {
 			PQfinish(db[i]);
 		}
@@ -323,6 +369,7 @@ run(const struct opts *o, enum mode mode, struct result *r)
 
 	memset(r, 0, sizeof(*r));
 	memset(cl, 0, sizeof(cl));
+	atomic_store(&committed_total, 0);
 	r->have_journal = (mode == M_XACT || mode == M_RUN) &&
 	                  journal_stats(o->coordinator, &f0, &d0) == 0;
 	t0 = now_s();
@@ -372,11 +419,11 @@ run(const struct opts *o, enum mode mode, struct result *r)
 	return 0;
 }
 
-/* Creates (or empties and fills) xact_bench in both databases. */
+/* Creates (or empties and fills) xact_bench in every database. */
 static int
 setup(const struct opts *o)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < o->nconn; i++) {
 		PGconn *c = PQconnectdb(o->conninfo[i]);
 		char sql[256];
 		PGresult *r;
@@ -414,32 +461,40 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: xact-bench --conninfo-a CONNINFO --conninfo-b CONNINFO [--coordinator URL]\n"
-	    "                  [--participants A,B] [--clients N] [--duration SECONDS]\n"
-	    "                  [--accounts N] [--no-baselines]\n"
-	    "                  [--only xact|xact-run|single-db|hand-2pc]\n"
-	    "                  [--json]\n"
+	    "usage: xact-bench --conninfo-a CONNINFO --conninfo-b CONNINFO [--conninfo CONNINFO]...\n"
+	    "                  [--coordinator URL] [--participants A,B,...] [--clients N]\n"
+	    "                  [--duration SECONDS] [--count N] [--accounts N] [--no-baselines]\n"
+	    "                  [--only xact|xact-run|single-db|hand-2pc] [--json]\n"
+	    "       xact-bench --noop [--coordinator URL] [--participants A,B,...] [--clients N]\n"
+	    "                  [--duration SECONDS] [--count N] [--only xact|xact-run] [--json]\n"
 	    "\n"
-	    "Bank transfers of 1 between two PostgreSQL databases for DURATION seconds with\n"
-	    "N clients: through the coordinator (participants A and B must be the agents of\n"
-	    "databases a and b) statement by statement (xact) and as one request (xact-run,\n"
-	    "xact_run()), and, on the same databases, (a) a single-database\n"
-	    "transaction on a and (b) two-phase commit by hand through libpq (BEGIN, UPDATE,\n"
-	    "PREPARE TRANSACTION on each, then COMMIT PREPARED on each; no log).  Prints\n"
-	    "throughput, latency percentiles, aborts, the journal's fsyncs and decisions per\n"
-	    "fsync, and xact's ratio to each baseline.  Creates, or empties and refills, a\n"
-	    "table xact_bench in both databases.\n"
+	    "Bank transfers between PostgreSQL databases (two, or up to %d) for DURATION\n"
+	    "seconds with N clients: database a pays 1 to each of the others.  Through the\n"
+	    "coordinator (the participants, in order, must be the agents of the databases)\n"
+	    "statement by statement (xact) and as one request (xact-run, xact_run()), and,\n"
+	    "on the same databases, (a) a single-database transaction on a and (b) two-phase\n"
+	    "commit by hand through libpq (BEGIN, UPDATE, PREPARE TRANSACTION on each, then\n"
+	    "COMMIT PREPARED on each; no log).  Prints throughput, latency percentiles,\n"
+	    "aborts, the journal's fsyncs and decisions per fsync, and xact's ratio to each\n"
+	    "baseline.  Creates, or empties and refills, a table xact_bench in every\n"
+	    "database.  With --noop the participants are agents with --backend noop: no\n"
+	    "database, no baseline; it measures the coordinator and the agents alone.\n"
 	    "\n"
+	    "  --conninfo-a, --conninfo-b CONNINFO  the first two databases\n"
+	    "  --conninfo CONNINFO  one more database (repeat; up to %d in all)\n"
+	    "  --noop               the participants hold no database (see above)\n"
 	    "  --coordinator URL    default $XACT_COORDINATOR, else tcp://127.0.0.1:7400\n"
-	    "  --participants A,B   the agents of databases a and b (pa,pb)\n"
+	    "  --participants A,B,...  the agents, one per database, in order (pa,pb)\n"
 	    "  --clients N          concurrent clients, 1 to %d (8)\n"
 	    "  --duration SECONDS   of each run (8)\n"
+	    "  --count N            end a run once N transactions committed (within DURATION)\n"
 	    "  --accounts N         rows of xact_bench (100000)\n"
 	    "  --no-baselines       run through the coordinator only (xact and xact-run)\n"
 	    "  --only MODE          run one of xact, xact-run, single-db, hand-2pc\n"
 	    "  --json               one JSON object instead of the table\n"
 	    "\n"
-	    "Exit status: 0 measured, 1 a run committed nothing, 2 usage error.\n", MAX_CLIENTS);
+	    "Exit status: 0 measured, 1 a run committed nothing, 2 usage error.\n", MAX_PARTS,
+	    MAX_PARTS, MAX_CLIENTS);
 }
 
 static double
@@ -486,9 +541,12 @@ main(int argc, char **argv)
 		{"coordinator", required_argument, NULL, 'c'},
 		{"conninfo-a", required_argument, NULL, 'a'},
 		{"conninfo-b", required_argument, NULL, 'b'},
+		{"conninfo", required_argument, NULL, 'C'},
+		{"noop", no_argument, NULL, 'O'},
 		{"participants", required_argument, NULL, 'p'},
 		{"clients", required_argument, NULL, 'n'},
 		{"duration", required_argument, NULL, 'd'},
+		{"count", required_argument, NULL, 'k'},
 		{"accounts", required_argument, NULL, 'A'},
 		{"no-baselines", no_argument, NULL, 'N'},
 		{"only", required_argument, NULL, 'o'},
@@ -496,28 +554,41 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct opts o = {NULL, {NULL, NULL}, {"pa", "pb"}, 8, 8.0, 100000, 1, 0, NULL};
+	struct opts o = {.part = {"pa", "pb"}, .nparts = 2, .clients = 8, .duration = 8.0,
+		.accounts = 100000, .baselines = 1};
 	struct result r[M_COUNT];
 	int done[M_COUNT] = {0}, opt, failed = 0;
-	char parts[128], *comma;
+	char parts[512], *tok, *save;
 
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c': o.coordinator = optarg; break;
-		case 'a': o.conninfo[0] = optarg; break;
-		case 'b': o.conninfo[1] = optarg; break;
-		case 'p':
-			snprintf(parts, sizeof(parts), "%s", optarg);
-			if ((comma = strchr(parts, ',')) == NULL) {
-				fprintf(stderr, "xact-bench: --participants wants A,B\n");
+		case 'a': o.conninfo[0] = optarg; o.nconn = o.nconn < 1 ? 1 : o.nconn; break;
+		case 'b': o.conninfo[1] = optarg; o.nconn = o.nconn < 2 ? 2 : o.nconn; break;
+		case 'C':
+			if (o.nconn < 2 || o.nconn == MAX_PARTS) {
+				fprintf(stderr, "xact-bench: --conninfo comes after --conninfo-a and -b, "
+				                "up to %d databases\n", MAX_PARTS);
 				return 2;
 			}
-			*comma = '\0';
-			o.part[0] = parts;
-			o.part[1] = comma + 1;
+			o.conninfo[o.nconn++] = optarg;
+			break;
+		case 'O': o.noop = 1; break;
+		case 'p':
+			snprintf(parts, sizeof(parts), "%s", optarg);
+			o.nparts = 0;
+			for (tok = strtok_r(parts, ",", &save); tok != NULL;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (o.nparts == MAX_PARTS) {
+					fprintf(stderr, "xact-bench: at most %d participants\n", MAX_PARTS);
+					return 2;
+				}
+				o.part[o.nparts++] = tok;
+			}
 			break;
 		case 'n': o.clients = atoi(optarg); break;
 		case 'd': o.duration = atof(optarg); break;
+		case 'k': o.count = atol(optarg); break;
 		case 'A': o.accounts = atoi(optarg); break;
 		case 'N': o.baselines = 0; break;
 		case 'o': o.only = optarg; break;
@@ -526,7 +597,19 @@ main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (o.conninfo[0] == NULL || o.conninfo[1] == NULL || optind != argc ||
+	if (o.noop && (o.nconn > 0 || (o.only != NULL && strcmp(o.only, "xact") != 0 &&
+	                                     strcmp(o.only, "xact-run") != 0))) {
+		fprintf(stderr, "xact-bench: --noop runs xact and xact-run only, with no database\n");
+		return 2;
+	}
+	if (o.noop) {
+		o.baselines = 0;
+	} else if (o.conninfo[0] == NULL || o.conninfo[1] == NULL || o.nconn != o.nparts) {
+		fprintf(stderr, "xact-bench: give --conninfo-a, --conninfo-b (and --conninfo) for "
+		                "each of the %d participants, or --noop\n", o.nparts);
+		return 2;
+	}
+	if (o.nparts < 2 || optind != argc || o.count < 0 ||
 	    o.clients < 1 || o.clients > MAX_CLIENTS || o.duration <= 0 || o.accounts < 2 ||
 	    (o.only != NULL && strcmp(o.only, "xact") != 0 && strcmp(o.only, "single-db") != 0 &&
 	        strcmp(o.only, "hand-2pc") != 0 && strcmp(o.only, "xact-run") != 0)) {
@@ -537,7 +620,7 @@ main(int argc, char **argv)
 		o.coordinator = getenv("XACT_COORDINATOR") ? getenv("XACT_COORDINATOR")
 		                                           : "tcp://127.0.0.1:7400";
 	}
-	if (setup(&o) != 0) {
+	if (!o.noop && setup(&o) != 0) {
 		return 1;
 	}
 	for (int m = 0; m < M_COUNT; m++) {
@@ -551,8 +634,9 @@ main(int argc, char **argv)
 	if (o.json) {
 		int first = 1;
 
-		printf("{\"clients\":%d,\"duration\":%.1f,\"accounts\":%d,\"runs\":{", o.clients,
-		    o.duration, o.accounts);
+		printf("{\"clients\":%d,\"duration\":%.1f,\"accounts\":%d,\"participants\":%d,"
+		       "\"noop\":%s,\"runs\":{", o.clients, o.duration, o.accounts, o.nparts,
+		    o.noop ? "true" : "false");
 		for (int m = 0; m < M_COUNT; m++) {
 			if (!done[m]) {
 				continue;
@@ -574,8 +658,9 @@ main(int argc, char **argv)
 		printf("}\n");
 		return failed;
 	}
-	printf("xact-bench: %d client(s), %.1f s per run, %d accounts, transfers of 1 between two "
-	       "databases\n", o.clients, o.duration, o.accounts);
+	printf("xact-bench: %d client(s), %.1f s per run, %d accounts, transfers across %d %s\n",
+	    o.clients, o.duration, o.accounts, o.nparts,
+	    o.noop ? "no-op participants" : "databases");
 	printf("%-10s %10s %9s %9s %9s %8s %8s %10s\n", "run", "tx/s", "p50 ms", "p95 ms",
 	    "p99 ms", "aborted", "fsyncs", "dec/fsync");
 	for (int m = 0; m < M_COUNT; m++) {

@@ -362,6 +362,9 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 			printf("]}");
 		}
 		printf("]");
+		if (st->has_txns_total) {
+			printf(",\"transactions_total\":%llu", (unsigned long long)st->txns_total);
+		}
 		if (st->journal != NULL) {
 			printf(",\"journal\":{\"batches\":%llu,\"decisions\":%llu,\"max_batch\":%llu,"
 			       "\"busy_ms\":%llu}", (unsigned long long)st->journal->batches,
@@ -387,7 +390,9 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 			    (unsigned long long)st->journal->max_batch,
 			    (unsigned long long)st->journal->busy_ms);
 		}
-		printf("\n%zu transaction(s) in flight\n", st->n_txns);
+		printf("\n%llu transaction(s) in flight%s\n",
+		    (unsigned long long)(st->has_txns_total ? st->txns_total : st->n_txns),
+		    st->has_txns_total && st->txns_total > st->n_txns ? " (the first 1000 listed)" : "");
 		if (st->n_txns > 0) {
 			printf("GID                      STATE              AGE(ms)  PARTICIPANTS\n");
 		}

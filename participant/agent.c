@@ -1673,7 +1673,9 @@ part_run(const struct part_config *cfg, volatile int *stop)
 	pthread_mutex_init(&a->peer_lock, NULL);
 	a->max_executing = cfg->workers - (cfg->workers + 3) / 4;
 	a->max_new = cfg->workers / 2;
-	a->ops = strcmp(cfg->backend, "sqlite") == 0 ? &sqlitebackend_ops : &pgbackend_ops;
+	a->ops = strcmp(cfg->backend, "sqlite") == 0 ? &sqlitebackend_ops
+	       : strcmp(cfg->backend, "noop") == 0   ? &noopbackend_ops
+	                                              : &pgbackend_ops;
 	pthread_mutex_init(&a->table_lock, NULL);
 	if (a->ops->open(&a->be, cfg, err, sizeof(err)) != XACT_OK) {
 		log_error("%s", err);

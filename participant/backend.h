@@ -60,6 +60,7 @@ struct backend_ops {
 
 extern const struct backend_ops pgbackend_ops;
 extern const struct backend_ops sqlitebackend_ops;
+extern const struct backend_ops noopbackend_ops;
 
 /* A gid is interpolated into SQL (PREPARE TRANSACTION takes no parameter):
  * only "xact:" followed by [A-Za-z0-9_:-], under 200 bytes, is accepted.

@@ -59,8 +59,10 @@ part_config_set(void *arg, const char *section, const char *key, const char *val
 		return config_set_text(cfg->coordinator, sizeof(cfg->coordinator), key, value, err, errlen);
 	}
 	if (strcmp(key, "backend") == 0) {
-		if (strcmp(value, "postgres") != 0 && strcmp(value, "sqlite") != 0) {
-			snprintf(err, errlen, "backend must be 'postgres' or 'sqlite', got '%s'", value);
+		if (strcmp(value, "postgres") != 0 && strcmp(value, "sqlite") != 0 &&
+		    strcmp(value, "noop") != 0) {
+			snprintf(err, errlen, "backend must be 'postgres', 'sqlite' or 'noop', got '%s'",
+			    value);
 			return -1;
 		}
 		strcpy(cfg->backend, value);
@@ -124,19 +126,24 @@ int
 part_config_check(const struct part_config *cfg, char *err, size_t errlen)
 {
 	int pg = strcmp(cfg->backend, "postgres") == 0;
+	int noop = strcmp(cfg->backend, "noop") == 0;
 	const char *missing = cfg->name[0] == '\0' ? "--name"
 	    : cfg->listen[0] == '\0'               ? "--listen"
 	    : cfg->coordinator[0] == '\0'          ? "--coordinator"
 	    : cfg->backend[0] == '\0'              ? "--backend"
 	    : pg && cfg->conninfo[0] == '\0'       ? "--conninfo (backend postgres)"
-	    : !pg && cfg->database[0] == '\0'      ? "--database (backend sqlite)"
+	    : !pg && !noop && cfg->database[0] == '\0' ? "--database (backend sqlite)"
 	                                           : NULL;
 
 	if (missing != NULL) {
 		snprintf(err, errlen, "%s is required (flag or config file)", missing);
 		return -1;
 	}
-	if ((pg && cfg->database[0] != '\0') || (!pg && cfg->conninfo[0] != '\0')) {
+	if (noop && (cfg->database[0] != '\0' || cfg->conninfo[0] != '\0')) {
+		snprintf(err, errlen, "the noop backend takes neither --database nor --conninfo");
+		return -1;
+	}
+	if ((pg && cfg->database[0] != '\0') || (!pg && !noop && cfg->conninfo[0] != '\0')) {
 		snprintf(err, errlen, "%s belongs to the %s backend, not to %s",
 		    pg ? "--database" : "--conninfo", pg ? "sqlite" : "postgres", cfg->backend);
 		return -1;

@@ -32,7 +32,7 @@ struct failpoint {
  * so that a typo cannot make a fault test pass by testing nothing. */
 static const char *const known[] = {
 	"coord.before_prepare", "coord.before_decision", "coord.after_decision",
-	"coord.after_commit_sent", "coord.before_abort", "journal.write", "journal.after_write",
+	"coord.after_commit_sent", "coord.before_commit_send", "coord.before_abort", "journal.write", "journal.after_write",
 	"part.before_exec", "part.after_exec", "part.before_vote", "part.after_commit",
 	"part.after_abort", "pg.before_prepare", "pg.after_prepare", "pg.before_commit_prepared",
 	"pg.after_commit_prepared", "pg.before_rollback_prepared", "pg.after_rollback_prepared",
