@@ -63,6 +63,11 @@
  * per 256 of them nor opens 200,000 calls at once). */
 #define TICK_MAX_DUE 256
 #define CALLS_HIGH 4096
+/* COMMITs to one participant queued while events keep coming go in one
+ * message (BranchCommitBatchReq) of at most this many; the queues are sent
+ * when no event waits, or every FLUSH_EVERY events. */
+#define COMMIT_BATCH_MAX 64
+#define FLUSH_EVERY 8
 #define WARN_EVERY_MS 5000
 #define RUN_MAX_STMTS 1024 /* statements of one one-shot run (xact_run) */
 
@@ -76,6 +81,10 @@ struct participant {
 	int64_t warned_ms; /* last "no ack" warning: at most one per WARN_EVERY_MS */
 	long quiet;        /* warnings held back since */
 	int swept;      /* the recovery sweep reached it since start-up */
+	/* COMMITs queued to go in one batch (flush_commits). */
+	char (*cq)[64];
+	int ncq;
+	int no_batch;   /* it refused a batch: COMMITs go one by one */
 };
 
 /* ---- server contexts (client requests) --------------------------------- */
@@ -110,7 +119,8 @@ struct event {
 
 /* ---- outgoing calls (coordinator -> participant) ----------------------- */
 
-enum call_kind { CALL_EXEC, CALL_PREPARE, CALL_COMMIT, CALL_ABORT, CALL_LIST, CALL_PRECOMMIT };
+enum call_kind { CALL_EXEC, CALL_PREPARE, CALL_COMMIT, CALL_ABORT, CALL_LIST, CALL_PRECOMMIT,
+	CALL_COMMIT_BATCH };
 
 struct call {
 	struct coord *c;
@@ -121,6 +131,8 @@ struct call {
 	enum call_kind kind;
 	int pid;
 	char gid[64];
+	char (*gids)[64]; /* CALL_COMMIT_BATCH: its gids, in order */
+	int ngids;
 	int err;       /* transport error, xact_err */
 	nng_msg *reply;
 	struct event ev; /* its completion: never lost to a failed malloc */
@@ -179,6 +191,7 @@ struct coord {
 	struct event *ev_head, **ev_tail;
 	struct call *calls;
 	int ncalls;          /* calls out (loop thread only) */
+	uint64_t commits_sent, commit_messages; /* for status */
 
 	struct ctxn *by_gid[HASH_BUCKETS];
 	struct ctxn *by_token[HASH_BUCKETS];
@@ -239,6 +252,18 @@ take(struct coord *c, int wait_ms)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return ev;
+}
+
+/* 1 when an event waits to be taken. */
+static int
+events_waiting(struct coord *c)
+{
+	int yes;
+
+	pthread_mutex_lock(&c->lock);
+	yes = c->ev_head != NULL;
+	pthread_mutex_unlock(&c->lock);
+	return yes;
 }
 
 /* ---- server side: receiving requests and replying ---------------------- */
@@ -368,10 +393,11 @@ call_cb(void *arg)
  * caller's.  Returns 0, or XACT_ENOMEM when not even the call could be
  * allocated (then the safety-net timeout ends an undecided transaction).
  * req NULL: fails at once as if the participant refused the connection.
+ * gids (ngids of them, copied): the COMMITs a CALL_COMMIT_BATCH carries.
  */
 static int
-call_start(struct coord *c, enum call_kind kind, int pid, const char *gid,
-    Xact__Request *req)
+call_send(struct coord *c, enum call_kind kind, int pid, const char *gid, char *const *gids,
+    int ngids, Xact__Request *req)
 {
 	struct call *k = calloc(1, sizeof(*k));
 	nng_msg *msg = NULL;
@@ -385,6 +411,16 @@ call_start(struct coord *c, enum call_kind kind, int pid, const char *gid,
 	k->kind = kind;
 	k->pid = pid;
 	snprintf(k->gid, sizeof(k->gid), "%s", gid);
+	if (ngids > 0 && (k->gids = calloc((size_t)ngids, sizeof(*k->gids))) != NULL) {
+		for (int i = 0; i < ngids; i++) {
+			snprintf(k->gids[i], sizeof(k->gids[i]), "%s", gids[i]);
+		}
+		k->ngids = ngids;
+	} else if (ngids > 0) {
+		log_error("out of memory starting a batch of %d COMMITs", ngids);
+		free(k); /* their transactions retry */
+		return XACT_ENOMEM;
+	}
 	pthread_mutex_lock(&c->lock);
 	k->next = c->calls;
 	if (c->calls != NULL) {
@@ -414,6 +450,19 @@ call_start(struct coord *c, enum call_kind kind, int pid, const char *gid,
 	return XACT_OK;
 }
 
+static int
+call_start(struct coord *c, enum call_kind kind, int pid, const char *gid, Xact__Request *req)
+{
+	return call_send(c, kind, pid, gid, NULL, 0, req);
+}
+
+/* One call carrying the COMMITs of gids (a BranchCommitBatchReq in req). */
+static int
+call_start_batch(struct coord *c, int pid, char *const *gids, int n, Xact__Request *req)
+{
+	return call_send(c, CALL_COMMIT_BATCH, pid, "", gids, n, req);
+}
+
 static void
 call_free(struct coord *c, struct call *k)
 {
@@ -433,6 +482,7 @@ call_free(struct coord *c, struct call *k)
 		nng_ctx_close(k->ctx);
 	}
 	nng_msg_free(k->reply);
+	free(k->gids);
 	free(k);
 }
 
@@ -452,6 +502,8 @@ send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
 		req.precommit = &pc;
 		break;
 	case CALL_COMMIT:
+		c->commits_sent++;
+		c->commit_messages++;
 		/* Error here: the COMMIT is not sent and the call fails as if
 		 * the participant were unreachable; the decision stays pending
 		 * and is retried (a recovery benchmark leaves decisions in
@@ -470,6 +522,71 @@ send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
 		break;
 	}
 	return call_start(c, kind, pid, gid, &req);
+}
+
+static void flush_commits(struct coord *c, int pid);
+
+/* A COMMIT for pid, queued to share a message with others (flush_commits);
+ * one by one to a participant that refused a batch. */
+static void
+queue_commit(struct coord *c, int pid, const char *gid)
+{
+	struct participant *p = &c->parts[pid];
+
+	if (p->no_batch || p->cq == NULL) {
+		send_gid_request(c, CALL_COMMIT, pid, gid);
+		return;
+	}
+	snprintf(p->cq[p->ncq++], sizeof(p->cq[0]), "%s", gid);
+	if (p->ncq == COMMIT_BATCH_MAX) {
+		flush_commits(c, pid);
+	}
+}
+
+/* Sends pid's queued COMMITs: one alone as a BranchCommitReq, more as one
+ * BranchCommitBatchReq.  coord.before_commit_send fires once per COMMIT. */
+static void
+flush_commits(struct coord *c, int pid)
+{
+	struct participant *p = &c->parts[pid];
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__BranchCommitBatchReq bb = XACT__BRANCH_COMMIT_BATCH_REQ__INIT;
+	char *gids[COMMIT_BATCH_MAX];
+	int n = 0;
+
+	if (p->ncq == 1) {
+		p->ncq = 0;
+		send_gid_request(c, CALL_COMMIT, pid, p->cq[0]);
+		return;
+	}
+	for (int i = 0; i < p->ncq; i++) {
+		if (XACT_FAILPOINT("coord.before_commit_send") != 0) {
+			call_start(c, CALL_COMMIT, pid, p->cq[i], NULL); /* fails at once */
+		} else {
+			gids[n++] = p->cq[i];
+		}
+	}
+	p->ncq = 0;
+	if (n == 0) {
+		return;
+	}
+	c->commits_sent += (uint64_t)n;
+	c->commit_messages++;
+	bb.n_gids = (size_t)n;
+	bb.gids = gids;
+	req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT_BATCH;
+	req.branch_commit_batch = &bb;
+	call_start_batch(c, pid, gids, n, &req);
+}
+
+static void
+flush_all_commits(struct coord *c)
+{
+	for (int i = 0; i < c->nparts; i++) {
+		if (c->parts[i].ncq > 0) {
+			flush_commits(c, i);
+		}
+	}
 }
 
 /* Fills a PREPARE for t.  3PC names every participant of the transaction,
@@ -766,10 +883,11 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 		case TXN_ACT_SEND_COMMIT:
 			/* Write-ahead holds: SEND_COMMIT only follows LOGGED.
 			 * Crash after the first: recovery re-sends to all. */
-			if (commits_sent++ == 1) {
+			if (commits_sent++ == 1 && failpoint_set("coord.after_commit_sent")) {
+				flush_all_commits(c); /* the first one, handed to nng */
 				XACT_FAILPOINT("coord.after_commit_sent");
 			}
-			send_gid_request(c, CALL_COMMIT, a->pid, x->t.gid);
+			queue_commit(c, a->pid, x->t.gid);
 			break;
 		case TXN_ACT_SEND_ABORT:
 			/* Crash here: nothing is journaled for an abort; the
@@ -907,6 +1025,50 @@ on_journal(struct coord *c, struct event *ev)
 /* ---- participant replies ----------------------------------------------- */
 
 static void on_list_reply(struct coord *c, struct call *k, Xact__Reply *rep);
+static void on_ack_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep);
+
+/*
+ * The answer to a batch of COMMITs: each gid gets what a COMMIT of its own
+ * would have (its packed Reply, or the batch's failure).  A participant
+ * that does not serve batches (an older agent) gets one COMMIT per message
+ * from then on.
+ */
+static void
+on_batch_reply(struct coord *c, struct call *k, Xact__Reply *rep)
+{
+	struct participant *p = &c->parts[k->pid];
+	int ok = k->err == 0 && rep != NULL && rep->body_case == XACT__REPLY__BODY_BATCH &&
+	         rep->batch->n_replies == (size_t)k->ngids;
+
+	/* An agent that cannot decode the request ("malformed": it predates
+	 * batches) or does not serve it. */
+	if (!ok && k->err == 0 && rep != NULL && rep->body_case == XACT__REPLY__BODY_ERROR &&
+	    (rep->error->code == XACT_EPROTO ||
+	        (rep->error->code == XACT_EINVAL &&
+	            strstr(rep->error->message, "not served") != NULL)) &&
+	    !p->no_batch) {
+		p->no_batch = 1;
+		log_warn("participant=%s serves no batched COMMITs: sending them one by one", p->name);
+	}
+	for (int i = 0; i < k->ngids; i++) {
+		struct call one = {.c = c, .kind = CALL_COMMIT, .pid = k->pid, .err = k->err};
+		Xact__Reply *r = NULL;
+		struct ctxn *x = txn_find(c, k->gids[i]);
+
+		if (x == NULL) {
+			continue;
+		}
+		snprintf(one.gid, sizeof(one.gid), "%s", k->gids[i]);
+		if (ok && wire_unpack_reply_bytes(rep->batch->replies[i].data,
+		              rep->batch->replies[i].len, &r) != XACT_OK) {
+			one.err = XACT_EPROTO;
+		}
+		on_ack_reply(c, x, &one, ok ? r : rep);
+		if (r != NULL) {
+			xact__reply__free_unpacked(r, NULL);
+		}
+	}
+}
 
 /* Text of a failed call: transport error or the participant's Error. */
 static void
@@ -1080,6 +1242,8 @@ on_call(struct coord *c, struct call *k)
 	c->parts[k->pid].reachable = k->err == 0;
 	if (k->kind == CALL_LIST) {
 		on_list_reply(c, k, rep);
+	} else if (k->kind == CALL_COMMIT_BATCH) {
+		on_batch_reply(c, k, rep);
 	} else if ((x = txn_find(c, k->gid)) != NULL) {
 		switch (k->kind) {
 		case CALL_EXEC:
@@ -1614,6 +1778,10 @@ handle_status(struct coord *c, struct sctx *s)
 	st.txns = tp;
 	st.has_txns_total = 1;
 	st.txns_total = (uint64_t)c->ntxns;
+	st.has_commits_sent = 1;
+	st.commits_sent = c->commits_sent;
+	st.has_commit_messages = 1;
+	st.commit_messages = c->commit_messages;
 	rep.body_case = XACT__REPLY__BODY_STATUS;
 	rep.status = &st;
 	reply(s, wire_pack_reply(&rep));
@@ -2081,6 +2249,8 @@ open_participants(struct coord *c)
 			    nng_strerror(rv));
 			return XACT_EUNREACHABLE;
 		}
+		/* Without it COMMITs go one by one (queue_commit). */
+		p->cq = calloc(COMMIT_BATCH_MAX, sizeof(*p->cq));
 		/* Resend only when a connection breaks, not on a timer: a
 		 * call that outlives its timeout is failed, not repeated. */
 		nng_socket_set_ms(p->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
@@ -2244,6 +2414,7 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 	c->next_sweep = 0; /* presumed-abort sweep right away */
 	int64_t last_tick = 0;
 	int more = 0; /* the last tick left due transactions */
+	int unflushed = 0; /* events handled since the COMMIT queues were sent */
 	while (!*stop) {
 		int catch_up = more && c->ncalls < CALLS_HIGH;
 		struct event *ev = take(c, catch_up ? 0 : TICK_MS);
@@ -2273,9 +2444,18 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 			more = tick(c);
 			last_tick = util_now_ms();
 		}
+		/* COMMITs queued by these events go when no other event waits
+		 * (those would add theirs) or after FLUSH_EVERY events. */
+		if (ev == NULL || ++unflushed >= FLUSH_EVERY || !events_waiting(c)) {
+			flush_all_commits(c);
+			unflushed = 0;
+		}
 	}
 	log_info("shutting down");
 	shutdown_all(c);
+	for (int i = 0; i < c->nparts; i++) {
+		free(c->parts[i].cq);
+	}
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cv);
 	pthread_cond_destroy(&c->term_cv);

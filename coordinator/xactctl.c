@@ -365,6 +365,10 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 		if (st->has_txns_total) {
 			printf(",\"transactions_total\":%llu", (unsigned long long)st->txns_total);
 		}
+		if (st->has_commits_sent) {
+			printf(",\"commits_sent\":%llu,\"commit_messages\":%llu",
+			    (unsigned long long)st->commits_sent, (unsigned long long)st->commit_messages);
+		}
 		if (st->journal != NULL) {
 			printf(",\"journal\":{\"batches\":%llu,\"decisions\":%llu,\"max_batch\":%llu,"
 			       "\"busy_ms\":%llu}", (unsigned long long)st->journal->batches,
@@ -389,6 +393,10 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 			                               (double)st->journal->batches : 0.0,
 			    (unsigned long long)st->journal->max_batch,
 			    (unsigned long long)st->journal->busy_ms);
+		}
+		if (st->has_commits_sent) {
+			printf("COMMITs: %llu sent in %llu message(s)\n",
+			    (unsigned long long)st->commits_sent, (unsigned long long)st->commit_messages);
 		}
 		printf("\n%llu transaction(s) in flight%s\n",
 		    (unsigned long long)(st->has_txns_total ? st->txns_total : st->n_txns),

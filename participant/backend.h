@@ -23,6 +23,13 @@
 
 struct part_config;
 
+/* One branch of commit_many: gid in, r and err out. */
+struct backend_commit {
+	const char *gid;
+	enum branch_result r;
+	char err[256];
+};
+
 struct backend_ops {
 	const char *name;
 	/* Connects and checks the database can hold prepared branches. */
@@ -49,6 +56,10 @@ struct backend_ops {
 	/* Rolls back the open transaction; gives conn back. */
 	void (*rollback)(void *be, void *conn);
 	enum branch_result (*commit_prepared)(void *be, const char *gid, char *err, size_t errlen);
+	/* Optional (NULL: commit_prepared for each): commit_prepared of the
+	 * n gids at once (one round trip), each result and error into its
+	 * own struct backend_commit, as commit_prepared would give them. */
+	void (*commit_many)(void *be, struct backend_commit *c, size_t n);
 	enum branch_result (*rollback_prepared)(void *be, const char *gid, char *err, size_t errlen);
 	/* The gids of prepared branches starting with prefix; *gids is an
 	 * array of *n malloc'd strings, freed by the caller. */

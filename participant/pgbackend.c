@@ -212,6 +212,8 @@ struct pstmt {
 	ExecStatusType st; /* out */
 	long tuples;       /* out: rows affected */
 	size_t bytes;      /* out: size of the rows returned */
+	enum branch_result r; /* out: BRES_OK, or as failure_kind (TRANSIENT: no answer) */
+	char *err;         /* if set: 256 bytes for its own error */
 };
 
 /*
@@ -234,6 +236,10 @@ pipeline(PGconn *conn, struct pstmt *s, int n, int *failed, char *err, size_t er
 		s[i].st = PGRES_FATAL_ERROR;
 		s[i].tuples = 0;
 		s[i].bytes = 0;
+		s[i].r = BRES_TRANSIENT;
+		if (s[i].err != NULL) {
+			snprintf(s[i].err, 256, "no answer from the database");
+		}
 	}
 	if (PQenterPipelineMode(conn) != 1) {
 		pg_error(conn, NULL, err, errlen);
@@ -273,10 +279,15 @@ pipeline(PGconn *conn, struct pstmt *s, int n, int *failed, char *err, size_t er
 				}
 			}
 		}
-		if (s[i].st != PGRES_COMMAND_OK && s[i].st != PGRES_TUPLES_OK && r == BRES_OK) {
+		s[i].r = s[i].st == PGRES_COMMAND_OK || s[i].st == PGRES_TUPLES_OK
+		             ? BRES_OK : failure_kind(conn, res);
+		if (s[i].r != BRES_OK && s[i].err != NULL) {
+			pg_error(conn, res, s[i].err, 256);
+		}
+		if (s[i].r != BRES_OK && r == BRES_OK) {
 			pg_error(conn, res, err, errlen);
 			*failed = i;
-			r = failure_kind(conn, res);
+			r = s[i].r;
 		}
 		PQclear(res);
 		PQclear(PQgetResult(conn)); /* the NULL that ends each statement */
@@ -757,6 +768,78 @@ pg_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * COMMIT PREPARED of n gids in one round trip, each in a segment of its own
+ * (COMMIT PREPARED refuses a transaction block); a gid no longer prepared
+ * is then answered from its marker, as finish_prepared does.  The
+ * failpoints fire for each gid as in pg_commit_prepared.
+ */
+static void
+pg_commit_many(void *be, struct backend_commit *c, size_t n)
+{
+	struct pg *pg = be;
+	struct pstmt *s = calloc(n + 1, sizeof(*s));
+	char (*sql)[256] = calloc(n + 1, sizeof(*sql));
+	size_t *which = calloc(n + 1, sizeof(*which)), m = 0;
+	char err[256];
+	PGconn *conn = NULL;
+	int failed;
+
+	for (size_t i = 0; i < n; i++) {
+		c[i].r = BRES_TRANSIENT;
+		snprintf(c[i].err, sizeof(c[i].err), "out of memory");
+	}
+	if (s == NULL || sql == NULL || which == NULL) {
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		c[i].err[0] = '\0';
+		if (XACT_FAILPOINT("pg.before_commit_prepared") != 0) {
+			snprintf(c[i].err, sizeof(c[i].err), "injected failure (pg.before_commit_prepared)");
+			continue;
+		}
+		if (!backend_gid_is_safe(c[i].gid)) {
+			c[i].r = BRES_FAILED;
+			snprintf(c[i].err, sizeof(c[i].err), "refusing unsafe gid");
+			continue;
+		}
+		snprintf(sql[m], sizeof(sql[m]), "COMMIT PREPARED '%s'", c[i].gid);
+		s[m] = (struct pstmt){.sql = sql[m], .sync_after = 1, .err = c[i].err};
+		which[m++] = i;
+	}
+	if (m > 0 && (conn = pool_get(pg, 1, err, sizeof(err))) == NULL) {
+		for (size_t k = 0; k < m; k++) {
+			snprintf(c[which[k]].err, sizeof(c[which[k]].err), "%s", err);
+		}
+		goto out;
+	}
+	if (m > 0) {
+		pipeline(conn, s, (int)m, &failed, err, sizeof(err));
+	}
+	for (size_t k = 0; k < m; k++) {
+		struct backend_commit *b = &c[which[k]];
+
+		b->r = s[k].r;
+		if (b->r == BRES_NOT_FOUND) {
+			/* Not prepared (any more): committed earlier if its
+			 * marker is there (gpdb#8052), else rolled back. */
+			b->r = marker(conn, b->gid, b->err, sizeof(b->err));
+			b->r = b->r == BRES_COMMITTED_ALREADY ? BRES_OK : b->r;
+		}
+	}
+	if (conn != NULL) {
+		pool_put(pg, conn, 0);
+	}
+	for (size_t k = 0; k < m; k++) {
+		/* Crash here: committed, acks not sent (pg_commit_prepared). */
+		XACT_FAILPOINT("pg.after_commit_prepared");
+	}
+out:
+	free(s);
+	free(sql);
+	free(which);
+}
+
 static enum branch_result
 pg_rollback_prepared(void *be, const char *gid, char *err, size_t errlen)
 {
@@ -843,6 +926,7 @@ const struct backend_ops pgbackend_ops = {
 	.run = pg_run,
 	.rollback = pg_rollback,
 	.commit_prepared = pg_commit_prepared,
+	.commit_many = pg_commit_many,
 	.rollback_prepared = pg_rollback_prepared,
 	.list_prepared = pg_list_prepared,
 	.maintain = pg_maintain,

@@ -140,6 +140,17 @@ failpoint_init(void)
 }
 
 int
+failpoint_set(const char *name)
+{
+	for (int i = 0; failpoint_armed && i < npoints; i++) {
+		if (strcmp(points[i].name, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
 failpoint_hit(const char *name)
 {
 	for (int i = 0; i < npoints; i++) {

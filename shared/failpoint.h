@@ -20,6 +20,8 @@ int failpoint_init(void);
 int failpoint_configure(const char *spec);
 /* Returns 1 when name is a failpoint of the code. */
 int failpoint_known(const char *name);
+/* Returns 1 when XACT_FAILPOINTS names name (whatever its hits); no hit. */
+int failpoint_set(const char *name);
 /* Runs the action configured for name: 0, or XACT_EFAILPOINT for error. */
 int failpoint_hit(const char *name);
 

@@ -82,8 +82,13 @@ wire_unpack_request(nng_msg *msg, Xact__Request **out)
 int
 wire_unpack_reply(nng_msg *msg, Xact__Reply **out)
 {
-	Xact__Reply *rep = xact__reply__unpack(NULL, nng_msg_len(msg),
-	    nng_msg_body(msg));
+	return wire_unpack_reply_bytes(nng_msg_body(msg), nng_msg_len(msg), out);
+}
+
+int
+wire_unpack_reply_bytes(const void *data, size_t len, Xact__Reply **out)
+{
+	Xact__Reply *rep = xact__reply__unpack(NULL, len, data);
 
 	*out = NULL;
 	if (rep == NULL) {
@@ -204,6 +209,7 @@ wire_request_name(const Xact__Request *req)
 	case XACT__REQUEST__BODY_TERM_STATE: return "term_state";
 	case XACT__REQUEST__BODY_RUN: return "run";
 	case XACT__REQUEST__BODY_BRANCH_RUN: return "branch_run";
+	case XACT__REQUEST__BODY_BRANCH_COMMIT_BATCH: return "branch_commit_batch";
 	default: return "none";
 	}
 }

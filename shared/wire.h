@@ -34,6 +34,8 @@ nng_msg *wire_error_reply(int code, const char *fmt, ...)
  * another version. */
 int wire_unpack_request(nng_msg *msg, Xact__Request **out);
 int wire_unpack_reply(nng_msg *msg, Xact__Reply **out);
+/* The same from a packed Reply held in memory (a BatchRep's). */
+int wire_unpack_reply_bytes(const void *data, size_t len, Xact__Reply **out);
 
 /* Sets the receive cap (0: default) on a socket. */
 int wire_socket_setup(nng_socket s, size_t max_msg);

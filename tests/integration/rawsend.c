@@ -7,6 +7,8 @@
  *        rawsend URL state|precommit GID BALLOT
  *        rawsend URL begin                     (prints "gid GID")
  *        rawsend URL run GID PARTICIPANT SQL   (a one-shot run of GID)
+ *        rawsend URL batch GID...              (a batch of COMMITs; "batch +N" makes
+ *                                               N gids xact:c9:1 ... xact:c9:N)
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
  * exec1 is statement 1 of a new branch that writes account 1; commit GID and
  * abort GID ask for a branch's outcome the way the coordinator does.
@@ -35,7 +37,8 @@ main(int argc, char **argv)
 	if (argc < 3) {
 		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]\n"
 		                "       rawsend URL state|precommit GID BALLOT\n"
-		                "       rawsend URL begin | run GID PARTICIPANT SQL\n");
+		                "       rawsend URL begin | run GID PARTICIPANT SQL\n"
+		                "       rawsend URL batch GID... | batch +N\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -137,6 +140,25 @@ main(int argc, char **argv)
 			req.branch_abort = &ba;
 		}
 		msg = wire_pack_request(&req);
+	} else if (strcmp(kind, "batch") == 0 && argc > 3) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__BranchCommitBatchReq bb = XACT__BRANCH_COMMIT_BATCH_REQ__INIT;
+		size_t n = argv[3][0] == '+' ? strtoul(argv[3] + 1, NULL, 10) : (size_t)(argc - 3);
+		char **gids = calloc(n + 1, sizeof(char *));
+
+		for (size_t i = 0; gids != NULL && i < n; i++) {
+			if (argv[3][0] == '+') {
+				gids[i] = malloc(32);
+				snprintf(gids[i], 32, "xact:c9:%zu", i + 1);
+			} else {
+				gids[i] = argv[3 + i];
+			}
+		}
+		bb.n_gids = n;
+		bb.gids = gids;
+		req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT_BATCH;
+		req.branch_commit_batch = &bb;
+		msg = wire_pack_request(&req);
 	} else if (strcmp(kind, "exec2") == 0 || strcmp(kind, "exec1") == 0) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__BranchExecReq be = XACT__BRANCH_EXEC_REQ__INIT;
@@ -181,6 +203,29 @@ main(int argc, char **argv)
 		printf("ack %s%s%s\n", rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED
 		                          ? "committed" : "aborted",
 		    rep->ack->detail ? " " : "", rep->ack->detail ? rep->ack->detail : "");
+		xact__reply__free_unpacked(rep, NULL);
+	} else if (rep->body_case == XACT__REPLY__BODY_BATCH) {
+		/* One line per gid: "N: ack ..." or "N: error CODE TEXT". */
+		for (size_t i = 0; i < rep->batch->n_replies; i++) {
+			Xact__Reply *one;
+
+			if (wire_unpack_reply_bytes(rep->batch->replies[i].data,
+			        rep->batch->replies[i].len, &one) != XACT_OK) {
+				printf("%zu: undecodable\n", i + 1);
+				continue;
+			}
+			if (one->body_case == XACT__REPLY__BODY_ACK) {
+				printf("%zu: ack %s%s%s\n", i + 1,
+				    one->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED ? "committed"
+				                                                          : "aborted",
+				    one->ack->detail ? " " : "", one->ack->detail ? one->ack->detail : "");
+			} else if (one->body_case == XACT__REPLY__BODY_ERROR) {
+				printf("%zu: error %u %s\n", i + 1, one->error->code, one->error->message);
+			} else {
+				printf("%zu: reply %d\n", i + 1, (int)one->body_case);
+			}
+			xact__reply__free_unpacked(one, NULL);
+		}
 		xact__reply__free_unpacked(rep, NULL);
 	} else if (rep->body_case == XACT__REPLY__BODY_BEGIN) {
 		printf("gid %s\n", rep->begin->gid);
