@@ -198,6 +198,11 @@ struct coord {
 	int ntxns;
 	struct finished finished[FINISHED_RING];
 	unsigned finished_next;
+	/* The ring by gid: slot + 1 of the first entry of each bucket, and of
+	 * the next one in its bucket (0: none).  A run named by its run id
+	 * looks here before it starts. */
+	unsigned fin_head[HASH_BUCKETS];
+	unsigned fin_next[FINISHED_RING];
 	uint64_t seq_next, seq_limit;
 	int64_t next_sweep;
 	int scan_from; /* tick's first bucket */
@@ -721,8 +726,21 @@ txn_remove(struct coord *c, struct ctxn *x)
 static void
 remember_finished(struct coord *c, const struct txn *t)
 {
-	struct finished *f = &c->finished[c->finished_next++ % FINISHED_RING];
+	unsigned slot = c->finished_next++ % FINISHED_RING;
+	struct finished *f = &c->finished[slot];
+	unsigned *pp, b;
 
+	if (f->gid[0] != '\0') { /* the oldest goes: out of its bucket */
+		for (pp = &c->fin_head[hash_str(f->gid)]; *pp != 0; pp = &c->fin_next[*pp - 1]) {
+			if (*pp == slot + 1) {
+				*pp = c->fin_next[slot];
+				break;
+			}
+		}
+	}
+	b = hash_str(t->gid);
+	c->fin_next[slot] = c->fin_head[b];
+	c->fin_head[b] = slot + 1;
 	snprintf(f->gid, sizeof(f->gid), "%s", t->gid);
 	f->outcome = t->outcome;
 	snprintf(f->reason, sizeof(f->reason), "%.150s", t->reason);
@@ -731,9 +749,9 @@ remember_finished(struct coord *c, const struct txn *t)
 static const struct finished *
 find_finished(struct coord *c, const char *gid)
 {
-	for (unsigned i = 0; i < FINISHED_RING; i++) {
-		if (strcmp(c->finished[i].gid, gid) == 0) {
-			return &c->finished[i];
+	for (unsigned i = c->fin_head[hash_str(gid)]; i != 0; i = c->fin_next[i - 1]) {
+		if (strcmp(c->finished[i - 1].gid, gid) == 0) {
+			return &c->finished[i - 1];
 		}
 	}
 	return NULL;
@@ -1485,6 +1503,29 @@ next_gid(struct coord *c, char *gid, size_t n)
 	return XACT_OK;
 }
 
+/* A new ACTIVE transaction gid (protocol: a request's, when it names one),
+ * in memory; NULL when out of memory. */
+static struct ctxn *
+txn_new(struct coord *c, const char *gid, int has_protocol, Xact__Protocol protocol)
+{
+	struct ctxn *x = calloc(1, sizeof(*x));
+
+	if (x == NULL) {
+		return NULL;
+	}
+	txn_init(&x->t, gid);
+	x->t.protocol = !has_protocol ? (xact_protocol)c->cfg->protocol
+	    : protocol == XACT__PROTOCOL__PROTOCOL_3PC ? XACT_PROTOCOL_3PC
+	                                               : XACT_PROTOCOL_2PC;
+	return x;
+}
+
+static int
+protocol_ok(int has, Xact__Protocol p)
+{
+	return !has || p == XACT__PROTOCOL__PROTOCOL_2PC || p == XACT__PROTOCOL__PROTOCOL_3PC;
+}
+
 static void
 handle_begin(struct coord *c, struct sctx *s, const Xact__BeginReq *b)
 {
@@ -1493,8 +1534,7 @@ handle_begin(struct coord *c, struct sctx *s, const Xact__BeginReq *b)
 	struct ctxn *x = b->token ? txn_find_token(c, b->token) : NULL;
 	char gid[64];
 
-	if (b->has_protocol && b->protocol != XACT__PROTOCOL__PROTOCOL_2PC &&
-	    b->protocol != XACT__PROTOCOL__PROTOCOL_3PC) {
+	if (!protocol_ok(b->has_protocol, b->protocol)) {
 		reply(s, wire_error_reply(XACT_EINVAL, "unknown protocol %d (2pc or 3pc)",
 		    (int)b->protocol));
 		return;
@@ -1504,14 +1544,10 @@ handle_begin(struct coord *c, struct sctx *s, const Xact__BeginReq *b)
 			reply(s, wire_error_reply(XACT_EJOURNAL, "cannot reserve gids in the journal"));
 			return;
 		}
-		if ((x = calloc(1, sizeof(*x))) == NULL) {
+		if ((x = txn_new(c, gid, b->has_protocol, b->protocol)) == NULL) {
 			reply(s, wire_error_reply(XACT_ENOMEM, "out of memory"));
 			return;
 		}
-		txn_init(&x->t, gid);
-		x->t.protocol = !b->has_protocol ? (xact_protocol)c->cfg->protocol
-		    : b->protocol == XACT__PROTOCOL__PROTOCOL_3PC ? XACT_PROTOCOL_3PC
-		                                                 : XACT_PROTOCOL_2PC;
 		x->token = b->token;
 		txn_insert(c, x);
 		log_debug("begin gid=%s state=%s protocol=%s", gid, txn_state_name(x->t.state),
@@ -1528,6 +1564,70 @@ static void reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid
 static void handle_finish(struct coord *c, struct sctx *s, const char *gid, int commit);
 
 /*
+ * A run named by its run id (RunReq without a gid): its gid is the
+ * coordinator's id, "r" and the id in hex.  In memory (a repeat): that
+ * transaction.  Finished, or in the journal (a repeat that outlived the
+ * transaction, or this coordinator's restart): answered from there, NULL.
+ * Else a new transaction, once the request passes the checks a run gets
+ * (so that a refusal leaves nothing behind).  NULL when answered.
+ */
+static struct ctxn *
+run_by_id(struct coord *c, struct sctx *s, const Xact__RunReq *run, char *gid, size_t n)
+{
+	struct journal_record r;
+	struct ctxn *x;
+	int pids[TXN_MAX_PARTS], np = 0;
+	size_t off;
+
+	if (!run->has_run_id || run->run_id.len != 16 || !protocol_ok(run->has_protocol, run->protocol)) {
+		reply(s, wire_error_reply(XACT_EINVAL, "a run names a gid, or a 16-byte run id and "
+		                                       "2pc or 3pc"));
+		return NULL;
+	}
+	off = (size_t)snprintf(gid, n, "xact:%s:r", c->cfg->id);
+	for (size_t i = 0; i < 16 && off + 2 < n; i++, off += 2) {
+		snprintf(gid + off, n - off, "%02x", run->run_id.data[i]);
+	}
+	if ((x = txn_find(c, gid)) != NULL) {
+		return x;
+	}
+	if (find_finished(c, gid) != NULL || journal_lookup(c->j, gid, &r) == XACT_OK) {
+		reply_not_in_memory(c, s, gid, 1);
+		return NULL;
+	}
+	if (run->n_stmts < 1 || run->n_stmts > RUN_MAX_STMTS) {
+		reply(s, wire_error_reply(XACT_EINVAL, "a run needs 1 to 1024 statements"));
+		return NULL;
+	}
+	for (size_t i = 0; i < run->n_stmts; i++) {
+		const char *name = run->stmts[i]->participant;
+		int pid = find_participant(c, name, strlen(name)), seen = 0;
+
+		if (pid < 0) {
+			reply(s, wire_error_reply(XACT_ENOPART, "unknown participant '%s'", name));
+			return NULL;
+		}
+		for (int k = 0; k < np; k++) {
+			seen |= pids[k] == pid;
+		}
+		if (!seen && np == TXN_MAX_PARTS) {
+			reply(s, wire_error_reply(XACT_EINVAL, "a run on more participants than a "
+			                                       "transaction may have"));
+			return NULL;
+		}
+		if (!seen) {
+			pids[np++] = pid;
+		}
+	}
+	if ((x = txn_new(c, gid, run->has_protocol, run->protocol)) == NULL) {
+		reply(s, wire_error_reply(XACT_ENOMEM, "out of memory"));
+		return NULL;
+	}
+	txn_insert(c, x);
+	return x;
+}
+
+/*
  * A one-shot transaction: every statement and the commit in one request
  * (xact_run), for a gid `begin` gave that has run nothing yet.  The
  * participants are enlisted at once and the commit starts: each PREPARE
@@ -1542,11 +1642,18 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 {
 	const Xact__RunReq *run = req->run;
 	struct txn_event ev = {TXN_EV_COMMIT, -1, 0, NULL};
-	struct ctxn *x = txn_find(c, run->gid);
+	struct ctxn *x;
 	const char *bad = NULL;
+	char gid[64];
 	int pid;
 
-	if (x == NULL) {
+	if (run->gid == NULL || run->gid[0] == '\0') {
+		/* Named by its run id: found again, or new. */
+		if ((x = run_by_id(c, s, run, gid, sizeof(gid))) == NULL) {
+			xact__request__free_unpacked(req, NULL);
+			return; /* answered */
+		}
+	} else if ((x = txn_find(c, run->gid)) == NULL) {
 		reply_not_in_memory(c, s, run->gid, 1);
 		xact__request__free_unpacked(req, NULL);
 		return;
@@ -1563,7 +1670,7 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 	if (x->t.state != TXN_ACTIVE && x->t.state != TXN_EXECUTING) {
 		/* Its commit is under way without the request: the coordinator
 		 * restarted and recovered it from the journal.  A repeat. */
-		handle_finish(c, s, run->gid, 1);
+		handle_finish(c, s, x->t.gid, 1);
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}

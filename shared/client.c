@@ -10,9 +10,11 @@
 #include "xact.h"
 
 #include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +24,10 @@
 struct xact_client {
 	nng_socket sock;
 	int timeout_ms;
+	/* "xact:<coordinator id>:", learned from the first gid, for the gids
+	 * of runs named by a run id (xact_run). */
+	pthread_mutex_t lock;
+	char prefix[64];
 };
 
 struct xact_txn {
@@ -56,7 +62,9 @@ xact_open(xact_client **out, const char *url, int timeout_ms)
 		return XACT_ENOMEM;
 	}
 	c->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+	pthread_mutex_init(&c->lock, NULL);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		pthread_mutex_destroy(&c->lock);
 		free(c);
 		return wire_nng_err(rv);
 	}
@@ -66,6 +74,7 @@ xact_open(xact_client **out, const char *url, int timeout_ms)
 	wire_socket_setup(c->sock, 0);
 	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 		nng_close(c->sock);
+		pthread_mutex_destroy(&c->lock);
 		free(c);
 		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? XACT_EINVAL
 		                                                 : wire_nng_err(rv);
@@ -79,6 +88,7 @@ xact_close(xact_client *c)
 {
 	if (c != NULL) {
 		nng_close(c->sock);
+		pthread_mutex_destroy(&c->lock);
 		free(c);
 	}
 }
@@ -374,6 +384,8 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 	Xact__Reply *rep;
 	xact_txn *t = NULL;
 	int nparams = 0, k = 0, rv = XACT_OK;
+	char prefix[64], named[64];
+	uint8_t run_id[16];
 
 	*out = XACT_OUTCOME_UNKNOWN;
 	if (reason != NULL && reasonlen > 0) {
@@ -415,20 +427,48 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 		rs[i].stmt = &st[i];
 		rp[i] = &rs[i];
 	}
-	/* The gid first: it names the run, so that a repeat of the request
-	 * (the transport resends it on a new connection) is never run twice,
-	 * even by a coordinator that restarted meanwhile. */
-	if ((rv = xact_begin(c, protocol, &t)) != XACT_OK) {
-		if (reason != NULL && reasonlen > 0) {
-			snprintf(reason, reasonlen, "cannot begin: %s", xact_strerror(rv));
+	/* The run needs a name, so that a repeat of the request (the
+	 * transport resends it on a new connection) is never run twice, even
+	 * by a coordinator that restarted meanwhile.  The first run of a
+	 * client takes a gid (begin), which tells the coordinator's id; later
+	 * ones name themselves with 16 random bytes and save that round trip
+	 * (the coordinator makes the gid "<prefix>r<hex>" of them). */
+	pthread_mutex_lock(&c->lock);
+	snprintf(prefix, sizeof(prefix), "%s", c->prefix);
+	pthread_mutex_unlock(&c->lock);
+	if (prefix[0] != '\0' && getrandom(run_id, sizeof(run_id), 0) == (ssize_t)sizeof(run_id)) {
+		size_t off = (size_t)snprintf(named, sizeof(named), "%sr", prefix);
+
+		for (size_t i = 0; i < sizeof(run_id) && off + 2 < sizeof(named); i++, off += 2) {
+			snprintf(named + off, sizeof(named) - off, "%02x", run_id[i]);
 		}
-		*out = XACT_OUTCOME_ABORTED; /* nothing ran */
-		goto out;
+		run.has_run_id = 1;
+		run.run_id.data = run_id;
+		run.run_id.len = sizeof(run_id);
+		run.has_protocol = protocol != XACT_PROTOCOL_DEFAULT;
+		run.protocol = protocol == XACT_PROTOCOL_3PC ? XACT__PROTOCOL__PROTOCOL_3PC
+		                                             : XACT__PROTOCOL__PROTOCOL_2PC;
+	} else {
+		const char *colon;
+
+		if ((rv = xact_begin(c, protocol, &t)) != XACT_OK) {
+			if (reason != NULL && reasonlen > 0) {
+				snprintf(reason, reasonlen, "cannot begin: %s", xact_strerror(rv));
+			}
+			*out = XACT_OUTCOME_ABORTED; /* nothing ran */
+			goto out;
+		}
+		snprintf(named, sizeof(named), "%.63s", t->gid);
+		if ((colon = strrchr(t->gid, ':')) != NULL && (size_t)(colon - t->gid) < 60) {
+			pthread_mutex_lock(&c->lock);
+			snprintf(c->prefix, sizeof(c->prefix), "%.*s", (int)(colon - t->gid + 1), t->gid);
+			pthread_mutex_unlock(&c->lock);
+		}
+		run.gid = t->gid;
 	}
 	if (gid != NULL) {
-		snprintf(gid, 64, "%.63s", t->gid);
+		snprintf(gid, 64, "%.63s", named);
 	}
-	run.gid = t->gid;
 	run.n_stmts = (size_t)n;
 	run.stmts = rp;
 	req.body_case = XACT__REQUEST__BODY_RUN;
@@ -449,7 +489,9 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 		 * rolled back rather than left to the coordinator's timeout. */
 		if (rv == XACT_EINVAL || rv == XACT_ENOPART) {
 			*out = XACT_OUTCOME_ABORTED;
-			xact_rollback(t);
+			if (t != NULL) {
+				xact_rollback(t);
+			} /* (a run named by its id left nothing behind) */
 		}
 	} else if (rep->body_case != XACT__REPLY__BODY_OUTCOME) {
 		rv = XACT_EPROTO;

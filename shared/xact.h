@@ -136,10 +136,14 @@ typedef struct xact_stmt {
  * UNKNOWN.  Returns an error, with *out UNKNOWN, when no outcome could be
  * learned: the transaction may have committed; or with *out ABORTED when
  * nothing ran: the begin failed, or the coordinator refused the run
- * (XACT_EINVAL, XACT_ENOPART; the transaction is then rolled back).  It takes a gid first (a
- * `begin`), which names the run: a request repeated by the transport, even
- * to a coordinator that restarted meanwhile, is answered, never run twice.
- * gid, when not NULL, receives that gid ("" when none was given).
+ * (XACT_EINVAL, XACT_ENOPART; nothing is left behind).  The run has a
+ * name, so that a request repeated by the transport, even to a coordinator
+ * that restarted meanwhile, is answered, never run twice: a client's first
+ * run takes a gid first (a `begin`), which also tells the coordinator's id;
+ * later runs name themselves with 16 random bytes, the gid being
+ * "xact:<coordinator id>:r" and their 32 hex digits, and save that round
+ * trip.  gid, when not NULL, receives the gid ("" when none was given).
+ * A client may be shared by threads.
  */
 int xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
     xact_outcome *out, char *reason, size_t reasonlen, char gid[64]);

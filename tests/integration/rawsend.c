@@ -7,6 +7,8 @@
  *        rawsend URL state|precommit GID BALLOT
  *        rawsend URL begin                     (prints "gid GID")
  *        rawsend URL run GID PARTICIPANT SQL   (a one-shot run of GID)
+ *        rawsend URL runid HEX PARTICIPANT SQL (a one-shot run named by a run id:
+ *                                               HEX is its bytes, 32 digits for a valid one)
  *        rawsend URL batch GID...              (a batch of COMMITs; "batch +N" makes
  *                                               N gids xact:c9:1 ... xact:c9:N)
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
@@ -38,7 +40,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: rawsend URL garbage|empty|version|nobody|exec1|exec2|commit|abort|outcome|big [BYTES]\n"
 		                "       rawsend URL state|precommit GID BALLOT\n"
 		                "       rawsend URL begin | run GID PARTICIPANT SQL\n"
-		                "       rawsend URL batch GID... | batch +N\n");
+		                "       rawsend URL batch GID... | batch +N\n"
+		                "       rawsend URL runid HEX PARTICIPANT SQL\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -139,6 +142,31 @@ main(int argc, char **argv)
 			req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
 			req.branch_abort = &ba;
 		}
+		msg = wire_pack_request(&req);
+	} else if (strcmp(kind, "runid") == 0 && argc > 5) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__RunReq run = XACT__RUN_REQ__INIT;
+		Xact__RunStmt rs = XACT__RUN_STMT__INIT, *rp[1] = {&rs};
+		Xact__Statement st = XACT__STATEMENT__INIT;
+		uint8_t id[64];
+		size_t n = 0;
+
+		for (const char *h = argv[3]; h[0] != '\0' && h[1] != '\0' && n < sizeof(id); h += 2) {
+			unsigned v;
+
+			sscanf(h, "%2x", &v);
+			id[n++] = (uint8_t)v;
+		}
+		st.sql = argv[5];
+		rs.participant = argv[4];
+		rs.stmt = &st;
+		run.has_run_id = 1;
+		run.run_id.data = id;
+		run.run_id.len = n;
+		run.n_stmts = 1;
+		run.stmts = rp;
+		req.body_case = XACT__REQUEST__BODY_RUN;
+		req.run = &run;
 		msg = wire_pack_request(&req);
 	} else if (strcmp(kind, "batch") == 0 && argc > 3) {
 		Xact__Request req = XACT__REQUEST__INIT;

@@ -110,6 +110,36 @@ xt_start pb
 xt_wait_until 15 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
 xt_assert_eq "nowhere" "0 0 0" "$(xt_3pc_ledger 809)"
 
+# A run named by a run id (xact_run's way after a client's first run): no
+# begin; the gid is made of the id, so a repeat finds it.
+id=0123456789abcdef0123456789abcdef
+r1=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id pa "INSERT INTO ledger (xfer, amount) VALUES (810, 1)")
+r2=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id pa "INSERT INTO ledger (xfer, amount) VALUES (810, 1)")
+xt_assert_eq "a run id names the gid" "outcome committed xact:c1:r$id" "$r1"
+xt_assert_eq "its repeat gets the same answer" "$r1" "$r2"
+xt_assert_eq "and it ran once" 1 "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 810")"
+r3=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid 0123 pa "SELECT 1")
+case "$r3" in "error "*"16-byte run id"*) ;; *) xt_fail "a short run id: $r3" ;; esac
+r4=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid fedcba9876543210fedcba9876543210 nobody "SELECT 1")
+case "$r4" in "error "*"unknown participant 'nobody'"*) ;; *) xt_fail "unknown participant: $r4" ;; esac
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" status >"$XT_TMP/st-r4"
+if grep -q "rfedcba98" "$XT_TMP/st-r4"; then xt_fail "the refused run left a transaction"; fi
+
+# Decided, then the coordinator dies before answering; the same run id sent
+# to the restarted coordinator is answered from its journal, not run again.
+id2=00112233445566778899aabbccddeeff
+xt_stop coord
+XACT_FAILPOINTS="coord.after_decision=crash" xt_start coord
+r5=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id2 pa "INSERT INTO ledger (xfer, amount) VALUES (811, 1)")
+xt_wait_exit coord 10 || xt_fail "the coordinator did not crash ($r5)"
+xt_start coord
+r6=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id2 pa "INSERT INTO ledger (xfer, amount) VALUES (811, 1)")
+xt_assert_eq "answered after the restart" "outcome committed xact:c1:r$id2" "$r6"
+n811() { xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 811"; }
+xt_wait_until 15 n811 1 || xt_fail "811 not applied exactly once: $(n811)"
+xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
+xt_assert_eq "811 applied once" 1 "$(n811)"
+
 # Money is conserved: 800, 803 and 804 each moved 10 from pa to pb and pc.
 xt_assert_eq "balances" "970 1015 1015" \
     "$(xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 1") $(xt_sql "$PGPORT" bank_b "SELECT balance FROM accounts WHERE id = 1") $(sqlite3 -batch "$C" "SELECT balance FROM accounts WHERE id = 1")"
