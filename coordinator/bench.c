@@ -419,6 +419,13 @@ run(const struct opts *o, enum mode mode, struct result *r)
 	return 0;
 }
 
+static void
+quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* Creates (or empties and fills) xact_bench in every database. */
 static int
 setup(const struct opts *o)
@@ -434,6 +441,7 @@ setup(const struct opts *o)
 			PQfinish(c);
 			return -1;
 		}
+		PQsetNoticeProcessor(c, quiet, NULL); /* "already exists, skipping" */
 		snprintf(sql, sizeof(sql),
 		    "CREATE TABLE IF NOT EXISTS xact_bench (id int PRIMARY KEY, balance bigint NOT NULL);"
 		    "TRUNCATE xact_bench; INSERT INTO xact_bench SELECT g, 1000000 FROM "

@@ -423,7 +423,7 @@ call_send(struct coord *c, enum call_kind kind, int pid, const char *gid, char *
 		k->ngids = ngids;
 	} else if (ngids > 0) {
 		log_error("out of memory starting a batch of %d COMMITs", ngids);
-		free(k); /* their transactions retry */
+		free(k); /* the caller fails each COMMIT on its own */
 		return XACT_ENOMEM;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -559,9 +559,11 @@ flush_commits(struct coord *c, int pid)
 	char *gids[COMMIT_BATCH_MAX];
 	int n = 0;
 
-	if (p->ncq == 1) {
+	if (p->ncq == 1 || p->no_batch) {
+		for (int i = 0; i < p->ncq; i++) {
+			send_gid_request(c, CALL_COMMIT, pid, p->cq[i]);
+		}
 		p->ncq = 0;
-		send_gid_request(c, CALL_COMMIT, pid, p->cq[0]);
 		return;
 	}
 	for (int i = 0; i < p->ncq; i++) {
@@ -581,7 +583,22 @@ flush_commits(struct coord *c, int pid)
 	bb.gids = gids;
 	req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT_BATCH;
 	req.branch_commit_batch = &bb;
-	call_start_batch(c, pid, gids, n, &req);
+	if (call_start_batch(c, pid, gids, n, &req) != XACT_OK) {
+		/* Not even the call could be made: each COMMIT fails on its own
+		 * (an EV_CALL each), so that its transaction retries. */
+		for (int i = 0; i < n; i++) {
+			call_start(c, CALL_COMMIT, pid, gids[i], NULL);
+		}
+	}
+}
+
+static void
+free_queues(struct coord *c)
+{
+	for (int i = 0; i < c->nparts; i++) {
+		free(c->parts[i].cq);
+		c->parts[i].cq = NULL;
+	}
 }
 
 static void
@@ -680,6 +697,13 @@ undecided(enum txn_state s)
 	    s == TXN_PRECOMMITTING;
 }
 
+/* Of those, one gathering votes (or 3PC pre-commit acks): it decides soon. */
+static int
+voting(enum txn_state s)
+{
+	return s == TXN_PREPARING || s == TXN_PRECOMMITTING;
+}
+
 static void
 txn_insert(struct coord *c, struct ctxn *x)
 {
@@ -693,9 +717,7 @@ txn_insert(struct coord *c, struct ctxn *x)
 	}
 	x->started_ms = x->active_ms = util_now_ms();
 	c->ntxns++;
-	if (undecided(x->t.state)) {
-		journal_expect(c->j, 1);
-	}
+	journal_expect(c->j, undecided(x->t.state), voting(x->t.state));
 }
 
 static void
@@ -718,9 +740,7 @@ txn_remove(struct coord *c, struct ctxn *x)
 		}
 	}
 	c->ntxns--;
-	if (undecided(x->t.state)) {
-		journal_expect(c->j, -1);
-	}
+	journal_expect(c->j, -undecided(x->t.state), -voting(x->t.state));
 }
 
 static void
@@ -979,8 +999,9 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 		    txn_event_name(ev->type), txn_state_name(before),
 		    txn_state_name(x->t.state));
 	}
-	if (undecided(before) != undecided(x->t.state)) {
-		journal_expect(c->j, undecided(x->t.state) ? 1 : -1);
+	if (undecided(before) != undecided(x->t.state) || voting(before) != voting(x->t.state)) {
+		journal_expect(c->j, undecided(x->t.state) - undecided(before),
+		    voting(x->t.state) - voting(before));
 	}
 	if (x->t.retry && !had_retry) {
 		x->backoff = x->backoff ? x->backoff * 2 : RETRY_MIN_MS;
@@ -1576,7 +1597,7 @@ run_by_id(struct coord *c, struct sctx *s, const Xact__RunReq *run, char *gid, s
 {
 	struct journal_record r;
 	struct ctxn *x;
-	int pids[TXN_MAX_PARTS], np = 0;
+	int pids[TXN_MAX_PARTS], np = 0, rv;
 	size_t off;
 
 	if (!run->has_run_id || run->run_id.len != 16 || !protocol_ok(run->has_protocol, run->protocol)) {
@@ -1591,8 +1612,25 @@ run_by_id(struct coord *c, struct sctx *s, const Xact__RunReq *run, char *gid, s
 	if ((x = txn_find(c, gid)) != NULL) {
 		return x;
 	}
-	if (find_finished(c, gid) != NULL || journal_lookup(c->j, gid, &r) == XACT_OK) {
+	if (find_finished(c, gid) != NULL) {
 		reply_not_in_memory(c, s, gid, 1);
+		return NULL;
+	}
+	/* Not in the journal is the only "new": a read that fails, or a
+	 * pre-commit a termination still decides, must not start it again. */
+	rv = journal_lookup(c->j, gid, &r);
+	if (rv == XACT_ENOTFOUND && journal_lookup_precommit(c->j, gid, &r) == XACT_OK) {
+		reply_outcome_gid(s, XACT_OUTCOME_UNKNOWN, "pre-commit journaled; its termination "
+		    "waits for every participant to be configured", 0, gid);
+		return NULL;
+	}
+	if (rv == XACT_OK) {
+		reply_not_in_memory(c, s, gid, 1);
+		return NULL;
+	}
+	if (rv != XACT_ENOTFOUND) {
+		reply(s, wire_error_reply(XACT_EJOURNAL, "cannot read the journal: run not started; "
+		                                         "send it again"));
 		return NULL;
 	}
 	if (run->n_stmts < 1 || run->n_stmts > RUN_MAX_STMTS) {
@@ -2508,6 +2546,7 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 	    (rv = journal_start(c->j, cfg->retention_ms, (int)cfg->group_commit_ms)) != XACT_OK ||
 	    (rv = open_participants(c)) != XACT_OK || (rv = open_server(c)) != XACT_OK) {
 		shutdown_all(c);
+		free_queues(c);
 		free(c);
 		return rv;
 	}
@@ -2560,9 +2599,7 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 	}
 	log_info("shutting down");
 	shutdown_all(c);
-	for (int i = 0; i < c->nparts; i++) {
-		free(c->parts[i].cq);
-	}
+	free_queues(c);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cv);
 	pthread_cond_destroy(&c->term_cv);

@@ -64,7 +64,8 @@ struct journal {
 	struct item *head, **tail;
 	int stopping, started;
 	int urgent;   /* queued items someone waits on (a callback) */
-	int coming;   /* decisions on their way: live transactions (journal_expect) */
+	int coming;   /* decisions that may come: live undecided transactions */
+	int voting;   /* of those, the ones whose votes are being gathered */
 	int group_wait_ms;
 	pthread_t thread;
 	int64_t retention_ms;
@@ -689,24 +690,25 @@ deadline_in(struct timespec *ts, long ms)
 }
 
 /*
- * Group commit (j->lock held): a decision is queued and many others are on
- * their way (live transactions, not yet decided): wait, at most
- * group_wait_ms, until as many as were on their way when the wait began
- * are queued too, or none is left on its way.  One fsync then makes them
- * all durable.  Under load that costs the first of them a few ms and saves
- * the writer a write per decision; with few clients nothing waits.
+ * Group commit (j->lock held): a decision is queued while many transactions
+ * are live and undecided (j->coming): wait, at most group_wait_ms, until as
+ * many more are queued as were gathering votes when the wait began (those
+ * decide soon; an idle session may never), or none gathers votes any more.
+ * One fsync then makes them all durable.  Under load that costs the first
+ * of them a few ms and saves the writer a write per decision; with few
+ * clients nothing waits.
  */
 static void
 group_wait(journal *j)
 {
 	struct timespec until;
-	int want = j->urgent + j->coming;
+	int want = j->urgent + j->voting;
 
 	if (want > GROUP_MAX) {
 		want = GROUP_MAX;
 	}
 	deadline_in(&until, j->group_wait_ms);
-	while (j->urgent < want && j->coming > 0 && !j->stopping &&
+	while (j->urgent < want && j->voting > 0 && !j->stopping &&
 	    pthread_cond_timedwait(&j->cv, &j->lock, &until) != ETIMEDOUT) {
 	}
 }
@@ -891,12 +893,12 @@ journal_submit_heuristic(journal *j, const char *gid, const char *participant,
 }
 
 void
-journal_expect(journal *j, int delta)
+journal_expect(journal *j, int live, int voting)
 {
 	pthread_mutex_lock(&j->lock);
-	j->coming += delta;
-	if (j->coming <= 0) {
-		j->coming = 0;
+	j->coming += live;
+	j->voting += voting;
+	if (j->voting <= 0) {
 		pthread_cond_signal(&j->cv); /* a group wait may end */
 	}
 	pthread_mutex_unlock(&j->lock);

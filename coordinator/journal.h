@@ -90,9 +90,10 @@ int journal_lookup(journal *j, const char *gid, struct journal_record *r);
  * their way (journal_expect) to share its fsync; 0: never waits. */
 int journal_start(journal *j, int64_t retention_ms, int group_wait_ms);
 
-/* delta more (or fewer) decisions on their way: live transactions not yet
- * decided.  Group commit waits for them (journal_start). */
-void journal_expect(journal *j, int delta);
+/* Counts (deltas) of the decisions that may come: live transactions not
+ * yet decided, and of those the ones gathering votes.  With many live, a
+ * forced write waits for those gathering votes (journal_start). */
+void journal_expect(journal *j, int live, int voting);
 
 /* Queues a commit decision; cb runs once it is durable.  Never blocks on
  * I/O.  Returns XACT_ENOMEM or XACT_ECLOSED without calling cb. */

@@ -252,10 +252,14 @@ pipeline(PGconn *conn, struct pstmt *s, int n, int *failed, char *err, size_t er
 		if (PQsendQueryParams(conn, s[i].sql, s[i].nparams, NULL, s[i].params, NULL, NULL,
 		        0) != 1 ||
 		    (sync && PQpipelineSync(conn) != 1)) {
+			/* What was sent may have run (even PREPARE TRANSACTION:
+			 * a Sync only ends the segment), but its results may
+			 * never be flushed to us: no reading.  Still in pipeline
+			 * mode, the connection is not idle, and pool_put closes
+			 * it; every statement counts as unanswered. */
 			pg_error(conn, NULL, err, errlen);
-			*failed = i;
-			r = BRES_TRANSIENT;
-			break;
+			*failed = 0;
+			return BRES_TRANSIENT;
 		}
 		sent++;
 	}
@@ -281,8 +285,11 @@ pipeline(PGconn *conn, struct pstmt *s, int n, int *failed, char *err, size_t er
 		}
 		s[i].r = s[i].st == PGRES_COMMAND_OK || s[i].st == PGRES_TUPLES_OK
 		             ? BRES_OK : failure_kind(conn, res);
-		if (s[i].r != BRES_OK && s[i].err != NULL) {
-			pg_error(conn, res, s[i].err, 256);
+		if (s[i].err != NULL) {
+			s[i].err[0] = '\0';
+			if (s[i].r != BRES_OK) {
+				pg_error(conn, res, s[i].err, 256);
+			}
 		}
 		if (s[i].r != BRES_OK && r == BRES_OK) {
 			pg_error(conn, res, err, errlen);
@@ -676,8 +683,8 @@ pg_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, char 
 			snprintf(err, errlen, "statement %d: %s", failed, why);
 		}
 		r = voted(pg, conn, s + n + 1, r, gid, err, errlen);
-		if (!(r == BRES_TRANSIENT && failed == 0)) {
-			break;
+		if (!(r == BRES_TRANSIENT && s[0].st != PGRES_COMMAND_OK)) {
+			break; /* (the retry: BEGIN never answered) */
 		}
 	}
 out:

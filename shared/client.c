@@ -25,9 +25,11 @@ struct xact_client {
 	nng_socket sock;
 	int timeout_ms;
 	/* "xact:<coordinator id>:", learned from the first gid, for the gids
-	 * of runs named by a run id (xact_run). */
+	 * of runs named by a run id (xact_run); old_coord: the coordinator
+	 * cannot decode those (it predates them): always begin. */
 	pthread_mutex_t lock;
 	char prefix[64];
+	int old_coord;
 };
 
 struct xact_txn {
@@ -433,8 +435,9 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 	 * client takes a gid (begin), which tells the coordinator's id; later
 	 * ones name themselves with 16 random bytes and save that round trip
 	 * (the coordinator makes the gid "<prefix>r<hex>" of them). */
+again:
 	pthread_mutex_lock(&c->lock);
-	snprintf(prefix, sizeof(prefix), "%s", c->prefix);
+	snprintf(prefix, sizeof(prefix), "%s", c->old_coord ? "" : c->prefix);
 	pthread_mutex_unlock(&c->lock);
 	if (prefix[0] != '\0' && getrandom(run_id, sizeof(run_id), 0) == (ssize_t)sizeof(run_id)) {
 		size_t off = (size_t)snprintf(named, sizeof(named), "%sr", prefix);
@@ -479,6 +482,17 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 		}
 		goto out;
 	}
+	if (rep->body_case == XACT__REPLY__BODY_ERROR && rep->error->code == XACT_EPROTO &&
+	    t == NULL) {
+		/* A coordinator that cannot decode a run named by its id (it
+		 * predates them): nothing ran; from now on this client begins. */
+		xact__reply__free_unpacked(rep, NULL);
+		pthread_mutex_lock(&c->lock);
+		c->old_coord = 1;
+		pthread_mutex_unlock(&c->lock);
+		xact__run_req__init(&run);
+		goto again;
+	}
 	if (rep->body_case == XACT__REPLY__BODY_ERROR) {
 		rv = rep->error->code > 0 && rep->error->code < XACT_ERR_COUNT ? (int)rep->error->code
 		                                                              : XACT_EPROTO;
@@ -499,6 +513,9 @@ xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
 		*out = (xact_outcome)rep->outcome->outcome;
 		if (rep->outcome->reason != NULL && reason != NULL && reasonlen > 0) {
 			snprintf(reason, reasonlen, "%s", rep->outcome->reason);
+		}
+		if (rep->outcome->gid != NULL && gid != NULL) {
+			snprintf(gid, 64, "%.63s", rep->outcome->gid); /* the coordinator's word */
 		}
 
 	}

@@ -956,7 +956,7 @@ decide(journal *j, struct waiter *w, int i)
 	char gid[64];
 
 	snprintf(gid, sizeof(gid), "xact:c1:%d", 5000 + i);
-	journal_expect(j, -1);
+	journal_expect(j, -1, -1);
 	assert_int_equal(journal_submit_commit(j, gid, "a,b", on_decision, w), XACT_OK);
 }
 
@@ -986,7 +986,7 @@ group_commit_holds_a_decision_for_those_on_their_way_then_writes_them_at_once(vo
 	j = open_ok(path, "c1");
 	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
 	t0 = now_ms();
-	journal_expect(j, 21); /* 21 live transactions */
+	journal_expect(j, 21, 21); /* 21 live transactions gathering votes */
 	decide(j, &w, 0);
 	decide(j, &w, 1);
 	usleep(200 * 1000);
@@ -1020,7 +1020,7 @@ group_commit_does_not_wait_with_few_on_their_way_nor_past_its_limit(void **state
 	j = open_ok(path, "c1");
 	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
 	/* Three live transactions: too few to be worth a wait. */
-	journal_expect(j, 3);
+	journal_expect(j, 3, 3);
 	t0 = now_ms();
 	decide(j, &w, 0);
 	wait_calls(&w, 1);
@@ -1031,12 +1031,36 @@ group_commit_does_not_wait_with_few_on_their_way_nor_past_its_limit(void **state
 	path_for(path, sizeof(path), "group-limit.db");
 	j = open_ok(path, "c1");
 	assert_int_equal(journal_start(j, RETENTION_MS, 300), XACT_OK);
-	journal_expect(j, 40);
+	journal_expect(j, 40, 40);
 	t0 = now_ms();
 	decide(j, &w, 1);
 	wait_calls(&w, 2);
 	assert_true(now_ms() - t0 >= 250);
 	assert_int_equal(w.errors, 0);
+	journal_close(j);
+	waiter_destroy(&w);
+}
+
+/* Many live sessions, none gathering votes (idle, or running statements):
+ * nothing is on its way soon, so a decision is written at once. */
+static void
+group_commit_does_not_wait_for_idle_sessions(void **state)
+{
+	char path[512];
+	journal *j;
+	struct waiter w;
+	int64_t t0;
+
+	(void)state;
+	waiter_init(&w);
+	path_for(path, sizeof(path), "group-idle.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
+	journal_expect(j, 40, 1); /* 40 live, one of them voting */
+	t0 = now_ms();
+	decide(j, &w, 0);
+	wait_calls(&w, 1);
+	assert_true(now_ms() - t0 < 2500);
 	journal_close(j);
 	waiter_destroy(&w);
 }
@@ -1056,12 +1080,12 @@ group_commit_ends_its_wait_when_the_others_leave_without_a_decision(void **state
 	path_for(path, sizeof(path), "group-leave.db");
 	j = open_ok(path, "c1");
 	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
-	journal_expect(j, 20);
+	journal_expect(j, 20, 20);
 	t0 = now_ms();
 	decide(j, &w, 0);
 	usleep(100 * 1000);
 	assert_int_equal(calls_now(&w), 0);
-	journal_expect(j, -19); /* they all aborted */
+	journal_expect(j, -19, -19); /* they all aborted */
 	wait_calls(&w, 1);
 	assert_true(now_ms() - t0 < 4000);
 	journal_close(j);
@@ -1099,6 +1123,7 @@ main(void)
 		cmocka_unit_test(group_commit_holds_a_decision_for_those_on_their_way_then_writes_them_at_once),
 		cmocka_unit_test(group_commit_does_not_wait_with_few_on_their_way_nor_past_its_limit),
 		cmocka_unit_test(group_commit_ends_its_wait_when_the_others_leave_without_a_decision),
+		cmocka_unit_test(group_commit_does_not_wait_for_idle_sessions),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
