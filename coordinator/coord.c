@@ -697,11 +697,13 @@ undecided(enum txn_state s)
 	    s == TXN_PRECOMMITTING;
 }
 
-/* Of those, one gathering votes (or 3PC pre-commit acks): it decides soon. */
+/* Of those, one at work: running a statement, or gathering votes (or 3PC
+ * pre-commit acks).  Its decision is likely soon; an idle session's is
+ * not. */
 static int
 voting(enum txn_state s)
 {
-	return s == TXN_PREPARING || s == TXN_PRECOMMITTING;
+	return s == TXN_EXECUTING || s == TXN_PREPARING || s == TXN_PRECOMMITTING;
 }
 
 static void

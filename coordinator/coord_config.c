@@ -23,7 +23,7 @@ coord_config_defaults(struct coord_config *cfg)
 	cfg->call_timeout_ms = 10000;
 	cfg->recovery_interval_ms = 10000;
 	cfg->retention_ms = 3600000;
-	cfg->group_commit_ms = 20;
+	cfg->group_commit_ms = 30;
 	cfg->max_message = 4 * 1024 * 1024;
 	cfg->log_level = XLOG_INFO;
 }

@@ -65,7 +65,7 @@ struct journal {
 	int stopping, started;
 	int urgent;   /* queued items someone waits on (a callback) */
 	int coming;   /* decisions that may come: live undecided transactions */
-	int voting;   /* of those, the ones whose votes are being gathered */
+	int voting;   /* of those, the ones at work (a statement, or votes) */
 	int group_wait_ms;
 	pthread_t thread;
 	int64_t retention_ms;
@@ -692,8 +692,9 @@ deadline_in(struct timespec *ts, long ms)
 /*
  * Group commit (j->lock held): a decision is queued while many transactions
  * are live and undecided (j->coming): wait, at most group_wait_ms, until as
- * many more are queued as were gathering votes when the wait began (those
- * decide soon; an idle session may never), or none gathers votes any more.
+ * many more are queued as were at work (running a statement or gathering
+ * votes) when the wait began (those decide soon; an idle session may
+ * never), or none is at work any more.
  * One fsync then makes them all durable.  Under load that costs the first
  * of them a few ms and saves the writer a write per decision; with few
  * clients nothing waits.

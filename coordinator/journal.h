@@ -91,8 +91,9 @@ int journal_lookup(journal *j, const char *gid, struct journal_record *r);
 int journal_start(journal *j, int64_t retention_ms, int group_wait_ms);
 
 /* Counts (deltas) of the decisions that may come: live transactions not
- * yet decided, and of those the ones gathering votes.  With many live, a
- * forced write waits for those gathering votes (journal_start). */
+ * yet decided, and of those the ones at work (running a statement or
+ * gathering votes).  With many live, a forced write waits for those at
+ * work (journal_start). */
 void journal_expect(journal *j, int live, int voting);
 
 /* Queues a commit decision; cb runs once it is durable.  Never blocks on

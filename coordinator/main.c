@@ -34,7 +34,7 @@ usage(FILE *f)
 	    "  --recovery-interval SECONDS  period of the presumed-abort sweep (10)\n"
 	    "  --retention SECONDS       keep completed decisions this long (3600)\n"
 	    "  --group-commit MS         a decision waits up to MS for those on their way to\n"
-	    "                            share its fsync; 0: never waits (20)\n"
+	    "                            share its fsync; 0: never waits (30)\n"
 	    "  --protocol 2pc|3pc        for transactions whose client names none (2pc)\n"
 	    "  --log-level LEVEL         error, warn, info or debug (info)\n"
 	    "  --check                   check the configuration, print \"configuration OK\", exit\n"
