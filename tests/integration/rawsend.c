@@ -93,57 +93,7 @@ main(int argc, char **argv)
 		req.body_case = XACT__REQUEST__BODY_BEGIN;
 		req.begin = &b;
 		msg = wire_pack_request(&req);
-	} else if (strcmp(kind, "run") == 0 && argc > 5) {
-		Xact__Request req = XACT__REQUEST__INIT;
-		Xact__RunReq run = XACT__RUN_REQ__INIT;
-		Xact__RunStmt rs = XACT__RUN_STMT__INIT, *rp[1] = {&rs};
-		Xact__Statement st = XACT__STATEMENT__INIT;
-
-		st.sql = argv[5];
-		rs.participant = argv[4];
-		rs.stmt = &st;
-		run.gid = argv[3];
-		run.n_stmts = 1;
-		run.stmts = rp;
-		req.body_case = XACT__REQUEST__BODY_RUN;
-		req.run = &run;
-		msg = wire_pack_request(&req);
-	} else if ((strcmp(kind, "state") == 0 || strcmp(kind, "precommit") == 0) && argc > 4) {
-		Xact__Request req = XACT__REQUEST__INIT;
-		Xact__TermStateReq ts = XACT__TERM_STATE_REQ__INIT;
-		Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
-		uint64_t ballot = strtoull(argv[4], NULL, 10);
-
-		if (kind[0] == 's') {
-			ts.gid = argv[3];
-			ts.has_ballot = 1;
-			ts.ballot = ballot;
-			req.body_case = XACT__REQUEST__BODY_TERM_STATE;
-			req.term_state = &ts;
-		} else {
-			pc.gid = argv[3];
-			pc.has_ballot = ballot != 0;
-			pc.ballot = ballot;
-			req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
-			req.precommit = &pc;
-		}
-		msg = wire_pack_request(&req);
-	} else if ((strcmp(kind, "commit") == 0 || strcmp(kind, "abort") == 0) && argc > 3) {
-		Xact__Request req = XACT__REQUEST__INIT;
-		Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
-		Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
-
-		if (kind[0] == 'c') {
-			bc.gid = argv[3];
-			req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
-			req.branch_commit = &bc;
-		} else {
-			ba.gid = argv[3];
-			req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
-			req.branch_abort = &ba;
-		}
-		msg = wire_pack_request(&req);
-	} else if (strcmp(kind, "runid") == 0 && argc > 5) {
+	} else if ((strcmp(kind, "run") == 0 || strcmp(kind, "runid") == 0) && argc > 5) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__RunReq run = XACT__RUN_REQ__INIT;
 		Xact__RunStmt rs = XACT__RUN_STMT__INIT, *rp[1] = {&rs};
@@ -151,18 +101,23 @@ main(int argc, char **argv)
 		uint8_t id[64];
 		size_t n = 0;
 
-		for (const char *h = argv[3]; h[0] != '\0' && h[1] != '\0' && n < sizeof(id); h += 2) {
-			unsigned v;
+		if (strcmp(kind, "run") == 0) {
+			run.gid = argv[3];
+		} else { /* a run id: the bytes of the hex digits */
+			for (const char *h = argv[3]; h[0] != '\0' && h[1] != '\0' && n < sizeof(id);
+			     h += 2) {
+				unsigned v;
 
-			sscanf(h, "%2x", &v);
-			id[n++] = (uint8_t)v;
+				sscanf(h, "%2x", &v);
+				id[n++] = (uint8_t)v;
+			}
+			run.has_run_id = 1;
+			run.run_id.data = id;
+			run.run_id.len = n;
 		}
 		st.sql = argv[5];
 		rs.participant = argv[4];
 		rs.stmt = &st;
-		run.has_run_id = 1;
-		run.run_id.data = id;
-		run.run_id.len = n;
 		run.n_stmts = 1;
 		run.stmts = rp;
 		req.body_case = XACT__REQUEST__BODY_RUN;

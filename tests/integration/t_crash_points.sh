@@ -34,6 +34,11 @@ round() {
 	coord) cenv="$fp=crash" ;;
 	pb) benv="$fp=crash" ;;
 	esac
+	# pa's NO can reach the coordinator before pb has even taken its
+	# PREPARE; the ABORT then finds pb's branch still active and rolls it
+	# back locally, and its ROLLBACK PREPARED steps never run.  Held back
+	# a little, the ABORT comes after pb's PREPARE, as these rounds need.
+	[ "$flow" = abort ] && [ "$proc" = pb ] && cenv="coord.before_abort=delay:300"
 	start_all "$cenv" "$aenv" "$benv"
 	"$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 3000 exec \
 	    --on pa "UPDATE accounts SET balance = balance - $n WHERE id = 1" \

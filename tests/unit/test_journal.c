@@ -948,6 +948,20 @@ readonly_journal_reads_decisions_without_a_writer(void **state)
 
 /* ---- group commit ---- */
 
+/* A journal in the test folder, started with a group-commit wait of
+ * wait_ms. */
+static journal *
+group_open(const char *name, int wait_ms)
+{
+	char path[512];
+	journal *j;
+
+	path_for(path, sizeof(path), name);
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_start(j, RETENTION_MS, wait_ms), XACT_OK);
+	return j;
+}
+
 /* What the coordinator does: a live transaction leaves the count of those
  * on their way just before its decision is submitted. */
 static void
@@ -974,7 +988,6 @@ calls_now(struct waiter *w)
 static void
 group_commit_holds_a_decision_for_those_on_their_way_then_writes_them_at_once(void **state)
 {
-	char path[512];
 	journal *j;
 	struct waiter w;
 	struct journal_stats st;
@@ -982,9 +995,7 @@ group_commit_holds_a_decision_for_those_on_their_way_then_writes_them_at_once(vo
 
 	(void)state;
 	waiter_init(&w);
-	path_for(path, sizeof(path), "group.db");
-	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
+	j = group_open("group.db", 5000);
 	t0 = now_ms();
 	journal_expect(j, 21, 21); /* 21 live transactions gathering votes */
 	decide(j, &w, 0);
@@ -1009,16 +1020,13 @@ group_commit_holds_a_decision_for_those_on_their_way_then_writes_them_at_once(vo
 static void
 group_commit_does_not_wait_with_few_on_their_way_nor_past_its_limit(void **state)
 {
-	char path[512];
 	journal *j;
 	struct waiter w;
 	int64_t t0;
 
 	(void)state;
 	waiter_init(&w);
-	path_for(path, sizeof(path), "group-few.db");
-	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
+	j = group_open("group-few.db", 5000);
 	/* Three live transactions: too few to be worth a wait. */
 	journal_expect(j, 3, 3);
 	t0 = now_ms();
@@ -1028,9 +1036,7 @@ group_commit_does_not_wait_with_few_on_their_way_nor_past_its_limit(void **state
 	journal_close(j);
 
 	/* Many on their way that never come: written when the wait ends. */
-	path_for(path, sizeof(path), "group-limit.db");
-	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS, 300), XACT_OK);
+	j = group_open("group-limit.db", 300);
 	journal_expect(j, 40, 40);
 	t0 = now_ms();
 	decide(j, &w, 1);
@@ -1046,16 +1052,13 @@ group_commit_does_not_wait_with_few_on_their_way_nor_past_its_limit(void **state
 static void
 group_commit_does_not_wait_for_idle_sessions(void **state)
 {
-	char path[512];
 	journal *j;
 	struct waiter w;
 	int64_t t0;
 
 	(void)state;
 	waiter_init(&w);
-	path_for(path, sizeof(path), "group-idle.db");
-	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
+	j = group_open("group-idle.db", 5000);
 	journal_expect(j, 40, 1); /* 40 live, one of them voting */
 	t0 = now_ms();
 	decide(j, &w, 0);
@@ -1070,16 +1073,13 @@ group_commit_does_not_wait_for_idle_sessions(void **state)
 static void
 group_commit_ends_its_wait_when_the_others_leave_without_a_decision(void **state)
 {
-	char path[512];
 	journal *j;
 	struct waiter w;
 	int64_t t0;
 
 	(void)state;
 	waiter_init(&w);
-	path_for(path, sizeof(path), "group-leave.db");
-	j = open_ok(path, "c1");
-	assert_int_equal(journal_start(j, RETENTION_MS, 5000), XACT_OK);
+	j = group_open("group-leave.db", 5000);
 	journal_expect(j, 20, 20);
 	t0 = now_ms();
 	decide(j, &w, 0);
