@@ -123,6 +123,41 @@ main(int argc, char **argv)
 		req.body_case = XACT__REQUEST__BODY_RUN;
 		req.run = &run;
 		msg = wire_pack_request(&req);
+	} else if ((strcmp(kind, "state") == 0 || strcmp(kind, "precommit") == 0) && argc > 4) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__TermStateReq ts = XACT__TERM_STATE_REQ__INIT;
+		Xact__PrecommitReq pc = XACT__PRECOMMIT_REQ__INIT;
+		uint64_t ballot = strtoull(argv[4], NULL, 10);
+
+		if (kind[0] == 's') {
+			ts.gid = argv[3];
+			ts.has_ballot = 1;
+			ts.ballot = ballot;
+			req.body_case = XACT__REQUEST__BODY_TERM_STATE;
+			req.term_state = &ts;
+		} else {
+			pc.gid = argv[3];
+			pc.has_ballot = ballot != 0;
+			pc.ballot = ballot;
+			req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
+			req.precommit = &pc;
+		}
+		msg = wire_pack_request(&req);
+	} else if ((strcmp(kind, "commit") == 0 || strcmp(kind, "abort") == 0) && argc > 3) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__BranchCommitReq bc = XACT__BRANCH_COMMIT_REQ__INIT;
+		Xact__BranchAbortReq ba = XACT__BRANCH_ABORT_REQ__INIT;
+
+		if (kind[0] == 'c') {
+			bc.gid = argv[3];
+			req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
+			req.branch_commit = &bc;
+		} else {
+			ba.gid = argv[3];
+			req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
+			req.branch_abort = &ba;
+		}
+		msg = wire_pack_request(&req);
 	} else if (strcmp(kind, "batch") == 0 && argc > 3) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__BranchCommitBatchReq bb = XACT__BRANCH_COMMIT_BATCH_REQ__INIT;
