@@ -170,6 +170,37 @@ pool_put(struct pg *pg, PGconn *conn, int dirty)
 	pthread_mutex_unlock(&pg->lock);
 }
 
+/* A pooled connection failed before the server answered anything: a
+ * server restart, most often, which killed the idle ones too.  They all
+ * go, so that a retry, and the next branches, open fresh connections
+ * instead of failing on each dead one in turn. */
+static void
+pool_drop_idle(struct pg *pg)
+{
+	PGconn **stale;
+	int n;
+
+	pthread_mutex_lock(&pg->lock);
+	n = pg->nidle;
+	stale = n > 0 ? malloc((size_t)n * sizeof(*stale)) : NULL;
+	if (stale != NULL) {
+		memcpy(stale, pg->idle, (size_t)n * sizeof(*stale));
+		pg->nidle = 0;
+		pg->total -= n;
+		pthread_cond_broadcast(&pg->cv);
+	} else {
+		n = 0;
+	}
+	pthread_mutex_unlock(&pg->lock);
+	for (int i = 0; i < n; i++) {
+		PQfinish(stale[i]);
+	}
+	free(stale);
+	if (n > 0) {
+		log_info("database connection lost; %d idle connection(s) dropped", n);
+	}
+}
+
 /* What a failed result means: TRANSIENT (shutdown, lost connection, or no
  * SQLSTATE to tell), NOT_FOUND (no such prepared transaction), or FAILED. */
 static enum branch_result
@@ -420,6 +451,9 @@ pg_begin(void *be, void **out, char *err, size_t errlen)
 			return BRES_OK;
 		}
 		pool_put(pg, conn, 0);
+		if (r == BRES_TRANSIENT) {
+			pool_drop_idle(pg);
+		}
 	}
 	return r;
 }
@@ -686,6 +720,7 @@ pg_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, char 
 		if (!(r == BRES_TRANSIENT && s[0].st != PGRES_COMMAND_OK)) {
 			break; /* (the retry: BEGIN never answered) */
 		}
+		pool_drop_idle(pg);
 	}
 out:
 	for (size_t i = 0; values != NULL && i < n; i++) {

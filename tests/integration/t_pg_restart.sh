@@ -6,6 +6,14 @@ xt_init
 # No sweep during the test: it would use, and so discard, the dead pooled
 # connection before the COMMIT PREPARED does.
 xt_bank_up --recovery-interval 60
+# Four transfers at once: each agent keeps four idle pooled connections,
+# all of which the restart below kills.
+for k in 1 2 3 4; do
+	"$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec --one-shot \
+	    --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = $((k + 2))" \
+	    --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = $((k + 2))" >/dev/null 2>&1 &
+done
+wait
 xt_stop pa
 XACT_FAILPOINTS="pg.before_commit_prepared=delay:2000@1" xt_part_a --log-level debug
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" --timeout 20000 exec \
@@ -33,6 +41,13 @@ xt_wait_no_prepared "$PGPORT" bank_b 20 || xt_fail "pb's branch still prepared"
 xt_assert_eq "pa committed" 1 "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 77")"
 xt_assert_eq "pb committed" 1 "$(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM ledger WHERE xfer = 77")"
 xt_assert_eq "total" $((2 * XT_ACCOUNTS * XT_SEED_BALANCE)) "$(xt_bank_total)"
+# pb still holds its dead idle connections: a one-shot transfer commits at
+# once all the same (the first dead one found makes the agent drop the
+# others, and its retry opens a fresh connection).
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec --one-shot \
+    --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 1" \
+    --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 2" >"$XT_TMP/x2" 2>&1 ||
+    xt_fail "one-shot transfer after the restart: $(cat "$XT_TMP/x2")"
 # The agents reconnect by themselves: a new transfer commits.
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec \
     --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 1" \
