@@ -1685,7 +1685,7 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 	struct ctxn *x;
 	const char *bad = NULL;
 	char gid[64];
-	int pid;
+	int pid, ran;
 
 	if (run->gid == NULL || run->gid[0] == '\0') {
 		/* Named by its run id: found again, or new. */
@@ -1714,7 +1714,8 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
-	if (x->t.state != TXN_ACTIVE || x->t.nparts > 0) {
+	ran = x->t.state != TXN_ACTIVE || x->t.nparts > 0;
+	if (ran) {
 		bad = "a run needs a transaction that has run nothing yet";
 	} else if (run->n_stmts < 1 || run->n_stmts > RUN_MAX_STMTS) {
 		bad = "a run needs 1 to 1024 statements";
@@ -1733,10 +1734,12 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 		}
 	}
 	if (bad != NULL) {
-		/* Nothing was sent: the enlisting is undone with the refusal. */
-		x->t.nparts = 0;
-		reply(s, wire_error_reply(x->t.state != TXN_ACTIVE ? XACT_ESTATE : XACT_EINVAL, "%s",
-		    bad));
+		/* Nothing was sent: the enlisting done here is undone with the
+		 * refusal (a transaction that ran statements keeps its own). */
+		if (!ran) {
+			x->t.nparts = 0;
+		}
+		reply(s, wire_error_reply(ran ? XACT_ESTATE : XACT_EINVAL, "%s", bad));
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}

@@ -83,4 +83,4 @@ until [ "$(pending)" -eq 0 ]; do
 done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "recovered: the $left transactions committed, every participant acknowledging," \
-    "$((ms / 1000)).$(( (ms % 1000) / 100 )) s after the restart ($((left * 1000 / ms)) per second)"
+    "$(( (ms + 50) / 1000 )).$(( ((ms + 50) % 1000) / 100 )) s after the restart ($((left * 1000 / ms)) per second)"

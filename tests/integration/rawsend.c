@@ -9,6 +9,7 @@
  *        rawsend URL run GID PARTICIPANT SQL   (a one-shot run of GID)
  *        rawsend URL runid HEX PARTICIPANT SQL (a one-shot run named by a run id:
  *                                               HEX is its bytes, 32 digits for a valid one)
+ *        rawsend URL exec GID PARTICIPANT SQL  (a client's statement 1 of GID)
  *        rawsend URL batch GID...              (a batch of COMMITs; "batch +N" makes
  *                                               N gids xact:c9:1 ... xact:c9:N)
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
@@ -41,7 +42,8 @@ main(int argc, char **argv)
 		                "       rawsend URL state|precommit GID BALLOT\n"
 		                "       rawsend URL begin | run GID PARTICIPANT SQL\n"
 		                "       rawsend URL batch GID... | batch +N\n"
-		                "       rawsend URL runid HEX PARTICIPANT SQL\n");
+		                "       rawsend URL runid HEX PARTICIPANT SQL\n"
+		                "       rawsend URL exec GID PARTICIPANT SQL\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -157,6 +159,19 @@ main(int argc, char **argv)
 			req.body_case = XACT__REQUEST__BODY_BRANCH_ABORT;
 			req.branch_abort = &ba;
 		}
+		msg = wire_pack_request(&req);
+	} else if (strcmp(kind, "exec") == 0 && argc > 5) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__ExecReq ex = XACT__EXEC_REQ__INIT;
+		Xact__Statement st = XACT__STATEMENT__INIT;
+
+		st.sql = argv[5];
+		ex.gid = argv[3];
+		ex.seq = 1;
+		ex.participant = argv[4];
+		ex.stmt = &st;
+		req.body_case = XACT__REQUEST__BODY_EXEC;
+		req.exec = &ex;
 		msg = wire_pack_request(&req);
 	} else if (strcmp(kind, "batch") == 0 && argc > 3) {
 		Xact__Request req = XACT__REQUEST__INIT;

@@ -125,6 +125,16 @@ case "$r4" in "error "*"unknown participant 'nobody'"*) ;; *) xt_fail "unknown p
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" status >"$XT_TMP/st-r4"
 if grep -q "rfedcba98" "$XT_TMP/st-r4"; then xt_fail "the refused run left a transaction"; fi
 
+# A run for a gid that already ran a statement is refused, and the
+# transaction keeps the participant it has (the refusal undoes only what it
+# enlisted itself).
+gid=$("$XT_BUILD/tests/rawsend" "$COORD_URL" begin | sed -n 's/^gid //p')
+"$XT_BUILD/tests/rawsend" "$COORD_URL" exec "$gid" pa "INSERT INTO ledger (xfer, amount) VALUES (812, 1)" >"$XT_TMP/e812"
+r7=$("$XT_BUILD/tests/rawsend" "$COORD_URL" run "$gid" pb "INSERT INTO ledger (xfer, amount) VALUES (812, 1)")
+case "$r7" in "error "*"has run nothing yet"*) ;; *) xt_fail "a run after a statement: $r7 ($(cat "$XT_TMP/e812"))" ;; esac
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" status >"$XT_TMP/st-812"
+xt_assert_grep "the transaction keeps pa" "^$gid  *active  *[0-9]*  *pa\$" "$XT_TMP/st-812"
+
 # Decided, then the coordinator dies before answering; the same run id sent
 # to the restarted coordinator is answered from its journal, not run again.
 id2=00112233445566778899aabbccddeeff
