@@ -506,16 +506,7 @@ send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
 		req.body_case = XACT__REQUEST__BODY_PRECOMMIT;
 		req.precommit = &pc;
 		break;
-	case CALL_COMMIT:
-		c->commits_sent++;
-		c->commit_messages++;
-		/* Error here: the COMMIT is not sent and the call fails as if
-		 * the participant were unreachable; the decision stays pending
-		 * and is retried (a recovery benchmark leaves decisions in
-		 * doubt so). */
-		if (XACT_FAILPOINT("coord.before_commit_send") != 0) {
-			return call_start(c, kind, pid, gid, NULL);
-		}
+	case CALL_COMMIT: /* (from send_commits only) */
 		bc.gid = (char *)gid;
 		req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT;
 		req.branch_commit = &bc;
@@ -530,16 +521,18 @@ send_gid_request(struct coord *c, enum call_kind kind, int pid, const char *gid)
 }
 
 static void flush_commits(struct coord *c, int pid);
+static void send_commits(struct coord *c, int pid, char *const *gids, int n);
 
 /* A COMMIT for pid, queued to share a message with others (flush_commits);
- * one by one to a participant that refused a batch. */
+ * at once when there is no queue. */
 static void
 queue_commit(struct coord *c, int pid, const char *gid)
 {
 	struct participant *p = &c->parts[pid];
+	char *one[1] = {(char *)gid};
 
-	if (p->no_batch || p->cq == NULL) {
-		send_gid_request(c, CALL_COMMIT, pid, gid);
+	if (p->cq == NULL) {
+		send_commits(c, pid, one, 1);
 		return;
 	}
 	snprintf(p->cq[p->ncq++], sizeof(p->cq[0]), "%s", gid);
@@ -548,46 +541,65 @@ queue_commit(struct coord *c, int pid, const char *gid)
 	}
 }
 
-/* Sends pid's queued COMMITs: one alone as a BranchCommitReq, more as one
- * BranchCommitBatchReq.  coord.before_commit_send fires once per COMMIT. */
+/* Sends pid's queued COMMITs. */
 static void
 flush_commits(struct coord *c, int pid)
 {
 	struct participant *p = &c->parts[pid];
-	Xact__Request req = XACT__REQUEST__INIT;
-	Xact__BranchCommitBatchReq bb = XACT__BRANCH_COMMIT_BATCH_REQ__INIT;
 	char *gids[COMMIT_BATCH_MAX];
-	int n = 0;
+	int n = p->ncq;
 
-	if (p->ncq == 1 || p->no_batch) {
-		for (int i = 0; i < p->ncq; i++) {
-			send_gid_request(c, CALL_COMMIT, pid, p->cq[i]);
-		}
-		p->ncq = 0;
-		return;
-	}
-	for (int i = 0; i < p->ncq; i++) {
-		if (XACT_FAILPOINT("coord.before_commit_send") != 0) {
-			call_start(c, CALL_COMMIT, pid, p->cq[i], NULL); /* fails at once */
-		} else {
-			gids[n++] = p->cq[i];
-		}
+	for (int i = 0; i < n; i++) {
+		gids[i] = p->cq[i];
 	}
 	p->ncq = 0;
-	if (n == 0) {
+	send_commits(c, pid, gids, n);
+}
+
+/*
+ * Every COMMIT the coordinator sends goes through here (n at most
+ * COMMIT_BATCH_MAX).  coord.before_commit_send fires once per COMMIT: one
+ * it fails is not sent and fails at once, as if the participant refused
+ * the connection, and its decision stays pending.  The rest go as one
+ * BranchCommitBatchReq, or each as a BranchCommitReq when alone or to a
+ * participant that refused batches.
+ */
+static void
+send_commits(struct coord *c, int pid, char *const *gids, int n)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__BranchCommitBatchReq bb = XACT__BRANCH_COMMIT_BATCH_REQ__INIT;
+	char *go[COMMIT_BATCH_MAX];
+	int m = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (XACT_FAILPOINT("coord.before_commit_send") != 0) {
+			call_start(c, CALL_COMMIT, pid, gids[i], NULL); /* fails at once */
+		} else {
+			go[m++] = gids[i];
+		}
+	}
+	c->commits_sent += (uint64_t)m;
+	if (m == 1 || c->parts[pid].no_batch) {
+		for (int i = 0; i < m; i++) {
+			c->commit_messages++;
+			send_gid_request(c, CALL_COMMIT, pid, go[i]);
+		}
 		return;
 	}
-	c->commits_sent += (uint64_t)n;
+	if (m == 0) {
+		return;
+	}
 	c->commit_messages++;
-	bb.n_gids = (size_t)n;
-	bb.gids = gids;
+	bb.n_gids = (size_t)m;
+	bb.gids = go;
 	req.body_case = XACT__REQUEST__BODY_BRANCH_COMMIT_BATCH;
 	req.branch_commit_batch = &bb;
-	if (call_start_batch(c, pid, gids, n, &req) != XACT_OK) {
+	if (call_start_batch(c, pid, go, m, &req) != XACT_OK) {
 		/* Not even the call could be made: each COMMIT fails on its own
 		 * (an EV_CALL each), so that its transaction retries. */
-		for (int i = 0; i < n; i++) {
-			call_start(c, CALL_COMMIT, pid, gids[i], NULL);
+		for (int i = 0; i < m; i++) {
+			call_start(c, CALL_COMMIT, pid, go[i], NULL);
 		}
 	}
 }
@@ -1591,26 +1603,25 @@ static void handle_finish(struct coord *c, struct sctx *s, const char *gid, int 
  * coordinator's id, "r" and the id in hex.  In memory (a repeat): that
  * transaction.  Finished, or in the journal (a repeat that outlived the
  * transaction, or this coordinator's restart): answered from there, NULL.
- * Else a new transaction, once the request passes the checks a run gets
- * (so that a refusal leaves nothing behind).  NULL when answered.
+ * Else a new ACTIVE transaction, *created set: handle_run checks the run as
+ * for any, and drops it again when it refuses.  NULL when answered.
  */
 static struct ctxn *
-run_by_id(struct coord *c, struct sctx *s, const Xact__RunReq *run, char *gid, size_t n)
+run_by_id(struct coord *c, struct sctx *s, const Xact__RunReq *run, int *created)
 {
 	struct journal_record r;
 	struct ctxn *x;
-	int pids[TXN_MAX_PARTS], np = 0, rv;
-	size_t off;
+	char gid[64], prefix[48];
+	int rv;
 
+	*created = 0;
 	if (!run->has_run_id || run->run_id.len != 16 || !protocol_ok(run->has_protocol, run->protocol)) {
 		reply(s, wire_error_reply(XACT_EINVAL, "a run names a gid, or a 16-byte run id and "
 		                                       "2pc or 3pc"));
 		return NULL;
 	}
-	off = (size_t)snprintf(gid, n, "xact:%s:r", c->cfg->id);
-	for (size_t i = 0; i < 16 && off + 2 < n; i++, off += 2) {
-		snprintf(gid + off, n - off, "%02x", run->run_id.data[i]);
-	}
+	snprintf(prefix, sizeof(prefix), "xact:%s:", c->cfg->id);
+	wire_run_gid(gid, sizeof(gid), prefix, run->run_id.data);
 	if ((x = txn_find(c, gid)) != NULL) {
 		return x;
 	}
@@ -1626,8 +1637,8 @@ run_by_id(struct coord *c, struct sctx *s, const Xact__RunReq *run, char *gid, s
 		    "waits for every participant to be configured", 0, gid);
 		return NULL;
 	}
-	if (rv == XACT_OK) {
-		reply_not_in_memory(c, s, gid, 1);
+	if (rv == XACT_OK) { /* answered as reply_not_in_memory() would, without a second read */
+		reply_outcome_gid(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0, gid);
 		return NULL;
 	}
 	if (rv != XACT_ENOTFOUND) {
@@ -1635,36 +1646,37 @@ run_by_id(struct coord *c, struct sctx *s, const Xact__RunReq *run, char *gid, s
 		                                         "send it again"));
 		return NULL;
 	}
-	if (run->n_stmts < 1 || run->n_stmts > RUN_MAX_STMTS) {
-		reply(s, wire_error_reply(XACT_EINVAL, "a run needs 1 to 1024 statements"));
-		return NULL;
-	}
-	for (size_t i = 0; i < run->n_stmts; i++) {
-		const char *name = run->stmts[i]->participant;
-		int pid = find_participant(c, name, strlen(name)), seen = 0;
-
-		if (pid < 0) {
-			reply(s, wire_error_reply(XACT_ENOPART, "unknown participant '%s'", name));
-			return NULL;
-		}
-		for (int k = 0; k < np; k++) {
-			seen |= pids[k] == pid;
-		}
-		if (!seen && np == TXN_MAX_PARTS) {
-			reply(s, wire_error_reply(XACT_EINVAL, "a run on more participants than a "
-			                                       "transaction may have"));
-			return NULL;
-		}
-		if (!seen) {
-			pids[np++] = pid;
-		}
-	}
 	if ((x = txn_new(c, gid, run->has_protocol, run->protocol)) == NULL) {
 		reply(s, wire_error_reply(XACT_ENOMEM, "out of memory"));
 		return NULL;
 	}
 	txn_insert(c, x);
+	*created = 1;
 	return x;
+}
+
+/*
+ * A run refused before anything was sent: the enlisting it did is undone
+ * (a transaction that ran statements keeps its own participants), and a
+ * transaction made for it (a new run id) is dropped, so that the refusal
+ * leaves nothing behind.  name, when set, is quoted after why.
+ */
+static void
+refuse_run(struct coord *c, struct sctx *s, struct ctxn *x, int ran, int created, int code,
+    const char *why, const char *name)
+{
+	if (!ran) {
+		x->t.nparts = 0;
+	}
+	if (name != NULL) {
+		reply(s, wire_error_reply(code, "%s '%s'", why, name));
+	} else {
+		reply(s, wire_error_reply(code, "%s", why));
+	}
+	if (created) {
+		txn_remove(c, x);
+		txn_free(x);
+	}
 }
 
 /*
@@ -1684,12 +1696,11 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 	struct txn_event ev = {TXN_EV_COMMIT, -1, 0, NULL};
 	struct ctxn *x;
 	const char *bad = NULL;
-	char gid[64];
-	int pid, ran;
+	int pid, ran, created = 0;
 
 	if (run->gid == NULL || run->gid[0] == '\0') {
 		/* Named by its run id: found again, or new. */
-		if ((x = run_by_id(c, s, run, gid, sizeof(gid))) == NULL) {
+		if ((x = run_by_id(c, s, run, &created)) == NULL) {
 			xact__request__free_unpacked(req, NULL);
 			return; /* answered */
 		}
@@ -1724,8 +1735,7 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 		const char *name = run->stmts[i]->participant;
 
 		if ((pid = find_participant(c, name, strlen(name))) < 0) {
-			x->t.nparts = 0; /* nothing was sent: undo the enlisting */
-			reply(s, wire_error_reply(XACT_ENOPART, "unknown participant '%s'", name));
+			refuse_run(c, s, x, ran, created, XACT_ENOPART, "unknown participant", name);
 			xact__request__free_unpacked(req, NULL);
 			return;
 		}
@@ -1734,12 +1744,7 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 		}
 	}
 	if (bad != NULL) {
-		/* Nothing was sent: the enlisting done here is undone with the
-		 * refusal (a transaction that ran statements keeps its own). */
-		if (!ran) {
-			x->t.nparts = 0;
-		}
-		reply(s, wire_error_reply(ran ? XACT_ESTATE : XACT_EINVAL, "%s", bad));
+		refuse_run(c, s, x, ran, created, ran ? XACT_ESTATE : XACT_EINVAL, bad, NULL);
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}

@@ -440,11 +440,7 @@ again:
 	snprintf(prefix, sizeof(prefix), "%s", c->old_coord ? "" : c->prefix);
 	pthread_mutex_unlock(&c->lock);
 	if (prefix[0] != '\0' && getrandom(run_id, sizeof(run_id), 0) == (ssize_t)sizeof(run_id)) {
-		size_t off = (size_t)snprintf(named, sizeof(named), "%sr", prefix);
-
-		for (size_t i = 0; i < sizeof(run_id) && off + 2 < sizeof(named); i++, off += 2) {
-			snprintf(named + off, sizeof(named) - off, "%02x", run_id[i]);
-		}
+		wire_run_gid(named, sizeof(named), prefix, run_id);
 		run.has_run_id = 1;
 		run.run_id.data = run_id;
 		run.run_id.len = sizeof(run_id);

@@ -235,6 +235,16 @@ term_answer_of(const Xact__Reply *rep, struct term_answer *ans)
 	ans->refused = rep->branch_state->refused;
 }
 
+void
+wire_run_gid(char *out, size_t n, const char *prefix, const uint8_t id[16])
+{
+	size_t off = (size_t)snprintf(out, n, "%sr", prefix);
+
+	for (size_t i = 0; i < 16 && off + 2 < n; i++, off += 2) {
+		snprintf(out + off, n - off, "%02x", id[i]);
+	}
+}
+
 int
 wire_term_call(nng_socket s, int call, const char *gid, uint64_t ballot, int timeout_ms,
     struct term_answer *ans, char *why, size_t n)

@@ -67,4 +67,8 @@ int wire_term_call(nng_socket s, int call, const char *gid, uint64_t ballot, int
 /* Name of a request body, for logs ("begin", "prepare", ...). */
 const char *wire_request_name(const Xact__Request *req);
 
+/* The gid of a run named by a run id: prefix ("xact:<coordinator id>:"),
+ * "r" and the 32 hex digits of the 16 bytes, into out (n >= 64 holds it). */
+void wire_run_gid(char *out, size_t n, const char *prefix, const uint8_t id[16]);
+
 #endif
