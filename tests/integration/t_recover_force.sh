@@ -54,7 +54,13 @@ xt_wait_no_prepared "$PGPORT" bank_a 15 || xt_fail "pa's branch not rolled back"
 xt_assert_eq "pa rolled back by the operator" 0 "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 44")"
 xt_assert_eq "pb committed as decided" 1 "$(xt_sql "$PGPORT" bank_b "SELECT count(*) FROM ledger WHERE xfer = 44")"
 xt_wait_not_in_flight "$gid" 10
-"$XT_BUILD/xactctl" journal dump "$JOURNAL" >"$XT_TMP/dump"
+# The heuristic record is written lazily (it waits up to 100 ms to share a
+# decision's write): wait for it to be durable, then check it.
+heuristic_journaled() {
+	"$XT_BUILD/xactctl" journal dump "$JOURNAL" >"$XT_TMP/dump" &&
+	    grep -q "^$gid  *pa  *commit  *aborted" "$XT_TMP/dump" && echo yes
+}
+xt_wait_until 10 heuristic_journaled yes
 xt_assert_grep "the heuristic outcome is journaled" "^$gid  *pa  *commit  *aborted" "$XT_TMP/dump"
 $R forget "$gid" >"$XT_TMP/f2" || xt_fail "forget of a completed decision"
 sleep 1.5
