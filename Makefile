@@ -43,7 +43,7 @@ TESTBINS = $(B)/tests/rawsend $(B)/tests/abandon
 MANS     = $(wildcard docs/*.1 docs/*.8)
 
 .PHONY: all test unit integration chaos-test chaos demo deps check-deps install uninstall clean \
-        bench bench-protocols bench-noop bench-scale
+        bench bench-protocols bench-noop bench-scale bench-one-phase
 .SECONDARY:
 all: $(BINS) $(B)/libxact.a
 
@@ -143,6 +143,10 @@ bench-noop: all
 # 2, 4 and 8 PostgreSQL participants: xact against hand-rolled 2PC (not a test).
 bench-scale: all
 	@XT_BUILD=$(B) bash tests/bench/scale.sh
+
+# One-phase against two-phase commit for transactions on one database.
+bench-one-phase: all
+	@XT_BUILD=$(B) bash tests/bench/one_phase.sh
 
 demo: all
 	@XT_BUILD=$(B) bash tests/demo.sh

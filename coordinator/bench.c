@@ -122,9 +122,24 @@ pg(struct client *c, PGconn *conn, const char *sql, const char *p1, const char *
 static const char *const debit_sql = "UPDATE xact_bench SET balance = balance - $2 WHERE id = $1";
 static const char *const credit_sql = "UPDATE xact_bench SET balance = balance + 1 WHERE id = $1";
 
-/* The transfer's statement on participant i of n: database 0 pays n - 1,
- * every other database receives 1.  ids[i] is the account; out[2] the
- * parameters. */
+/* Statements of a transfer: one per database, or, with one database, two
+ * there (a transfer between two of its accounts: a transaction with one
+ * participant, which the coordinator commits in one phase). */
+static int
+nstmts(const struct opts *o)
+{
+	return o->nparts == 1 ? 2 : o->nparts;
+}
+
+/* The database (participant index) of statement k. */
+static int
+stmt_db(const struct opts *o, int k)
+{
+	return k < o->nparts ? k : 0;
+}
+
+/* Statement i of a transfer of n: account ids[0] pays n - 1, every other
+ * receives 1.  out[2] the parameters. */
 static const char *
 xfer_stmt(int i, int n, const char *const *ids, const char **out, char *amount, size_t alen)
 {
@@ -148,12 +163,12 @@ xfer_xact(struct client *c, xact_client *xc, const char *const *ids)
 		snprintf(c->err, sizeof(c->err), "begin: %s", xact_strerror(rv));
 		return -1;
 	}
-	for (int i = 0; rv == XACT_OK && i < o->nparts; i++) {
+	for (int i = 0; rv == XACT_OK && i < nstmts(o); i++) {
 		const char *params[2];
 		char amount[16];
-		const char *sql = xfer_stmt(i, o->nparts, ids, params, amount, sizeof(amount));
+		const char *sql = xfer_stmt(i, nstmts(o), ids, params, amount, sizeof(amount));
 
-		rv = xact_exec(t, o->part[i], sql, i == 0 ? 2 : 1, params, NULL);
+		rv = xact_exec(t, o->part[stmt_db(o, i)], sql, i == 0 ? 2 : 1, params, NULL);
 	}
 	if (rv == XACT_OK) {
 		rv = xact_commit(t, &out, NULL);
@@ -182,13 +197,13 @@ xfer_run(struct client *c, xact_client *xc, const char *const *ids)
 	xact_outcome out;
 	int rv;
 
-	for (int i = 0; i < o->nparts; i++) {
-		st[i].participant = o->part[i];
-		st[i].sql = xfer_stmt(i, o->nparts, ids, params[i], amount, sizeof(amount));
+	for (int i = 0; i < nstmts(o); i++) {
+		st[i].participant = o->part[stmt_db(o, i)];
+		st[i].sql = xfer_stmt(i, nstmts(o), ids, params[i], amount, sizeof(amount));
 		st[i].nparams = i == 0 ? 2 : 1;
 		st[i].params = params[i];
 	}
-	rv = xact_run(xc, XACT_PROTOCOL_2PC, st, o->nparts, &out, c->err, sizeof(c->err),
+	rv = xact_run(xc, XACT_PROTOCOL_2PC, st, nstmts(o), &out, c->err, sizeof(c->err),
 	    NULL);
 	return rv == XACT_OK && out == XACT_OUTCOME_COMMITTED ? 0 : -1;
 }
@@ -200,10 +215,10 @@ xfer_single(struct client *c, PGconn *a, const char *const *ids)
 {
 	int ok = pg(c, a, "BEGIN", NULL, NULL) == 0;
 
-	for (int i = 0; ok && i < c->o->nparts; i++) {
+	for (int i = 0; ok && i < nstmts(c->o); i++) {
 		const char *params[2];
 		char amount[16];
-		const char *sql = xfer_stmt(i, c->o->nparts, ids, params, amount, sizeof(amount));
+		const char *sql = xfer_stmt(i, nstmts(c->o), ids, params, amount, sizeof(amount));
 
 		ok = pg(c, a, sql, params[0], i == 0 ? params[1] : NULL) == 0;
 	}
@@ -223,14 +238,18 @@ xfer_hand(struct client *c, PGconn **db, const char *const *ids, long n)
 	int prepared = 0, np = c->o->nparts;
 
 	for (int i = 0; i < np; i++) {
-		const char *params[2];
-		char amount[16];
-		const char *sql = xfer_stmt(i, np, ids, params, amount, sizeof(amount));
+		int ok = pg(c, db[i], "BEGIN", NULL, NULL) == 0;
 
+		for (int k = 0; ok && k < nstmts(c->o); k++) {
+			const char *params[2];
+			char amount[16];
+			const char *sql = xfer_stmt(k, nstmts(c->o), ids, params, amount, sizeof(amount));
+
+			ok = stmt_db(c->o, k) != i || pg(c, db[i], sql, params[0],
+			                                  k == 0 ? params[1] : NULL) == 0;
+		}
 		snprintf(prep, sizeof(prep), "PREPARE TRANSACTION 'xact-bench-%d-%ld-%d'", c->id, n, i);
-		if (pg(c, db[i], "BEGIN", NULL, NULL) != 0 ||
-		    pg(c, db[i], sql, params[0], i == 0 ? params[1] : NULL) != 0 ||
-		    pg(c, db[i], prep, NULL, NULL) != 0) {
+		if (!ok || pg(c, db[i], prep, NULL, NULL) != 0) {
 			pg(c, db[i], "ROLLBACK", NULL, NULL);
 			for (int k = 0; k < prepared; k++) {
 				snprintf(done, sizeof(done), "ROLLBACK PREPARED 'xact-bench-%d-%ld-%d'",
@@ -281,7 +300,7 @@ client_main(void *arg)
 		const char *ids[MAX_PARTS];
 		double t0 = now_s();
 
-		for (int i = 0; i < o->nparts; i++) {
+		for (int i = 0; i < nstmts(o); i++) {
 			snprintf(acct[i], sizeof(acct[i]), "%u", 1 + rnd(c, (unsigned)o->accounts));
 			ids[i] = acct[i];
 		}
@@ -488,11 +507,14 @@ usage(FILE *f)
 	    "database.  With --noop the participants are agents with --backend noop: no\n"
 	    "database, no baseline; it measures the coordinator and the agents alone.\n"
 	    "\n"
-	    "  --conninfo-a, --conninfo-b CONNINFO  the first two databases\n"
+	    "  --conninfo-a, --conninfo-b CONNINFO  the first two databases (one participant:\n"
+	    "                       --conninfo-a alone; a transfer between two accounts of\n"
+	    "                       database a, which the coordinator commits in one phase)\n"
 	    "  --conninfo CONNINFO  one more database (repeat; up to %d in all)\n"
 	    "  --noop               the participants hold no database (see above)\n"
 	    "  --coordinator URL    default $XACT_COORDINATOR, else tcp://127.0.0.1:7400\n"
-	    "  --participants A,B,...  the agents, one per database, in order (pa,pb)\n"
+	    "  --participants A,B,...  the agents, one per database, in order (pa,pb); one\n"
+	    "                       agent alone runs transfers within its database\n"
 	    "  --clients N          concurrent clients, 1 to %d (8)\n"
 	    "  --duration SECONDS   of each run (8)\n"
 	    "  --count N            end a run once N transactions committed (within DURATION)\n"
@@ -612,12 +634,13 @@ main(int argc, char **argv)
 	}
 	if (o.noop) {
 		o.baselines = 0;
-	} else if (o.conninfo[0] == NULL || o.conninfo[1] == NULL || o.nconn != o.nparts) {
+	} else if (o.conninfo[0] == NULL || (o.nparts > 1 && o.conninfo[1] == NULL) ||
+	    o.nconn != o.nparts) {
 		fprintf(stderr, "xact-bench: give --conninfo-a, --conninfo-b (and --conninfo) for "
 		                "each of the %d participants, or --noop\n", o.nparts);
 		return 2;
 	}
-	if (o.nparts < 2 || optind != argc || o.count < 0 ||
+	if (o.nparts < 1 || optind != argc || o.count < 0 ||
 	    o.clients < 1 || o.clients > MAX_CLIENTS || o.duration <= 0 || o.accounts < 2 ||
 	    (o.only != NULL && strcmp(o.only, "xact") != 0 && strcmp(o.only, "single-db") != 0 &&
 	        strcmp(o.only, "hand-2pc") != 0 && strcmp(o.only, "xact-run") != 0)) {

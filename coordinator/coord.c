@@ -192,6 +192,7 @@ struct coord {
 	struct call *calls;
 	int ncalls;          /* calls out (loop thread only) */
 	uint64_t commits_sent, commit_messages; /* for status */
+	uint64_t one_phase_commits, one_phase_aborts;
 
 	struct ctxn *by_gid[HASH_BUCKETS];
 	struct ctxn *by_token[HASH_BUCKETS];
@@ -646,9 +647,10 @@ fill_prepare(struct coord *c, const struct txn *t, Xact__PrepareReq *p, Xact__Pe
 	p->peers = pp;
 }
 
-/* PREPARE to pid; for a one-shot run, with pid's statements before it. */
+/* PREPARE to pid; for a one-shot run, with pid's statements before it.
+ * one_phase: the only branch, asked to commit at once instead. */
 static void
-send_prepare(struct coord *c, const struct ctxn *x, int pid)
+send_prepare(struct coord *c, const struct ctxn *x, int pid, int one_phase)
 {
 	Xact__Request req = XACT__REQUEST__INIT;
 	Xact__PrepareReq p = XACT__PREPARE_REQ__INIT;
@@ -657,6 +659,8 @@ send_prepare(struct coord *c, const struct ctxn *x, int pid)
 	Xact__Statement *st[RUN_MAX_STMTS];
 
 	fill_prepare(c, &x->t, &p, peers, pp);
+	p.has_one_phase = one_phase;
+	p.one_phase = one_phase;
 	req.body_case = XACT__REQUEST__BODY_PREPARE;
 	req.prepare = &p;
 	if (x->run_req != NULL) {
@@ -927,7 +931,16 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 			break;
 		case TXN_ACT_SEND_PREPARE:
 			XACT_FAILPOINT("coord.before_prepare");
-			send_prepare(c, x, a->pid);
+			send_prepare(c, x, a->pid, 0);
+			break;
+		case TXN_ACT_SEND_ONE_PHASE:
+			/* Crash here: nothing sent, nothing journaled; the open
+			 * branch asks its outcome and is rolled back (presumed
+			 * abort).  Crash after: the branch commits or not by
+			 * itself; a repeated run of it finds its marker. */
+			XACT_FAILPOINT("coord.before_one_phase");
+			send_prepare(c, x, a->pid, 1);
+			XACT_FAILPOINT("coord.after_one_phase");
 			break;
 		case TXN_ACT_FORCE_COMMIT:
 			force_decision(c, x, 0);
@@ -1170,12 +1183,58 @@ on_exec_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
 	apply(c, x, &ev);
 }
 
+static void warn_no_ack(struct participant *p, const struct ctxn *x, const char *why);
+
+/* The answer to a one-phase commit: a vote is the outcome (or, YES, an
+ * agent that prepared instead); anything else leaves it unknown, and the
+ * same request goes again. */
+static void
+on_one_phase_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
+{
+	struct txn_event ev = {TXN_EV_ONE_PHASE_LOST, k->pid, 0, NULL};
+	char why[768];
+
+	if (rep != NULL && rep->body_case == XACT__REPLY__BODY_VOTE) {
+		switch (rep->vote->vote) {
+		case XACT__VOTE_KIND__VOTE_COMMITTED:
+			ev.type = TXN_EV_ONE_PHASE_COMMITTED;
+			c->one_phase_commits++;
+			break;
+		case XACT__VOTE_KIND__VOTE_READ_ONLY:
+			ev.type = TXN_EV_VOTE_READ_ONLY;
+			c->one_phase_commits++;
+			break;
+		case XACT__VOTE_KIND__VOTE_YES:
+			ev.type = TXN_EV_VOTE_YES;
+			break;
+		default:
+			snprintf(why, sizeof(why), "participant %s voted no: %s", c->parts[k->pid].name,
+			    rep->vote->reason ? rep->vote->reason : "no reason given");
+			ev.type = TXN_EV_VOTE_NO;
+			ev.reason = why;
+			c->one_phase_aborts++;
+			break;
+		}
+	} else {
+		call_failure(c, k, rep, why, sizeof(why));
+		ev.reason = why;
+		warn_no_ack(&c->parts[k->pid], x, why);
+	}
+	log_debug("one-phase answer gid=%s participant=%s event=%s", x->t.gid,
+	    c->parts[k->pid].name, txn_event_name(ev.type));
+	apply(c, x, &ev);
+}
+
 static void
 on_vote_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
 {
 	struct txn_event ev = {TXN_EV_VOTE_NO, k->pid, 0, NULL};
 	char why[768];
 
+	if (x->t.state == TXN_ONE_PHASE) {
+		on_one_phase_reply(c, x, k, rep);
+		return;
+	}
 	if (rep != NULL && rep->body_case == XACT__REPLY__BODY_VOTE) {
 		switch (rep->vote->vote) {
 		case XACT__VOTE_KIND__VOTE_YES:
@@ -1552,6 +1611,7 @@ txn_new(struct coord *c, const char *gid, int has_protocol, Xact__Protocol proto
 	x->t.protocol = !has_protocol ? (xact_protocol)c->cfg->protocol
 	    : protocol == XACT__PROTOCOL__PROTOCOL_3PC ? XACT_PROTOCOL_3PC
 	                                               : XACT_PROTOCOL_2PC;
+	x->t.one_phase = c->cfg->one_phase;
 	return x;
 }
 
@@ -1937,6 +1997,10 @@ handle_status(struct coord *c, struct sctx *s)
 	st.commits_sent = c->commits_sent;
 	st.has_commit_messages = 1;
 	st.commit_messages = c->commit_messages;
+	st.has_one_phase_commits = 1;
+	st.one_phase_commits = c->one_phase_commits;
+	st.has_one_phase_aborts = 1;
+	st.one_phase_aborts = c->one_phase_aborts;
 	rep.body_case = XACT__REPLY__BODY_STATUS;
 	rep.status = &st;
 	reply(s, wire_pack_reply(&rep));

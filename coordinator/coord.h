@@ -35,6 +35,7 @@ struct coord_config {
 	long max_message;         /* NNG_OPT_RECVMAXSZ */
 	int log_level;
 	int protocol;             /* XACT_PROTOCOL_2PC or _3PC: when the client names none */
+	int one_phase;            /* a 2PC transaction with one participant commits in one phase */
 };
 
 /* Fills defaults. */

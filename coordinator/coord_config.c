@@ -24,6 +24,7 @@ coord_config_defaults(struct coord_config *cfg)
 	cfg->recovery_interval_ms = 10000;
 	cfg->retention_ms = 3600000;
 	cfg->group_commit_ms = 30;
+	cfg->one_phase = 1;
 	cfg->max_message = 4 * 1024 * 1024;
 	cfg->log_level = XLOG_INFO;
 }
@@ -132,6 +133,14 @@ coord_config_set(void *arg, const char *section, const char *key, const char *va
 			return -1;
 		}
 		cfg->protocol = strcmp(value, "3pc") == 0 ? XACT_PROTOCOL_3PC : XACT_PROTOCOL_2PC;
+		return 0;
+	}
+	if (strcmp(key, "one_phase") == 0) {
+		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+			snprintf(err, errlen, "one_phase must be on or off, got '%s'", value);
+			return -1;
+		}
+		cfg->one_phase = strcmp(value, "on") == 0;
 		return 0;
 	}
 	if (strcmp(key, "log_level") == 0) {

@@ -21,7 +21,7 @@ usage(FILE *f)
 	    "                        [--participant NAME=URL]... [--txn-timeout SECONDS]\n"
 	    "                        [--call-timeout MS] [--recovery-interval SECONDS]\n"
 	    "                        [--retention SECONDS] [--group-commit MS]\n"
-	    "                        [--protocol 2pc|3pc]\n"
+	    "                        [--protocol 2pc|3pc] [--one-phase on|off]\n"
 	    "                        [--log-level LEVEL] [--check]\n"
 	    "\n"
 	    "  --config FILE             INI file ([coordinator], [participants]); flags override it\n"
@@ -36,6 +36,8 @@ usage(FILE *f)
 	    "  --group-commit MS         a decision waits up to MS for those on their way to\n"
 	    "                            share its fsync; 0: never waits (30)\n"
 	    "  --protocol 2pc|3pc        for transactions whose client names none (2pc)\n"
+	    "  --one-phase on|off        a 2pc transaction with one participant commits in\n"
+	    "                            one phase: no PREPARE, no journal write (on)\n"
 	    "  --log-level LEVEL         error, warn, info or debug (info)\n"
 	    "  --check                   check the configuration, print \"configuration OK\", exit\n"
 	    "  --help                    this text\n"
@@ -46,7 +48,7 @@ usage(FILE *f)
 }
 
 enum { OPT_TXN_TIMEOUT = 256, OPT_CALL_TIMEOUT, OPT_RECOVERY, OPT_RETENTION, OPT_LOG,
-	OPT_PROTOCOL, OPT_GROUP };
+	OPT_PROTOCOL, OPT_GROUP, OPT_ONE_PHASE };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -60,6 +62,7 @@ static const struct option options[] = {
 	{"retention", required_argument, NULL, OPT_RETENTION},
 	{"protocol", required_argument, NULL, OPT_PROTOCOL},
 	{"group-commit", required_argument, NULL, OPT_GROUP},
+	{"one-phase", required_argument, NULL, OPT_ONE_PHASE},
 	{"log-level", required_argument, NULL, OPT_LOG},
 	{"check", no_argument, NULL, DAEMON_OPT_CHECK},
 	{"help", no_argument, NULL, 'h'},
@@ -81,6 +84,7 @@ flag_key(int opt)
 	case OPT_LOG: return "log_level";
 	case OPT_PROTOCOL: return "protocol";
 	case OPT_GROUP: return "group_commit_ms";
+	case OPT_ONE_PHASE: return "one_phase";
 	default: return NULL;
 	}
 }

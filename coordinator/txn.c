@@ -20,6 +20,7 @@ static const char *const state_names[] = {
 	[TXN_PRECOMMIT_LOGGING] = "precommit-logging",
 	[TXN_PRECOMMITTING] = "precommitting",
 	[TXN_TERMINATING] = "terminating",
+	[TXN_ONE_PHASE] = "one-phase",
 };
 
 static const char *const part_names[] = {
@@ -53,6 +54,8 @@ static const char *const event_names[] = {
 	[TXN_EV_PRECOMMIT_REFUSED] = "precommit-refused",
 	[TXN_EV_TERM_COMMIT] = "term-commit",
 	[TXN_EV_TERM_ABORT] = "term-abort",
+	[TXN_EV_ONE_PHASE_COMMITTED] = "one-phase-committed",
+	[TXN_EV_ONE_PHASE_LOST] = "one-phase-lost",
 };
 
 const char *
@@ -362,6 +365,12 @@ step_active(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 			emit(out, TXN_ACT_FORGET, -1, 0);
 			return 0;
 		}
+		if (t->one_phase && t->nparts == 1 && t->protocol == XACT_PROTOCOL_2PC) {
+			t->state = TXN_ONE_PHASE;
+			t->parts[0].state = TP_PREPARE_SENT;
+			emit(out, TXN_ACT_SEND_ONE_PHASE, t->parts[0].pid, 0);
+			return 0;
+		}
 		start_prepare(t, out);
 		return 0;
 	case TXN_EV_ROLLBACK:
@@ -371,6 +380,66 @@ step_active(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	case TXN_EV_TIMEOUT:
 		start_abort(t, "client silent past the transaction timeout", out);
 		return 0;
+	default:
+		return XACT_ESTATE;
+	}
+}
+
+/* The branch told the outcome of a one-phase commit: final at once. */
+static void
+one_phase_done(struct txn *t, enum txn_part_state ps, xact_outcome o, const char *reason,
+    struct txn_actions *out)
+{
+	t->parts[0].state = ps;
+	t->state = o == XACT_OUTCOME_COMMITTED ? TXN_COMMITTED : TXN_ABORTED;
+	t->outcome = o;
+	t->retry = 0;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
+	reply_outcome(t, out);
+	emit(out, TXN_ACT_FORGET, -1, 0);
+}
+
+/* ONE_PHASE: only the branch decides.  No timeout aborts, no rollback is
+ * taken; a lost answer is asked for again. */
+static int
+step_one_phase(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	if (ev->pid >= 0 && ev->pid != t->parts[0].pid) {
+		return 0; /* stray */
+	}
+	switch (ev->type) {
+	case TXN_EV_ONE_PHASE_COMMITTED:
+		one_phase_done(t, TP_ACKED, XACT_OUTCOME_COMMITTED, NULL, out);
+		return 0;
+	case TXN_EV_VOTE_READ_ONLY:
+		one_phase_done(t, TP_READ_ONLY, XACT_OUTCOME_COMMITTED, NULL, out);
+		return 0;
+	case TXN_EV_VOTE_NO:
+		/* Definite: the branch rolled back (a lost answer is LOST). */
+		one_phase_done(t, TP_NO, XACT_OUTCOME_ABORTED, ev->reason ? ev->reason : "voted no",
+		    out);
+		return 0;
+	case TXN_EV_VOTE_YES:
+		/* An agent that does not know one-phase commit prepared the
+		 * branch: two-phase commit from here. */
+		t->parts[0].state = TP_YES;
+		t->state = TXN_PREPARING;
+		maybe_decide(t, out);
+		return 0;
+	case TXN_EV_ONE_PHASE_LOST:
+		snprintf(t->reason, sizeof(t->reason), "one-phase commit not answered, asking "
+		    "again: %s", ev->reason ? ev->reason : "?");
+		t->retry = 1;
+		return 0;
+	case TXN_EV_RETRY:
+		t->retry = 0;
+		emit(out, TXN_ACT_SEND_ONE_PHASE, t->parts[0].pid, 0);
+		return 0;
+	case TXN_EV_COMMIT:
+		t->client_waiting = 1; /* answered with the outcome */
+		return 0;
+	case TXN_EV_TIMEOUT:
+		return 0; /* the branch may have committed: never abort */
 	default:
 		return XACT_ESTATE;
 	}
@@ -700,6 +769,9 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	case TXN_TERMINATING:
 		rv = step_terminating(t, ev, out);
 		break;
+	case TXN_ONE_PHASE:
+		rv = step_one_phase(t, ev, out);
+		break;
 	default:
 		rv = step_final(t, ev, out);
 		break;
@@ -711,5 +783,10 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	/* 3PC: once the pre-commit may be durable, only a termination aborts. */
 	assert(!((before == TXN_PRECOMMIT_LOGGING || before == TXN_PRECOMMITTING) &&
 	         t->state == TXN_ABORTING));
+	/* One phase: only the branch's own answer ends it. */
+	assert(!(before == TXN_ONE_PHASE && t->state == TXN_ABORTED) ||
+	       ev->type == TXN_EV_VOTE_NO);
+	assert(!(before == TXN_ONE_PHASE && t->state == TXN_COMMITTED) ||
+	       ev->type == TXN_EV_ONE_PHASE_COMMITTED || ev->type == TXN_EV_VOTE_READ_ONLY);
 	return rv;
 }

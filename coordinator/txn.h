@@ -26,6 +26,21 @@
  *        v
  *   TERMINATING --TERM_COMMIT--> LOGGING    --TERM_ABORT--> ABORTING
  *
+ * One-phase commit (2PC, a transaction with one participant, t->one_phase
+ * set by the I/O layer): no PREPARE and no journal write; the branch
+ * commits by itself and its answer is the outcome.
+ *
+ *   ACTIVE --COMMIT, one branch--> ONE_PHASE --COMMITTED, READ-ONLY--> COMMITTED
+ *                                    |  ^  \--NO--> ABORTED
+ *                    answer lost     v  | RETRY (the same request again)
+ *                                   (retry)
+ *                                    \--YES (an agent that prepared instead)--> LOGGING
+ *
+ * The coordinator never decides a ONE_PHASE transaction: it neither
+ * aborts it (no timeout does) nor answers its client before the branch
+ * told the outcome.  A lost answer is asked again until one comes; the
+ * agent fences the gid when it cannot tell (branch.h).
+ *
  * Once the pre-commit decision is forced the coordinator never aborts by
  * itself: a termination may have committed.  In TERMINATING the I/O layer
  * decides as a leader, only with every branch's state (the model:
@@ -65,6 +80,7 @@ enum txn_state {
 	TXN_PRECOMMIT_LOGGING, /* 3PC: all voted YES; pre-commit being forced */
 	TXN_PRECOMMITTING,     /* 3PC: pre-commit durable; PRECOMMIT sent; acks awaited */
 	TXN_TERMINATING,       /* 3PC: decided by a termination, with every branch */
+	TXN_ONE_PHASE,         /* the only branch asked to commit at once; its answer awaited */
 };
 
 /* What the coordinator knows of one branch (participant) of a txn. */
@@ -99,6 +115,8 @@ enum txn_event_type {
 	TXN_EV_PRECOMMIT_REFUSED,  /* 3PC: pid follows a termination leader */
 	TXN_EV_TERM_COMMIT,        /* 3PC: the termination decided commit */
 	TXN_EV_TERM_ABORT,         /* 3PC: the termination decided abort */
+	TXN_EV_ONE_PHASE_COMMITTED, /* pid committed in one phase */
+	TXN_EV_ONE_PHASE_LOST,      /* pid's one-phase answer did not come (reason) */
 };
 
 enum txn_action_type {
@@ -113,6 +131,7 @@ enum txn_action_type {
 	TXN_ACT_FORGET,        /* final and answered: drop from memory */
 	TXN_ACT_FORCE_PRECOMMIT, /* 3PC: force-write the pre-commit decision */
 	TXN_ACT_SEND_PRECOMMIT,  /* 3PC: PRECOMMIT to pid */
+	TXN_ACT_SEND_ONE_PHASE,  /* PREPARE asking pid to commit at once */
 };
 
 struct txn_event {
@@ -143,6 +162,7 @@ struct txn_part {
 struct txn {
 	char gid[64];
 	xact_protocol protocol; /* XACT_PROTOCOL_2PC unless set after init */
+	int one_phase;      /* 2PC with one branch may commit in one phase (set after init) */
 	enum txn_state state;
 	int nparts;
 	struct txn_part parts[TXN_MAX_PARTS];

@@ -369,6 +369,11 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 			printf(",\"commits_sent\":%llu,\"commit_messages\":%llu",
 			    (unsigned long long)st->commits_sent, (unsigned long long)st->commit_messages);
 		}
+		if (st->has_one_phase_commits) {
+			printf(",\"one_phase_commits\":%llu,\"one_phase_aborts\":%llu",
+			    (unsigned long long)st->one_phase_commits,
+			    (unsigned long long)st->one_phase_aborts);
+		}
 		if (st->journal != NULL) {
 			printf(",\"journal\":{\"batches\":%llu,\"decisions\":%llu,\"max_batch\":%llu,"
 			       "\"busy_ms\":%llu}", (unsigned long long)st->journal->batches,
@@ -397,6 +402,11 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 		if (st->has_commits_sent) {
 			printf("COMMITs: %llu sent in %llu message(s)\n",
 			    (unsigned long long)st->commits_sent, (unsigned long long)st->commit_messages);
+		}
+		if (st->has_one_phase_commits) {
+			printf("one-phase: %llu committed, %llu aborted (no PREPARE, no journal write)\n",
+			    (unsigned long long)st->one_phase_commits,
+			    (unsigned long long)st->one_phase_aborts);
 		}
 		printf("\n%llu transaction(s) in flight%s\n",
 		    (unsigned long long)(st->has_txns_total ? st->txns_total : st->n_txns),

@@ -269,6 +269,23 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 		return a->ops->commit_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
 	case BOP_ROLLBACK_PREPARED:
 		return a->ops->rollback_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
+	case BOP_COMMIT_ONE_PHASE:
+		/* Crash here: the open transaction dies with the process; the
+		 * coordinator's repeat fences the gid and hears ABORTED. */
+		if (XACT_FAILPOINT("part.before_commit_one_phase") != 0) {
+			snprintf(err, errlen, "injected failure (part.before_commit_one_phase)");
+			a->ops->rollback(a->be, b->conn);
+			b->conn = NULL;
+			return BRES_FAILED;
+		}
+		r = a->ops->commit_one_phase(a->be, b->conn, local_gid(a, b->gid, local), err,
+		    errlen);
+		b->conn = NULL; /* given back, as by prepare */
+		return r;
+	case BOP_FENCE:
+		local_gid(a, b->gid, local);
+		return a->ops->fence != NULL ? a->ops->fence(a->be, local, err, errlen)
+		                             : a->ops->rollback_prepared(a->be, local, err, errlen);
 	case BOP_LOG_PRECOMMIT:
 		/* The pre-commit is this agent's to remember, whatever the
 		 * backend: the termination log, durable before the answer. */
@@ -301,6 +318,37 @@ vote_reply(enum branch_state s, const char *why)
 		v.vote = XACT__VOTE_KIND__VOTE_NO;
 		v.reason = (char *)why;
 		break;
+	}
+	rep.body_case = XACT__REPLY__BODY_VOTE;
+	rep.vote = &v;
+	return wire_pack_reply(&rep);
+}
+
+/*
+ * The answer to a one-phase commit, from the branch's state: COMMITTED,
+ * READ_ONLY or NO are the transaction's outcome.  A branch left NONE (its
+ * COMMIT's result was lost, or its fence could not be written) has no
+ * outcome to tell yet: an Error, and the coordinator asks again.
+ */
+static nng_msg *
+one_phase_reply(struct pbranch *b, const char *why)
+{
+	Xact__Reply rep = XACT__REPLY__INIT;
+	Xact__VoteRep v = XACT__VOTE_REP__INIT;
+
+	switch (b->state) {
+	case BR_COMMITTED:
+		/* Crash here: committed, answer not sent; the repeat finds
+		 * the marker (fence) and answers COMMITTED. */
+		XACT_FAILPOINT("part.after_commit_one_phase");
+		v.vote = XACT__VOTE_KIND__VOTE_COMMITTED;
+		break;
+	case BR_READ_ONLY:
+	case BR_ABORTED:
+		return vote_reply(b->state, why);
+	default:
+		return wire_error_reply(XACT_EDB, "outcome of the one-phase commit of %s not known "
+		    "here yet (%s): ask again", b->gid, why[0] ? why : branch_state_name(b->state));
 	}
 	rep.body_case = XACT__REPLY__BODY_VOTE;
 	rep.vote = &v;
@@ -579,6 +627,12 @@ serve_branch(struct agent *a, struct pbranch *b, enum branch_req req, uint32_t s
 	case BREQ_PREPARE:
 		reply = vote_for(a, b, before, peers, err, sizeof(err));
 		break;
+	case BREQ_COMMIT_ONE_PHASE:
+		if (err[0] == '\0' && b->state == BR_ABORTED) {
+			snprintf(err, sizeof(err), "branch is aborted here");
+		}
+		reply = one_phase_reply(b, err);
+		break;
 	default:
 		if (op == BOP_ROLLBACK_PREPARED && r != BRES_OK && r != BRES_NOT_FOUND &&
 		    r != BRES_COMMITTED_ALREADY) {
@@ -831,13 +885,36 @@ prepare_args(struct agent *a, const Xact__PrepareReq *p, char *buf, size_t n,
 	return 0;
 }
 
+/* A PREPARE that asks for a one-phase commit: 1, 0, or -1 with *refusal
+ * (one-phase commit is for two-phase commit's transactions only). */
+static int
+one_phase_of(const Xact__PrepareReq *p, nng_msg **refusal)
+{
+	if (!p->has_one_phase || !p->one_phase) {
+		return 0;
+	}
+	if (p->has_protocol && p->protocol == XACT__PROTOCOL__PROTOCOL_3PC) {
+		*refusal = wire_error_reply(XACT_EINVAL, "one-phase commit of a three-phase "
+		                                         "commit transaction refused");
+		return -1;
+	}
+	return 1;
+}
+
 static nng_msg *
 handle_prepare(struct agent *a, const Xact__PrepareReq *p)
 {
 	char buf[PEERS_MAX];
 	const char *peers;
 	nng_msg *vote;
+	int one = one_phase_of(p, &vote);
 
+	if (one < 0) {
+		return vote;
+	}
+	if (one) {
+		return handle_branch(a, BREQ_COMMIT_ONE_PHASE, p->gid, 0, NULL, NULL);
+	}
 	if (prepare_args(a, p, buf, sizeof(buf), &peers, &vote) != 0) {
 		return vote;
 	}
@@ -874,11 +951,13 @@ exec_failed(nng_msg *reply, char *why, size_t n)
  * PREPARE of an active branch would have left.
  */
 static nng_msg *
-run_at_once(struct agent *a, struct pbranch *b, const Xact__BranchRunReq *r, const char *peers)
+run_at_once(struct agent *a, struct pbranch *b, const Xact__BranchRunReq *r, const char *peers,
+    int one_phase)
 {
 	char err[1024] = "", local[LOCAL_GID_MAX];
 	const char *why = NULL;
 	enum branch_result res;
+	enum branch_req vreq = one_phase ? BREQ_COMMIT_ONE_PHASE : BREQ_PREPARE;
 
 	b->last_seq = (uint32_t)r->n_stmts; /* no statement of it may run again */
 	for (size_t i = 0; why == NULL && i < r->n_stmts; i++) {
@@ -887,19 +966,23 @@ run_at_once(struct agent *a, struct pbranch *b, const Xact__BranchRunReq *r, con
 	if (why == NULL && XACT_FAILPOINT("part.before_exec") != 0) {
 		why = "injected failure (part.before_exec)";
 	}
+	if (why == NULL && one_phase && XACT_FAILPOINT("part.before_commit_one_phase") != 0) {
+		why = "injected failure (part.before_commit_one_phase)";
+	}
 	if (why != NULL) {
 		b->state = BR_ABORTED;
 		return vote_reply(BR_ABORTED, why);
 	}
-	res = a->ops->run(a->be, r->stmts, r->n_stmts, local_gid(a, b->gid, local), err,
-	    sizeof(err));
-	b->state = branch_after(BR_ACTIVE, BREQ_PREPARE, res);
+	res = a->ops->run(a->be, r->stmts, r->n_stmts, local_gid(a, b->gid, local), one_phase,
+	    err, sizeof(err));
+	b->state = branch_after(BR_ACTIVE, vreq, res);
 	if (b->state == BR_PREPARED) {
 		b->prepared_ms = util_now_ms();
 	}
-	log_debug("branch gid=%s state=%s request=run statements=%zu%s%s", b->gid,
-	    branch_state_name(b->state), r->n_stmts, err[0] ? " error=" : "", err);
-	return vote_for(a, b, BR_ACTIVE, peers, err, sizeof(err));
+	log_debug("branch gid=%s state=%s request=run%s statements=%zu%s%s", b->gid,
+	    branch_state_name(b->state), one_phase ? " one-phase" : "", r->n_stmts,
+	    err[0] ? " error=" : "", err);
+	return one_phase ? one_phase_reply(b, err) : vote_for(a, b, BR_ACTIVE, peers, err, sizeof(err));
 }
 
 /*
@@ -916,6 +999,7 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 	const char *peers;
 	struct pbranch *b;
 	nng_msg *reply = NULL;
+	int one;
 
 	if (!gid_ok(r->gid) || strcmp(r->gid, r->prepare->gid) != 0) {
 		return wire_error_reply(XACT_EINVAL, BAD_GID);
@@ -924,18 +1008,26 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 		return wire_error_reply(XACT_EINVAL, "a run carries 1 to 1024 statements, not %zu",
 		    r->n_stmts);
 	}
-	if (prepare_args(a, r->prepare, buf, sizeof(buf), &peers, &reply) != 0) {
+	if ((one = one_phase_of(r->prepare, &reply)) < 0 ||
+	    (!one && prepare_args(a, r->prepare, buf, sizeof(buf), &peers, &reply) != 0)) {
 		return reply;
 	}
-	/* A new branch: it takes a first statement's slot (handle_branch). */
+	if (one) {
+		peers = NULL;
+	}
+	/* A new branch: it takes a first statement's slot (handle_branch).
+	 * Refused, a one-phase run answers no outcome: it may be the repeat
+	 * of one that committed. */
 	if (!take_slot(a, 1)) {
-		return vote_reply(BR_ABORTED, "agent busy: too many statements waiting; try the "
-		                              "transaction again");
+		return one ? wire_error_reply(XACT_EDB, "agent busy: too many statements waiting; "
+		                                        "ask again")
+		           : vote_reply(BR_ABORTED, "agent busy: too many statements waiting; try the "
+		                                    "transaction again");
 	}
 	if ((b = acquire(a, r->gid)) == NULL) {
 		reply = wire_error_reply(XACT_ENOMEM, "out of memory");
 	} else {
-		int first_run = b->state == BR_NONE && b->last_seq == 0;
+		int first_run = b->state == BR_NONE && b->last_seq == 0, ran = first_run;
 
 		if (!first_run && b->state == BR_ACTIVE) {
 			/* A run that stopped half-way earlier: never prepare it. */
@@ -943,7 +1035,7 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 			reply = vote_reply(BR_ABORTED, why);
 		}
 		if (first_run && a->ops->run != NULL) {
-			reply = run_at_once(a, b, r, peers);
+			reply = run_at_once(a, b, r, peers, one);
 			first_run = 0;
 		}
 		for (size_t i = 0; first_run && i < r->n_stmts; i++) {
@@ -965,7 +1057,25 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 			nng_msg_free(none);
 		}
 		if (reply == NULL) {
-			reply = serve_branch(a, b, BREQ_PREPARE, 0, NULL, peers);
+			reply = serve_branch(a, b, one ? BREQ_COMMIT_ONE_PHASE : BREQ_PREPARE, 0, NULL,
+			    peers);
+		}
+		if (one && ran && b->state == BR_ABORTED) {
+			/* A one-phase run that failed may be the repeat of one
+			 * that committed (whose changes made this one fail), or
+			 * of one still on its way: the fence tells, and stops
+			 * the latter.  Only a fence that finds nothing lets the
+			 * NO stand. */
+			nng_msg *settled;
+
+			b->state = BR_NONE;
+			settled = serve_branch(a, b, BREQ_COMMIT_ONE_PHASE, 0, NULL, NULL);
+			if (b->state == BR_ABORTED) {
+				nng_msg_free(settled);
+			} else {
+				nng_msg_free(reply);
+				reply = settled;
+			}
 		}
 		release(a, b);
 	}

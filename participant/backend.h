@@ -45,14 +45,30 @@ struct backend_ops {
 	 * branch that wrote nothing (READ_ONLY).  Always gives conn back. */
 	enum branch_result (*prepare)(void *be, void *conn, const char *gid,
 	    char *err, size_t errlen);
+	/* One-phase commit of the only branch of a transaction: commits the
+	 * open transaction with its marker row under gid (READ_ONLY, no
+	 * marker, when it wrote nothing).  OK: committed; FAILED: rolled back;
+	 * TRANSIENT: the outcome is unknown (the connection died around the
+	 * COMMIT) and fence() will tell.  Always gives conn back. */
+	enum branch_result (*commit_one_phase)(void *be, void *conn, const char *gid,
+	    char *err, size_t errlen);
+	/* Optional (NULL: rollback_prepared does, for a backend where no
+	 * commit can be on its way once the agent has let go of it): settles
+	 * the outcome of a one-phase commit whose result was lost.
+	 * COMMITTED_ALREADY when gid's marker is there; NOT_FOUND when not,
+	 * and then a commit of gid still on its way can never succeed;
+	 * TRANSIENT when it cannot tell now. */
+	enum branch_result (*fence)(void *be, const char *gid, char *err, size_t errlen);
 	/* Optional (NULL: the agent calls begin, exec for each, then
-	 * prepare): a one-shot branch at once, with a connection of its own:
-	 * BEGIN, the n statements, and the prepare under gid, results as
-	 * prepare's.  FAILED when a statement failed ("statement K: ..." in
-	 * err) or a result would not fit a message, nothing then prepared;
-	 * TRANSIENT when it may be.  No rows are returned. */
+	 * prepare or commit_one_phase): a one-shot branch at once, with a
+	 * connection of its own: BEGIN, the n statements, and the prepare
+	 * under gid (one_phase: the commit), results as prepare's (as
+	 * commit_one_phase's, COMMITTED_ALREADY when an earlier run of gid
+	 * committed).  FAILED when a statement failed ("statement K: ..." in
+	 * err) or, two-phase, a result would not fit a message, nothing then
+	 * prepared; TRANSIENT when it may be.  No rows are returned. */
 	enum branch_result (*run)(void *be, Xact__Statement *const *stmts, size_t n,
-	    const char *gid, char *err, size_t errlen);
+	    const char *gid, int one_phase, char *err, size_t errlen);
 	/* Rolls back the open transaction; gives conn back. */
 	void (*rollback)(void *be, void *conn);
 	enum branch_result (*commit_prepared)(void *be, const char *gid, char *err, size_t errlen);

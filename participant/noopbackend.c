@@ -135,13 +135,25 @@ noop_prepare(void *be, void *conn, const char *gid, char *err, size_t errlen)
 	return hold(be, gid, err, errlen);
 }
 
+/* Nothing to keep: the branch is over. */
 static enum branch_result
-noop_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, char *err,
-    size_t errlen)
+noop_commit_one_phase(void *be, void *conn, const char *gid, char *err, size_t errlen)
+{
+	(void)be;
+	(void)conn;
+	(void)gid;
+	(void)err;
+	(void)errlen;
+	return BRES_OK;
+}
+
+static enum branch_result
+noop_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, int one_phase,
+    char *err, size_t errlen)
 {
 	(void)stmts;
 	(void)n;
-	return hold(be, gid, err, errlen);
+	return one_phase ? BRES_OK : hold(be, gid, err, errlen);
 }
 
 static void
@@ -226,6 +238,7 @@ const struct backend_ops noopbackend_ops = {
 	.begin = noop_begin,
 	.exec = noop_exec,
 	.prepare = noop_prepare,
+	.commit_one_phase = noop_commit_one_phase,
 	.run = noop_run,
 	.rollback = noop_rollback,
 	.commit_prepared = let_go,

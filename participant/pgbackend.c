@@ -244,6 +244,7 @@ struct pstmt {
 	long tuples;       /* out: rows affected */
 	size_t bytes;      /* out: size of the rows returned */
 	enum branch_result r; /* out: BRES_OK, or as failure_kind (TRANSIENT: no answer) */
+	char sqlstate[6];  /* out: its SQLSTATE when it failed, else "" */
 	char *err;         /* if set: 256 bytes for its own error */
 };
 
@@ -268,6 +269,7 @@ pipeline(PGconn *conn, struct pstmt *s, int n, int *failed, char *err, size_t er
 		s[i].tuples = 0;
 		s[i].bytes = 0;
 		s[i].r = BRES_TRANSIENT;
+		s[i].sqlstate[0] = '\0';
 		if (s[i].err != NULL) {
 			snprintf(s[i].err, 256, "no answer from the database");
 		}
@@ -316,6 +318,10 @@ pipeline(PGconn *conn, struct pstmt *s, int n, int *failed, char *err, size_t er
 		}
 		s[i].r = s[i].st == PGRES_COMMAND_OK || s[i].st == PGRES_TUPLES_OK
 		             ? BRES_OK : failure_kind(conn, res);
+		if (s[i].r != BRES_OK && PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL) {
+			snprintf(s[i].sqlstate, sizeof(s[i].sqlstate), "%s",
+			    PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		}
 		if (s[i].err != NULL) {
 			s[i].err[0] = '\0';
 			if (s[i].r != BRES_OK) {
@@ -341,11 +347,14 @@ pipeline(PGconn *conn, struct pstmt *s, int n, int *failed, char *err, size_t er
 	return r;
 }
 
-/* The marker table is there: no DDL (nor the privilege for it) needed. */
+/* The marker table is there, with its fenced column: no DDL (nor the
+ * privilege for it) needed. */
 static int
 markers_exist(PGconn *conn)
 {
-	PGresult *res = PQexec(conn, "SELECT to_regclass('xact.markers') IS NOT NULL");
+	PGresult *res = PQexec(conn, "SELECT count(*) = 1 FROM pg_attribute WHERE attrelid = "
+	                             "to_regclass('xact.markers') AND attname = 'fenced' AND "
+	                             "NOT attisdropped");
 	int yes = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 
 	PQclear(res);
@@ -392,7 +401,8 @@ pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 	    command(conn, pgmarkers_schema_sql, why, sizeof(why)) != BRES_OK &&
 	    command(conn, pgmarkers_schema_sql, why, sizeof(why)) != BRES_OK) {
 		/* (tried twice: two agents creating the schema at once race) */
-		snprintf(err, errlen, "cannot create the xact.markers table: %s", why);
+		snprintf(err, errlen, "cannot create the xact.markers table (or add its fenced "
+		    "column; sql/pgmarkers.sql): %s", why);
 		pool_put(pg, conn, 0);
 		goto fail;
 	}
@@ -611,6 +621,131 @@ vote_stmts(struct pstmt *s, const char *const *gidp, char *prep, size_t n, const
 	s[2] = (struct pstmt){.sql = "DISCARD ALL", .sync_after = 1};
 }
 
+/* The marker row, COMMIT and DISCARD ALL: a one-phase commit's end. */
+static void
+commit_stmts(struct pstmt *s, const char *const *gidp)
+{
+	s[0] = (struct pstmt){.sql = MARKER_SQL, .nparams = 1, .params = gidp};
+	s[1] = (struct pstmt){.sql = "COMMIT", .sync_after = 1};
+	s[2] = (struct pstmt){.sql = "DISCARD ALL", .sync_after = 1};
+}
+
+/* gid's row in xact.markers: COMMITTED_ALREADY for a marker, NOT_FOUND for
+ * a fence (or none), TRANSIENT when the question cannot be asked. */
+static enum branch_result
+marker_or_fence(PGconn *conn, const char *gid, char *err, size_t errlen)
+{
+	const char *params[1] = {gid};
+	PGresult *res = PQexecParams(conn, "SELECT fenced FROM xact.markers WHERE gid = $1", 1,
+	    NULL, params, NULL, NULL, 0);
+	enum branch_result r = BRES_NOT_FOUND;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error(conn, res, err, errlen);
+		r = BRES_TRANSIENT;
+	} else if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "f") == 0) {
+		r = BRES_COMMITTED_ALREADY;
+	}
+	PQclear(res);
+	return r;
+}
+
+/*
+ * The end of a one-phase commit: s[0..2] as commit_stmts left them, r the
+ * pipeline's result.  Committed with its marker (OK), or with none when it
+ * wrote nothing (READ_ONLY).  A COMMIT that failed rolled back (FAILED);
+ * one whose answer never came may have committed (TRANSIENT: the fence
+ * tells).  A marker already there (unique violation) is an earlier run of
+ * this very branch that committed (COMMITTED_ALREADY), or a fence (FAILED).
+ * Gives the connection back.
+ */
+static enum branch_result
+committed(struct pg *pg, PGconn *conn, const struct pstmt *s, enum branch_result r,
+    const char *gid, char *err, size_t errlen)
+{
+	char ignore[256];
+	int clean = s[2].st == PGRES_COMMAND_OK;
+
+	if (s[0].st == PGRES_COMMAND_OK && s[1].st == PGRES_COMMAND_OK) {
+		pool_put(pg, conn, !clean);
+		return s[0].tuples == 0 ? BRES_READ_ONLY : BRES_OK;
+	}
+	/* COMMIT skipped (an earlier statement failed), or refused: rolled
+	 * back.  Anything else, no answer included: it may have committed. */
+	if (s[1].st != PGRES_PIPELINE_ABORTED &&
+	    !(s[1].st == PGRES_FATAL_ERROR && s[1].r == BRES_FAILED)) {
+		pool_put(pg, conn, 1);
+		return BRES_TRANSIENT;
+	}
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+		command(conn, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	if (strcmp(s[0].sqlstate, "23505") == 0) {
+		r = marker_or_fence(conn, gid, ignore, sizeof(ignore));
+		if (r == BRES_COMMITTED_ALREADY) {
+			err[0] = '\0';
+		} else {
+			snprintf(err, errlen, "%s was fenced: its one-phase commit was given up", gid);
+			r = r == BRES_TRANSIENT ? BRES_TRANSIENT : BRES_FAILED;
+		}
+	} else {
+		r = BRES_FAILED;
+	}
+	pool_put(pg, conn, 1);
+	return r;
+}
+
+/* One round trip: the marker and COMMIT on the branch's open transaction. */
+static enum branch_result
+pg_commit_one_phase(void *be, void *vconn, const char *gid, char *err, size_t errlen)
+{
+	const char *params[1] = {gid};
+	struct pstmt s[3];
+	int failed;
+	enum branch_result r;
+
+	commit_stmts(s, params);
+	r = pipeline(vconn, s, 3, &failed, err, errlen);
+	return committed(be, vconn, s, r, gid, err, errlen);
+}
+
+/*
+ * Settles gid: its marker, or a fence in its place.  The INSERT waits for
+ * a transaction that inserted the marker and is still on its way to
+ * COMMIT (the agent that sent it may be gone), then finds its marker, or
+ * inserts the fence, on which that COMMIT, should it come later, fails.
+ */
+static enum branch_result
+pg_fence(void *be, const char *gid, char *err, size_t errlen)
+{
+	struct pg *pg = be;
+	const char *params[1] = {gid};
+	PGconn *conn;
+	PGresult *res;
+	enum branch_result r;
+
+	if (!backend_gid_is_safe(gid)) {
+		snprintf(err, errlen, "refusing unsafe gid");
+		return BRES_FAILED;
+	}
+	if ((conn = pool_get(pg, 1, err, errlen)) == NULL) {
+		return BRES_TRANSIENT;
+	}
+	res = PQexecParams(conn, "INSERT INTO xact.markers (gid, committed_at, fenced) "
+	                         "VALUES ($1, clock_timestamp(), true) ON CONFLICT (gid) DO UPDATE "
+	                         "SET fenced = xact.markers.fenced RETURNING fenced",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pg_error(conn, res, err, errlen);
+		r = BRES_TRANSIENT;
+	} else {
+		r = strcmp(PQgetvalue(res, 0, 0), "f") == 0 ? BRES_COMMITTED_ALREADY : BRES_NOT_FOUND;
+	}
+	PQclear(res);
+	pool_put(pg, conn, r == BRES_TRANSIENT);
+	return r;
+}
+
 /* One round trip: the vote (vote_stmts) on the branch's open transaction. */
 static enum branch_result
 pg_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
@@ -657,8 +792,8 @@ too_large(const struct pg *pg, const struct pstmt *s, size_t n)
  * gid in use and fails, and the vote is NO, which rolls the first back.
  */
 static enum branch_result
-pg_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, char *err,
-    size_t errlen)
+pg_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, int one_phase,
+    char *err, size_t errlen)
 {
 	struct pg *pg = be;
 	const char *gidp[1] = {gid};
@@ -689,7 +824,11 @@ pg_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, char 
 		s[i + 1] = (struct pstmt){.sql = stmts[i]->sql, .nparams = (int)stmts[i]->n_params,
 		    .params = (const char *const *)values[i]};
 	}
-	vote_stmts(s + n + 1, gidp, prep, sizeof(prep), gid);
+	if (one_phase) {
+		commit_stmts(s + n + 1, gidp);
+	} else {
+		vote_stmts(s + n + 1, gidp, prep, sizeof(prep), gid);
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGconn *conn = pool_get(pg, 0, err, errlen);
 
@@ -698,7 +837,7 @@ pg_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, char 
 			break;
 		}
 		r = pipeline(conn, s, m, &failed, err, errlen);
-		if (r == BRES_OK && (big = too_large(pg, s + 1, n)) > 0) {
+		if (r == BRES_OK && !one_phase && (big = too_large(pg, s + 1, n)) > 0) {
 			/* As a statement's own answer would be (result.c): the run
 			 * fails, and what it prepared is rolled back. */
 			snprintf(err, errlen, "result too large for one message");
@@ -716,7 +855,8 @@ pg_run(void *be, Xact__Statement *const *stmts, size_t n, const char *gid, char 
 			snprintf(why, sizeof(why), "%s", err);
 			snprintf(err, errlen, "statement %d: %s", failed, why);
 		}
-		r = voted(pg, conn, s + n + 1, r, gid, err, errlen);
+		r = one_phase ? committed(pg, conn, s + n + 1, r, gid, err, errlen)
+		              : voted(pg, conn, s + n + 1, r, gid, err, errlen);
 		if (!(r == BRES_TRANSIENT && s[0].st != PGRES_COMMAND_OK)) {
 			break; /* (the retry: BEGIN never answered) */
 		}
@@ -750,7 +890,7 @@ static enum branch_result
 marker(PGconn *conn, const char *gid, char *err, size_t errlen)
 {
 	const char *params[1] = {gid};
-	PGresult *res = PQexecParams(conn, "SELECT 1 FROM xact.markers WHERE gid = $1", 1, NULL,
+	PGresult *res = PQexecParams(conn, "SELECT 1 FROM xact.markers WHERE gid = $1 AND NOT fenced", 1, NULL,
 	    params, NULL, NULL, 0);
 	enum branch_result r;
 
@@ -965,6 +1105,8 @@ const struct backend_ops pgbackend_ops = {
 	.begin = pg_begin,
 	.exec = pg_exec,
 	.prepare = pg_prepare,
+	.commit_one_phase = pg_commit_one_phase,
+	.fence = pg_fence,
 	.run = pg_run,
 	.rollback = pg_rollback,
 	.commit_prepared = pg_commit_prepared,

@@ -1053,12 +1053,81 @@ not_held(struct sl *s, int commit, const char *gid, char *err, size_t errlen)
 	return BRES_TRANSIENT;
 }
 
+/* Inserts gid's marker in c's open transaction: SQLITE_DONE, or the
+ * error code with err (SQLITE_CONSTRAINT: gid has one already). */
+static int
+put_marker(struct sconn *c, const char *gid, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	c->internal = 1;
+	if ((rc = sqlite3_prepare_v2(c->db, "INSERT INTO xact_markers (gid, committed_at) "
+	                                    "VALUES (?, ?)", -1, &st, NULL)) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, wall_ms());
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	c->internal = 0;
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot write the marker: %s", sqlite3_errmsg(c->db));
+	}
+	return rc;
+}
+
+/*
+ * One-phase commit: the data and the marker commit together, with no
+ * side-log record (nothing is prepared).  A marker already there is an
+ * earlier run of this very branch that committed (COMMITTED_ALREADY).  A
+ * COMMIT that failed with the transaction still open is rolled back
+ * (FAILED); one SQLite ended by itself may have committed (TRANSIENT:
+ * rollback_prepared, from the marker, tells).  Nothing of a branch can be
+ * on its way once this returns: the connection is this process's.
+ */
+static enum branch_result
+sq_commit_one_phase(void *be, void *vconn, const char *gid, char *err, size_t errlen)
+{
+	struct sl *s = be;
+	struct sconn *c = vconn;
+	void *cs = NULL;
+	int n = 0, rc;
+
+	if ((rc = sqlite3session_changeset(c->sess, &n, &cs)) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot capture the branch's changes: %s", sqlite3_errstr(rc));
+		sq_rollback(be, c);
+		return BRES_FAILED;
+	}
+	sqlite3_free(cs);
+	if (n > 0 && (rc = put_marker(c, gid, err, errlen)) != SQLITE_DONE) {
+		sq_rollback(be, c);
+		if ((rc & 0xff) == SQLITE_CONSTRAINT && (c = conn_get(s, err, errlen)) != NULL) {
+			rc = has_marker(c->db, gid);
+			conn_put(s, c);
+			if (rc) {
+				err[0] = '\0';
+				return BRES_COMMITTED_ALREADY;
+			}
+		}
+		return BRES_FAILED;
+	}
+	if (run_internal(c, "COMMIT", err, errlen) != 0) {
+		if (!sqlite3_get_autocommit(c->db)) {
+			sq_rollback(be, c);
+			return BRES_FAILED;
+		}
+		conn_close(c);
+		return BRES_TRANSIENT;
+	}
+	conn_put(s, c);
+	return n > 0 ? BRES_OK : BRES_READ_ONLY;
+}
+
 static enum branch_result
 sq_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
 {
 	struct sl *s = be;
 	struct prepared *p = prepared_take(s, gid);
-	sqlite3_stmt *st;
 	int rc;
 
 	if (p == NULL) {
@@ -1069,23 +1138,10 @@ sq_commit_prepared(void *be, const char *gid, char *err, size_t errlen)
 		prepared_add(s, p);
 		return BRES_TRANSIENT;
 	}
-	p->c->internal = 1;
-	if (sqlite3_prepare_v2(p->c->db, "INSERT INTO xact_markers (gid, committed_at) VALUES (?, ?)",
-	        -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot write the marker: %s", sqlite3_errmsg(p->c->db));
-		p->c->internal = 0;
-		prepared_add(s, p);
-		return BRES_TRANSIENT;
-	}
-	sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, wall_ms());
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
 	/* The data and the marker commit together, synced. */
+	rc = put_marker(p->c, gid, err, errlen);
+	p->c->internal = 1;
 	if (rc != SQLITE_DONE || sqlx_run(p->c->db, "COMMIT", err, errlen) != 0) {
-		if (rc != SQLITE_DONE) {
-			snprintf(err, errlen, "cannot write the marker: %s", sqlite3_errmsg(p->c->db));
-		}
 		p->c->internal = 0;
 		if (!sqlite3_get_autocommit(p->c->db)) {
 			prepared_add(s, p); /* still prepared: the coordinator retries */
@@ -1248,6 +1304,7 @@ const struct backend_ops sqlitebackend_ops = {
 	.begin = sq_begin,
 	.exec = sq_exec,
 	.prepare = sq_prepare,
+	.commit_one_phase = sq_commit_one_phase,
 	.rollback = sq_rollback,
 	.commit_prepared = sq_commit_prepared,
 	.rollback_prepared = sq_rollback_prepared,

@@ -6,18 +6,18 @@
 #include <assert.h>
 
 #define NSTATES (BR_PRECOMMITTED + 1)
-#define NREQS (BREQ_PRECOMMIT + 1)
+#define NREQS (BREQ_COMMIT_ONE_PHASE + 1)
 
 /* op[state][request] */
 static const enum branch_op ops[NSTATES][NREQS] = {
-	/*                 EXEC            PREPARE       COMMIT                ABORT                  PRECOMMIT */
-	[BR_NONE] =      {BOP_BEGIN_EXEC, BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED, BOP_REFUSE},
-	[BR_ACTIVE] =    {BOP_EXEC,       BOP_PREPARE, BOP_REFUSE,          BOP_ROLLBACK,          BOP_REFUSE},
-	[BR_PREPARED] =  {BOP_REFUSE,     BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED, BOP_LOG_PRECOMMIT},
-	[BR_COMMITTED] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE,              BOP_NONE},
-	[BR_ABORTED] =   {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_ROLLBACK_PREPARED, BOP_REFUSE},
-	[BR_READ_ONLY] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE,              BOP_NONE},
-	[BR_PRECOMMITTED] = {BOP_REFUSE,  BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED, BOP_NONE},
+	/*                 EXEC            PREPARE       COMMIT                ABORT                  PRECOMMIT          COMMIT_ONE_PHASE */
+	[BR_NONE] =      {BOP_BEGIN_EXEC, BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED, BOP_REFUSE,        BOP_FENCE},
+	[BR_ACTIVE] =    {BOP_EXEC,       BOP_PREPARE, BOP_REFUSE,          BOP_ROLLBACK,          BOP_REFUSE,        BOP_COMMIT_ONE_PHASE},
+	[BR_PREPARED] =  {BOP_REFUSE,     BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED, BOP_LOG_PRECOMMIT, BOP_REFUSE},
+	[BR_COMMITTED] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE,              BOP_NONE,          BOP_NONE},
+	[BR_ABORTED] =   {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_ROLLBACK_PREPARED, BOP_REFUSE,        BOP_NONE},
+	[BR_READ_ONLY] = {BOP_REFUSE,     BOP_NONE,    BOP_NONE,            BOP_NONE,              BOP_NONE,          BOP_NONE},
+	[BR_PRECOMMITTED] = {BOP_REFUSE,  BOP_NONE,    BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED, BOP_NONE,          BOP_REFUSE},
 };
 
 enum branch_op
@@ -67,6 +67,27 @@ branch_after(enum branch_state s, enum branch_req r, enum branch_result res)
 		return res == BRES_NOT_FOUND ? BR_ABORTED : s;
 	case BOP_LOG_PRECOMMIT:
 		return res == BRES_OK ? BR_PRECOMMITTED : s; /* not durable: still prepared */
+	case BOP_COMMIT_ONE_PHASE:
+		switch (res) {
+		case BRES_OK:
+		case BRES_COMMITTED_ALREADY:
+			return BR_COMMITTED;
+		case BRES_READ_ONLY:
+			return BR_READ_ONLY;
+		case BRES_TRANSIENT:
+			/* The connection died around COMMIT: it may have
+			 * committed.  NONE makes the next COMMIT_ONE_PHASE
+			 * fence the gid and learn which. */
+			return BR_NONE;
+		default:
+			return BR_ABORTED;
+		}
+	case BOP_FENCE:
+		if (res == BRES_COMMITTED_ALREADY) {
+			return BR_COMMITTED;
+		}
+		/* OK: rolled back (a backend with no fence of its own). */
+		return res == BRES_NOT_FOUND || res == BRES_OK ? BR_ABORTED : s; /* else ask again */
 	case BOP_ROLLBACK_PREPARED:
 		/* Also from ABORTED: a PREPARE TRANSACTION still running when
 		 * the branch was given up may complete afterwards, so an ABORT
@@ -93,7 +114,8 @@ branch_state_name(enum branch_state s)
 const char *
 branch_req_name(enum branch_req r)
 {
-	static const char *const names[] = {"exec", "prepare", "commit", "abort", "precommit"};
+	static const char *const names[] = {"exec", "prepare", "commit", "abort", "precommit",
+		"commit-one-phase"};
 
 	return (unsigned)r < NREQS ? names[r] : "?";
 }
@@ -102,7 +124,8 @@ const char *
 branch_op_name(enum branch_op op)
 {
 	static const char *const names[] = {"none", "refuse", "begin-exec", "exec", "prepare",
-		"rollback", "commit-prepared", "rollback-prepared", "log-precommit"};
+		"rollback", "commit-prepared", "rollback-prepared", "log-precommit",
+		"commit-one-phase", "fence"};
 
-	return (unsigned)op <= BOP_LOG_PRECOMMIT ? names[op] : "?";
+	return (unsigned)op <= BOP_FENCE ? names[op] : "?";
 }

@@ -34,6 +34,20 @@
  *  - PRECOMMITTED is entered only after the pre-commit is durable here.
  *  - A PRECOMMIT for an ABORTED (or unknown, or still active) branch is
  *    refused: it never follows an abort.
+ *
+ * One-phase commit (a transaction with this branch as its only
+ * participant) takes an active branch straight to its end:
+ *
+ *   ACTIVE --COMMIT_ONE_PHASE ok--> COMMITTED (or READ_ONLY)
+ *      | failed                        ^ fenced: marker found
+ *      v                               |
+ *   ABORTED <--fenced: no marker--- NONE <--transient (outcome unknown)
+ *
+ *  - Its answer is the transaction's outcome, so it is never guessed: a
+ *    commit whose result was lost (connection cut) leaves the branch NONE,
+ *    and a COMMIT_ONE_PHASE of a NONE branch fences the gid in the
+ *    database, which then tells (marker: committed) and makes sure a
+ *    commit still on its way can no longer succeed (no marker: aborted).
  */
 #ifndef XACT_BRANCH_H
 #define XACT_BRANCH_H
@@ -54,6 +68,7 @@ enum branch_req {
 	BREQ_COMMIT,
 	BREQ_ABORT,
 	BREQ_PRECOMMIT, /* 3PC: every branch voted YES; get ready to commit */
+	BREQ_COMMIT_ONE_PHASE, /* the only branch: commit now, no PREPARE */
 };
 
 enum branch_op {
@@ -66,6 +81,8 @@ enum branch_op {
 	BOP_COMMIT_PREPARED,   /* commit the prepared branch by gid */
 	BOP_ROLLBACK_PREPARED, /* roll back the prepared branch by gid */
 	BOP_LOG_PRECOMMIT,     /* 3PC: make the pre-commit durable */
+	BOP_COMMIT_ONE_PHASE,  /* commit the open transaction with its marker */
+	BOP_FENCE,             /* settle an unknown gid: marker, or never commit */
 };
 
 enum branch_result {
@@ -75,8 +92,8 @@ enum branch_result {
 	BRES_TRANSIENT, /* not done, may be retried (connection lost...) */
 	BRES_NOT_FOUND, /* *_PREPARED: no such prepared gid, and no marker: it did
 	                 * not commit here */
-	BRES_COMMITTED_ALREADY, /* ROLLBACK PREPARED: no such prepared gid, but its
-	                         * marker says it committed */
+	BRES_COMMITTED_ALREADY, /* ROLLBACK PREPARED, FENCE: no such prepared gid,
+	                         * but its marker says it committed */
 };
 
 /* The operation that request r needs in state s. */

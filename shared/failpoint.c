@@ -40,6 +40,8 @@ static const char *const known[] = {
 	"coord.before_precommit", "coord.after_precommit", "coord.after_precommit_sent",
 	"coord.after_precommits", "part.before_precommit_ack", "term.after_states",
 	"term.after_precommit", "term.after_first_decision",
+	"coord.before_one_phase", "coord.after_one_phase", "part.before_commit_one_phase",
+	"part.after_commit_one_phase",
 	"test.commit_as_abort", /* breaks atomicity on purpose: tests of the checker only */
 };
 

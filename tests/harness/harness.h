@@ -81,6 +81,8 @@ struct sc_workload {
 	int transfers;           /* bank: how many; 0: for `duration` */
 	double abort_ratio;      /* bank: share made to fail on a database */
 	int abort_every;         /* bank: or every Nth transfer (x % N == 0) */
+	int local_every;         /* bank: every Nth transfer stays in one database
+	                          * (x % N == 1 % N); 0: none */
 	int accounts;            /* bank: per database */
 	long balance;            /* bank: seed balance of each account */
 	int protocol;            /* XACT_PROTOCOL_* */

@@ -425,10 +425,11 @@ run_scenario(struct scenario *sc, const char *report, int keep)
 static const char *const coord_points[] = {
 	"coord.before_prepare", "coord.before_decision", "coord.after_decision",
 	"coord.after_commit_sent", "coord.before_abort", "journal.write", "journal.after_write",
+	"coord.before_one_phase", "coord.after_one_phase",
 };
 static const char *const part_points[] = {
 	"part.before_exec", "part.after_exec", "part.before_vote", "part.after_commit",
-	"part.after_abort",
+	"part.after_abort", "part.before_commit_one_phase", "part.after_commit_one_phase",
 };
 static const char *const pg_points[] = {
 	"pg.before_prepare", "pg.after_prepare", "pg.before_commit_prepared",

@@ -420,6 +420,9 @@ on_workload(struct scenario *sc, const char *key, const char *v, char *err, size
 	if (strcmp(key, "abort_every") == 0) {
 		return set_int(&w->abort_every, key, v, 1, 1000000, "transfers", err, errlen);
 	}
+	if (strcmp(key, "local_every") == 0) {
+		return set_int(&w->local_every, key, v, 1, 1000000, "transfers", err, errlen);
+	}
 	if (strcmp(key, "accounts") == 0) {
 		return set_int(&w->accounts, key, v, 1, 1000000, "accounts", err, errlen);
 	}

@@ -306,10 +306,12 @@ bank_failing(const struct run *run, long x)
 	return ((unsigned long)x * 2654435761u) % 10000 < run->sc->wl.abort_ratio * 10000;
 }
 
-/* The four statements of transfer x, their parameters in b's buffers. */
+/* The statements of transfer x (four; three within one database), their
+ * parameters in b's buffers. */
 struct bank_xfer {
 	char amount[24], neg[24], from[24], to[24], xs[24];
 	struct stmt st[4];
+	int nst;
 	int src, dst; /* indexes in sc->parts */
 	int failing;
 };
@@ -333,8 +335,10 @@ wl_bank_route(const struct scenario *sc, long x, int *from, int *to)
 {
 	long n = sc->wl.nparticipants;
 
+	int local = sc->wl.local_every > 0 && x % sc->wl.local_every == 1 % sc->wl.local_every;
+
 	*from = (int)(x % n);
-	*to = (int)((*from + 1 + (x / n) % (n - 1)) % n);
+	*to = local ? *from : (int)((*from + 1 + (x / n) % (n - 1)) % n);
 }
 
 /* Plans transfer x into b.  Cannot fail. */
@@ -363,6 +367,13 @@ bank_plan(const struct run *run, long x, struct bank_xfer *b)
 	b->st[3] = (struct stmt){parts[b->dst].name,
 	    "INSERT INTO ledger (xfer, amount) VALUES ($1, $2)", 2,
 	    {b->xs, b->failing ? b->neg : b->amount}};
+	b->nst = 4;
+	if (b->src == b->dst) {
+		/* Within one database (one-phase commit): one ledger row. */
+		b->st[1] = b->st[2];
+		b->st[2] = b->st[3];
+		b->nst = 3;
+	}
 }
 
 /* ---- SQL file ---- */
@@ -571,7 +582,7 @@ bank_txn(struct run *run, xact_client *c, long x, struct attempt *a, struct wl_o
 	struct bank_xfer b;
 
 	bank_plan(run, x, &b);
-	run_txn(c, run->sc->wl.protocol, b.st, 4, a);
+	run_txn(c, run->sc->wl.protocol, b.st, b.nst, a);
 	o->parts[b.src] = o->parts[b.dst] = 1;
 	/* (A wait for a lock that timed out first is no surprise under load.) */
 	if (b.failing && a->exec_failed && strstr(a->error, WL_EXPECTED) == NULL &&

@@ -10,6 +10,7 @@
  *        rawsend URL runid HEX PARTICIPANT SQL (a one-shot run named by a run id:
  *                                               HEX is its bytes, 32 digits for a valid one)
  *        rawsend URL exec GID PARTICIPANT SQL  (a client's statement 1 of GID)
+ *        rawsend URL onephase GID [3pc]        (a one-phase commit of GID's branch)
  *        rawsend URL batch GID...              (a batch of COMMITs; "batch +N" makes
  *                                               N gids xact:c9:1 ... xact:c9:N)
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
@@ -43,7 +44,8 @@ main(int argc, char **argv)
 		                "       rawsend URL begin | run GID PARTICIPANT SQL\n"
 		                "       rawsend URL batch GID... | batch +N\n"
 		                "       rawsend URL runid HEX PARTICIPANT SQL\n"
-		                "       rawsend URL exec GID PARTICIPANT SQL\n");
+		                "       rawsend URL exec GID PARTICIPANT SQL\n"
+		                "       rawsend URL onephase GID [3pc]\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -160,6 +162,19 @@ main(int argc, char **argv)
 			req.branch_abort = &ba;
 		}
 		msg = wire_pack_request(&req);
+	} else if (strcmp(kind, "onephase") == 0 && argc > 3) {
+		Xact__Request req = XACT__REQUEST__INIT;
+		Xact__PrepareReq pr = XACT__PREPARE_REQ__INIT;
+
+		pr.gid = argv[3];
+		pr.has_one_phase = pr.one_phase = 1;
+		if (argc > 4 && strcmp(argv[4], "3pc") == 0) {
+			pr.has_protocol = 1;
+			pr.protocol = XACT__PROTOCOL__PROTOCOL_3PC;
+		}
+		req.body_case = XACT__REQUEST__BODY_PREPARE;
+		req.prepare = &pr;
+		msg = wire_pack_request(&req);
 	} else if (strcmp(kind, "exec") == 0 && argc > 5) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__ExecReq ex = XACT__EXEC_REQ__INIT;
@@ -259,6 +274,12 @@ main(int argc, char **argv)
 			}
 			xact__reply__free_unpacked(one, NULL);
 		}
+		xact__reply__free_unpacked(rep, NULL);
+	} else if (rep->body_case == XACT__REPLY__BODY_VOTE) {
+		static const char *const votes[] = {"no", "yes", "read-only", "committed"};
+
+		printf("vote %s%s%s\n", (unsigned)rep->vote->vote < 4 ? votes[rep->vote->vote] : "?",
+		    rep->vote->reason ? " " : "", rep->vote->reason ? rep->vote->reason : "");
 		xact__reply__free_unpacked(rep, NULL);
 	} else if (rep->body_case == XACT__REPLY__BODY_BEGIN) {
 		printf("gid %s\n", rep->begin->gid);

@@ -137,9 +137,10 @@ xt_assert_grep "the transaction keeps pa" "^$gid  *active  *[0-9]*  *pa\$" "$XT_
 
 # Decided, then the coordinator dies before answering; the same run id sent
 # to the restarted coordinator is answered from its journal, not run again.
+# (Two-phase: a run on one participant would commit in one phase, unjournaled.)
 id2=00112233445566778899aabbccddeeff
 xt_stop coord
-XACT_FAILPOINTS="coord.after_decision=crash" xt_start coord
+XACT_FAILPOINTS="coord.after_decision=crash" xt_start coord --one-phase off
 r5=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id2 pa "INSERT INTO ledger (xfer, amount) VALUES (811, 1)")
 xt_wait_exit coord 10 || xt_fail "the coordinator did not crash ($r5)"
 xt_start coord
@@ -149,6 +150,24 @@ n811() { xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 811";
 xt_wait_until 15 n811 1 || xt_fail "811 not applied exactly once: $(n811)"
 xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
 xt_assert_eq "811 applied once" 1 "$(n811)"
+
+# One phase: the coordinator dies right after sending the run to its only
+# participant; the same run id sent to the restarted coordinator, which
+# knows nothing of it, runs it again there, and the agent finds the first
+# run's marker: COMMITTED, applied once (or, had the first never left the
+# dying process, the second is the only run).
+id3=ffeeddccbbaa99887766554433221100
+xt_stop coord
+XACT_FAILPOINTS="coord.after_one_phase=crash" xt_start coord
+r8=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id3 pa "UPDATE accounts SET balance = balance + 1 WHERE id = 2")
+xt_wait_exit coord 10 || xt_fail "the coordinator did not crash ($r8)"
+xt_start coord
+bal2() { xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 2"; }
+b2=$(bal2)
+r9=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id3 pa "UPDATE accounts SET balance = balance + 1 WHERE id = 2")
+xt_assert_eq "answered by the agent after the restart" "outcome committed xact:c1:r$id3" "$r9"
+xt_assert_eq "applied once" 1001 "$(bal2)"
+xt_log "the first run had $([ "$b2" = 1001 ] || echo "not ")committed before the restart"
 
 # Money is conserved: 800, 803 and 804 each moved 10 from pa to pb and pc.
 xt_assert_eq "balances" "970 1015 1015" \

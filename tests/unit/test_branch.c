@@ -15,7 +15,7 @@
 #include "branch.h"
 
 #define NSTATES (BR_PRECOMMITTED + 1)
-#define NREQS (BREQ_PRECOMMIT + 1)
+#define NREQS (BREQ_COMMIT_ONE_PHASE + 1)
 #define NRESULTS (BRES_COMMITTED_ALREADY + 1)
 
 static const enum branch_result all_results[NRESULTS] = {
@@ -240,10 +240,11 @@ no_op_and_refused_requests_leave_the_state_whatever_the_result(void **state)
 			checked++;
 		}
 	}
-	/* 3 final states x 5, less ABORTED's ABORT (it asks the database),
-	 * + PREPARED (EXEC, PREPARE) + ACTIVE (COMMIT, PRECOMMIT) + NONE's
-	 * PRECOMMIT + PRECOMMITTED (EXEC, PREPARE, PRECOMMIT) */
-	assert_int_equal(checked, 3 * 5 - 1 + 2 + 2 + 1 + 3);
+	/* 3 final states x 6, less ABORTED's ABORT (it asks the database),
+	 * + PREPARED (EXEC, PREPARE, COMMIT_ONE_PHASE) + ACTIVE (COMMIT,
+	 * PRECOMMIT) + NONE's PRECOMMIT + PRECOMMITTED (EXEC, PREPARE,
+	 * PRECOMMIT, COMMIT_ONE_PHASE) */
+	assert_int_equal(checked, 3 * 6 - 1 + 3 + 2 + 1 + 4);
 }
 
 /* ---- the whole table at once ---- */
@@ -253,15 +254,17 @@ every_cell_of_the_table_matches_the_documented_transitions(void **state)
 {
 	static const enum branch_op ops[NSTATES][NREQS] = {
 		[BR_NONE] = {BOP_BEGIN_EXEC, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED,
-		    BOP_REFUSE},
-		[BR_ACTIVE] = {BOP_EXEC, BOP_PREPARE, BOP_REFUSE, BOP_ROLLBACK, BOP_REFUSE},
+		    BOP_REFUSE, BOP_FENCE},
+		[BR_ACTIVE] = {BOP_EXEC, BOP_PREPARE, BOP_REFUSE, BOP_ROLLBACK, BOP_REFUSE,
+		    BOP_COMMIT_ONE_PHASE},
 		[BR_PREPARED] = {BOP_REFUSE, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED,
-		    BOP_LOG_PRECOMMIT},
-		[BR_COMMITTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE},
-		[BR_ABORTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_ROLLBACK_PREPARED, BOP_REFUSE},
-		[BR_READ_ONLY] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE},
-		[BR_PRECOMMITTED] = {BOP_REFUSE, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED,
+		    BOP_LOG_PRECOMMIT, BOP_REFUSE},
+		[BR_COMMITTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE},
+		[BR_ABORTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_ROLLBACK_PREPARED, BOP_REFUSE,
 		    BOP_NONE},
+		[BR_READ_ONLY] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE},
+		[BR_PRECOMMITTED] = {BOP_REFUSE, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED,
+		    BOP_NONE, BOP_REFUSE},
 	};
 #define N BR_NONE
 #define AC BR_ACTIVE
@@ -275,25 +278,32 @@ every_cell_of_the_table_matches_the_documented_transitions(void **state)
 		/* results: ok, read-only, failed, transient, not-found, committed-already */
 		[BR_NONE] = {
 			{AC, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, AB},
-			{CO, N, N, N, AB, CO}, {AB, N, N, N, AB, CO}, {N, N, N, N, N, N}},
+			{CO, N, N, N, AB, CO}, {AB, N, N, N, AB, CO}, {N, N, N, N, N, N},
+			{AB, N, N, N, AB, CO}},
 		[BR_ACTIVE] = {
 			{AC, AB, AB, AB, AB, AB}, {P, RO, AB, N, AB, AB},
-			{AC, AC, AC, AC, AC, AC}, {AB, AB, AB, AB, AB, AB}, {AC, AC, AC, AC, AC, AC}},
+			{AC, AC, AC, AC, AC, AC}, {AB, AB, AB, AB, AB, AB}, {AC, AC, AC, AC, AC, AC},
+			{CO, RO, AB, N, AB, CO}},
 		[BR_PREPARED] = {
 			{P, P, P, P, P, P}, {P, P, P, P, P, P},
-			{CO, P, P, P, AB, CO}, {AB, P, P, P, AB, CO}, {PC, P, P, P, P, P}},
+			{CO, P, P, P, AB, CO}, {AB, P, P, P, AB, CO}, {PC, P, P, P, P, P},
+			{P, P, P, P, P, P}},
 		[BR_COMMITTED] = {
 			{CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO},
-			{CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO}},
+			{CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO}, {CO, CO, CO, CO, CO, CO},
+			{CO, CO, CO, CO, CO, CO}},
 		[BR_ABORTED] = {
 			{AB, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, AB},
-			{AB, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, CO}, {AB, AB, AB, AB, AB, AB}},
+			{AB, AB, AB, AB, AB, AB}, {AB, AB, AB, AB, AB, CO}, {AB, AB, AB, AB, AB, AB},
+			{AB, AB, AB, AB, AB, AB}},
 		[BR_READ_ONLY] = {
 			{RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO},
-			{RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO}},
+			{RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO}, {RO, RO, RO, RO, RO, RO},
+			{RO, RO, RO, RO, RO, RO}},
 		[BR_PRECOMMITTED] = {
 			{PC, PC, PC, PC, PC, PC}, {PC, PC, PC, PC, PC, PC},
-			{CO, PC, PC, PC, AB, CO}, {AB, PC, PC, PC, AB, CO}, {PC, PC, PC, PC, PC, PC}},
+			{CO, PC, PC, PC, AB, CO}, {AB, PC, PC, PC, AB, CO}, {PC, PC, PC, PC, PC, PC},
+			{PC, PC, PC, PC, PC, PC}},
 	};
 #undef N
 #undef AC
@@ -449,6 +459,63 @@ life_of_a_failed_branch_refuses_what_comes_late(void **state)
 	assert_int_equal(s, BR_ABORTED);
 }
 
+/* One-phase commit: its answer is the outcome, so a lost result is never
+ * taken for an abort; the next request fences the gid and learns it. */
+static void
+one_phase_commit_whose_result_is_lost_is_settled_by_a_fence(void **state)
+{
+	enum branch_state s = BR_NONE;
+	enum branch_op op;
+
+	(void)state;
+	s = run(s, BREQ_EXEC, BRES_OK, &op);
+	s = run(s, BREQ_COMMIT_ONE_PHASE, BRES_TRANSIENT, &op);
+	assert_int_equal(op, BOP_COMMIT_ONE_PHASE);
+	assert_int_equal(s, BR_NONE);
+	s = run(s, BREQ_COMMIT_ONE_PHASE, BRES_TRANSIENT, &op); /* database still away */
+	assert_int_equal(op, BOP_FENCE);
+	assert_int_equal(s, BR_NONE);
+	s = run(s, BREQ_COMMIT_ONE_PHASE, BRES_COMMITTED_ALREADY, &op);
+	assert_int_equal(s, BR_COMMITTED);
+	s = run(s, BREQ_COMMIT_ONE_PHASE, BRES_FAILED, &op); /* a repeat */
+	assert_int_equal(op, BOP_NONE);
+	assert_int_equal(s, BR_COMMITTED);
+	/* no marker: fenced, it can never commit; a late statement is refused */
+	s = run(BR_NONE, BREQ_COMMIT_ONE_PHASE, BRES_NOT_FOUND, &op);
+	assert_int_equal(s, BR_ABORTED);
+	assert_int_equal(branch_op_for(s, BREQ_EXEC), BOP_REFUSE);
+	assert_int_equal(branch_op_for(s, BREQ_COMMIT_ONE_PHASE), BOP_NONE);
+	/* a prepared branch is 2PC's: never committed in one phase */
+	assert_int_equal(branch_op_for(BR_PREPARED, BREQ_COMMIT_ONE_PHASE), BOP_REFUSE);
+	assert_int_equal(branch_op_for(BR_PRECOMMITTED, BREQ_COMMIT_ONE_PHASE), BOP_REFUSE);
+}
+
+/* A branch ends COMMITTED only by a commit that succeeded or by its marker. */
+static void
+committed_is_entered_only_by_a_commit_or_a_marker(void **state)
+{
+	(void)state;
+	for (int s = 0; s < NSTATES; s++) {
+		for (int r = 0; r < NREQS; r++) {
+			enum branch_op op = branch_op_for((enum branch_state)s, (enum branch_req)r);
+
+			for (int i = 0; i < NRESULTS; i++) {
+				enum branch_state to = branch_after((enum branch_state)s,
+				    (enum branch_req)r, all_results[i]);
+
+				if (to != BR_COMMITTED || s == BR_COMMITTED) {
+					continue;
+				}
+				if (all_results[i] == BRES_COMMITTED_ALREADY) {
+					continue; /* the marker says so */
+				}
+				assert_int_equal(all_results[i], BRES_OK);
+				assert_true(op == BOP_COMMIT_PREPARED || op == BOP_COMMIT_ONE_PHASE);
+			}
+		}
+	}
+}
+
 static void
 names_are_distinct_and_out_of_range_is_question_mark(void **state)
 {
@@ -467,7 +534,7 @@ names_are_distinct_and_out_of_range_is_question_mark(void **state)
 			    branch_req_name((enum branch_req)j));
 		}
 	}
-	for (int i = 0; i <= BOP_LOG_PRECOMMIT; i++) {
+	for (int i = 0; i <= BOP_FENCE; i++) {
 		assert_string_not_equal(branch_op_name((enum branch_op)i), "?");
 		for (int j = 0; j < i; j++) {
 			assert_string_not_equal(branch_op_name((enum branch_op)i),
@@ -479,7 +546,7 @@ names_are_distinct_and_out_of_range_is_question_mark(void **state)
 	assert_string_equal(branch_op_name(BOP_COMMIT_PREPARED), "commit-prepared");
 	assert_string_equal(branch_state_name((enum branch_state)NSTATES), "?");
 	assert_string_equal(branch_req_name((enum branch_req)NREQS), "?");
-	assert_string_equal(branch_op_name((enum branch_op)(BOP_LOG_PRECOMMIT + 1)), "?");
+	assert_string_equal(branch_op_name((enum branch_op)(BOP_FENCE + 1)), "?");
 }
 
 int
@@ -506,6 +573,8 @@ main(void)
 		cmocka_unit_test(transient_failure_of_commit_or_abort_leaves_a_prepared_branch_prepared),
 		cmocka_unit_test(life_of_a_committed_branch_runs_each_operation_once),
 		cmocka_unit_test(life_of_a_failed_branch_refuses_what_comes_late),
+		cmocka_unit_test(one_phase_commit_whose_result_is_lost_is_settled_by_a_fence),
+		cmocka_unit_test(committed_is_entered_only_by_a_commit_or_a_marker),
 		cmocka_unit_test(names_are_distinct_and_out_of_range_is_question_mark),
 	};
 

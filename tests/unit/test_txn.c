@@ -48,6 +48,7 @@ act_name(enum txn_action_type t)
 	case TXN_ACT_FORGET: return "FORGET";
 	case TXN_ACT_FORCE_PRECOMMIT: return "FORCE_PRECOMMIT";
 	case TXN_ACT_SEND_PRECOMMIT: return "SEND_PRECOMMIT";
+	case TXN_ACT_SEND_ONE_PHASE: return "SEND_ONE_PHASE";
 	}
 	return "?";
 }
@@ -1594,7 +1595,8 @@ build_state(struct txn *t, enum txn_state s)
 	case TXN_PRECOMMIT_LOGGING:
 	case TXN_PRECOMMITTING:
 	case TXN_TERMINATING:
-		fail_msg("3PC states are tested on their own"); /* not in this table */
+	case TXN_ONE_PHASE:
+		fail_msg("3PC and one-phase states are tested on their own"); /* not in this table */
 		break;
 	}
 }
@@ -1851,7 +1853,7 @@ static void
 names_cover_every_state_branch_state_and_event(void **state)
 {
 	(void)state;
-	for (int i = 0; i <= TXN_TERMINATING; i++) {
+	for (int i = 0; i <= TXN_ONE_PHASE; i++) {
 		assert_string_not_equal(txn_state_name((enum txn_state)i), "?");
 		for (int j = 0; j < i; j++) {
 			assert_string_not_equal(txn_state_name((enum txn_state)i),
@@ -1865,7 +1867,7 @@ names_cover_every_state_branch_state_and_event(void **state)
 			    txn_part_state_name((enum txn_part_state)j));
 		}
 	}
-	for (int i = 0; i <= TXN_EV_TERM_ABORT; i++) {
+	for (int i = 0; i <= TXN_EV_ONE_PHASE_LOST; i++) {
 		assert_string_not_equal(txn_event_name((enum txn_event_type)i), "?");
 		for (int j = 0; j < i; j++) {
 			assert_string_not_equal(txn_event_name((enum txn_event_type)i),
@@ -1873,10 +1875,10 @@ names_cover_every_state_branch_state_and_event(void **state)
 		}
 	}
 	assert_string_equal(txn_state_name(TXN_COMMITTING), "committing");
-	assert_string_equal(txn_state_name((enum txn_state)(TXN_TERMINATING + 1)), "?");
+	assert_string_equal(txn_state_name((enum txn_state)(TXN_ONE_PHASE + 1)), "?");
 	assert_string_equal(txn_state_name((enum txn_state)-1), "?");
 	assert_string_equal(txn_part_state_name((enum txn_part_state)(TP_PRECOMMITTED + 1)), "?");
-	assert_string_equal(txn_event_name((enum txn_event_type)(TXN_EV_TERM_ABORT + 1)), "?");
+	assert_string_equal(txn_event_name((enum txn_event_type)(TXN_EV_ONE_PHASE_LOST + 1)), "?");
 	assert_string_equal(txn_event_name((enum txn_event_type)-1), "?");
 }
 
@@ -1892,11 +1894,139 @@ only_committed_and_aborted_are_final(void **state)
 	}
 }
 
+/* ---- one-phase commit ---- */
+
+static void
+make_one_phase(struct txn *t)
+{
+	make_active(t, 1);
+	t->one_phase = 1;
+	STEP(t, COMMIT, NOPID);
+	EXPECT(W(SEND_ONE_PHASE, A));
+	assert_int_equal(t->state, TXN_ONE_PHASE);
+	assert_int_equal(part_of(t, A)->state, TP_PREPARE_SENT);
+}
+
+static void
+one_branch_commits_in_one_phase_with_no_prepare_and_no_journal_write(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	make_one_phase(&t);
+	STEP(&t, ONE_PHASE_COMMITTED, A);
+	EXPECT(W(REPLY_OUTCOME, NOPID), W(FORGET, NOPID)); /* no FORCE_COMMIT, no LOG_COMPLETE */
+	assert_int_equal(t.state, TXN_COMMITTED);
+	assert_int_equal(t.outcome, XACT_OUTCOME_COMMITTED);
+	assert_int_equal(t.pending, 0);
+}
+
+static void
+one_phase_needs_the_option_one_branch_and_two_phase_commit(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	make_active(&t, 2);
+	t.one_phase = 1;
+	STEP(&t, COMMIT, NOPID);
+	EXPECT(W(SEND_PREPARE, A), W(SEND_PREPARE, B));
+	make_active(&t, 1); /* one_phase unset */
+	STEP(&t, COMMIT, NOPID);
+	EXPECT(W(SEND_PREPARE, A));
+	make_active(&t, 1);
+	t.one_phase = 1;
+	t.protocol = XACT_PROTOCOL_3PC;
+	STEP(&t, COMMIT, NOPID);
+	EXPECT(W(SEND_PREPARE, A));
+	assert_int_equal(t.state, TXN_PREPARING);
+}
+
+static void
+one_phase_answer_lost_is_asked_again_and_nothing_aborts_it(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	make_one_phase(&t);
+	STEPR(&t, ONE_PHASE_LOST, A, 0, "connection reset");
+	EXPECT_NONE(); /* the client is not answered: the outcome is not known */
+	assert_int_equal(t.state, TXN_ONE_PHASE);
+	assert_int_equal(t.retry, 1);
+	assert_non_null(strstr(t.reason, "connection reset"));
+	IGNORED(&t, TIMEOUT, NOPID);
+	REFUSED(&t, ROLLBACK, NOPID);
+	REFUSED(&t, EXEC, A);
+	STEP(&t, RETRY, NOPID);
+	EXPECT(W(SEND_ONE_PHASE, A));
+	assert_int_equal(t.retry, 0);
+	STEP(&t, COMMIT, NOPID); /* a repeated commit waits for the outcome */
+	EXPECT_NONE();
+	STEP(&t, ONE_PHASE_LOST, A);
+	STEP(&t, RETRY, NOPID);
+	EXPECT(W(SEND_ONE_PHASE, A));
+	STEP(&t, ONE_PHASE_COMMITTED, A);
+	EXPECT(W(REPLY_OUTCOME, NOPID), W(FORGET, NOPID));
+	assert_int_equal(t.outcome, XACT_OUTCOME_COMMITTED);
+	assert_string_equal(t.reason, "");
+}
+
+static void
+one_phase_no_aborts_at_once_and_sends_no_abort(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	make_one_phase(&t);
+	STEPR(&t, VOTE_NO, A, 0, "deferred constraint violated");
+	EXPECT(W(REPLY_OUTCOME, NOPID), W(FORGET, NOPID));
+	assert_int_equal(t.state, TXN_ABORTED);
+	assert_int_equal(t.outcome, XACT_OUTCOME_ABORTED);
+	assert_string_equal(t.reason, "deferred constraint violated");
+	assert_int_equal(count_type(TXN_ACT_SEND_ABORT), 0);
+}
+
+static void
+one_phase_read_only_commits_and_a_stray_answer_changes_nothing(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	make_one_phase(&t);
+	IGNORED(&t, ONE_PHASE_COMMITTED, B); /* not its branch */
+	IGNORED(&t, VOTE_NO, C);
+	STEP(&t, VOTE_READ_ONLY, A);
+	EXPECT(W(REPLY_OUTCOME, NOPID), W(FORGET, NOPID));
+	assert_int_equal(t.outcome, XACT_OUTCOME_COMMITTED);
+	assert_int_equal(part_of(&t, A)->state, TP_READ_ONLY);
+}
+
+static void
+one_phase_answered_yes_by_an_agent_that_prepared_goes_on_in_two_phases(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	make_one_phase(&t);
+	STEP(&t, VOTE_YES, A);
+	EXPECT(W(FORCE_COMMIT, NOPID));
+	assert_int_equal(t.state, TXN_LOGGING);
+	STEP(&t, LOGGED, NOPID);
+	EXPECT(W(SEND_COMMIT, A));
+	assert_int_equal(t.state, TXN_COMMITTING);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(init_starts_active_with_no_branch_and_outcome_unknown),
+		cmocka_unit_test(one_branch_commits_in_one_phase_with_no_prepare_and_no_journal_write),
+		cmocka_unit_test(one_phase_needs_the_option_one_branch_and_two_phase_commit),
+		cmocka_unit_test(one_phase_answer_lost_is_asked_again_and_nothing_aborts_it),
+		cmocka_unit_test(one_phase_no_aborts_at_once_and_sends_no_abort),
+		cmocka_unit_test(one_phase_read_only_commits_and_a_stray_answer_changes_nothing),
+		cmocka_unit_test(one_phase_answered_yes_by_an_agent_that_prepared_goes_on_in_two_phases),
 		cmocka_unit_test(exec_in_active_enlists_the_participant_and_forwards_the_statement),
 		cmocka_unit_test(exec_done_returns_to_active_and_answers_the_statement),
 		cmocka_unit_test(statement_on_an_enlisted_participant_does_not_enlist_it_twice),

@@ -1,0 +1,165 @@
+# One-phase commit: a two-phase commit transaction with one participant
+# commits there at once, with no PREPARE and no journal write, and the
+# branch's answer is the outcome.  Checked, on participant $P (pa,
+# PostgreSQL; t_one_phase_sqlite.sh runs the same on an SQLite pb):
+# statement by statement and one-shot, it commits with a marker and no
+# journal decision; a read-only one commits with no marker; two
+# participants still journal; a COMMIT the database refuses (a deferred
+# constraint) aborts with its message; the agent killed right after its
+# local COMMIT, before answering, is restarted and the coordinator's
+# repeat is answered COMMITTED from the marker, applied once; killed
+# right before it, the open branch is lost and the repeat fences the gid
+# (statement by statement: ABORTED, and the fence stops any late commit)
+# or runs it afresh (one-shot: its only run commits); and the coordinator
+# killed right after sending it leaves nothing prepared and the change
+# applied exactly when its marker is there.
+. tests/lib.sh
+xt_init
+xt_bank_up
+P=${XT_ONE_PHASE_ON:-pa}
+
+ctl() { "$XT_BUILD/xactctl" --coordinator "$COORD_URL" "$@"; }
+psql_p() { if [ "$P" = pa ]; then xt_a_sql "$1"; else xt_b_sql "$1"; fi; }
+balance() { psql_p "SELECT balance FROM accounts WHERE id = 5"; }
+ledger() { psql_p "SELECT count(*) FROM ledger WHERE xfer = $1"; }
+status() { # PYTHON-EXPRESSION on the status JSON d
+	ctl status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+gid_of() { sed -n 's/.*\(xact:c1:[0-9a-z]*\).*/\1/p' "$XT_TMP/x$1" | head -n 1; }
+# marker GID: "committed", "fenced" or "none", from $P's database
+marker() {
+	if [ "$P" = pa ]; then
+		v=$(xt_a_sql "SELECT CASE WHEN fenced THEN 'fenced' ELSE 'committed' END FROM xact.markers WHERE gid = '$1:$P'")
+	else
+		v=$(xt_b_sql "SELECT 'committed' FROM xact_markers WHERE gid = '$1:$P'")
+	fi
+	echo "${v:-none}"
+}
+prepared() { if [ "$P" = pa ]; then xt_prepared "$PGPORT" bank_a; else xt_b_prepared; fi; }
+# bump N [exec flags]: one transaction on $P alone: account 5 gets 1 more,
+# ledger row N; xactctl's output in $XT_TMP/xN, its exit status in XS.
+bump() {
+	n=$1; shift
+	ctl --timeout 20000 exec "$@" \
+	    --on "$P" "UPDATE accounts SET balance = balance + 1 WHERE id = 5" \
+	    --on "$P" "INSERT INTO ledger (xfer, amount) VALUES ($n, 1)" >"$XT_TMP/x$n" 2>&1
+	XS=$?
+	return $XS
+}
+
+# ---- commits in one phase, both ways ------------------------------------
+decisions0=$(status 'd["journal"]["decisions"]')
+b0=$(balance)
+bump 1
+xt_assert_eq "statement by statement: committed" 0 "$XS"
+bump 2 --one-shot
+xt_assert_eq "one-shot: committed" 0 "$XS"
+xt_assert_eq "applied once each" "$((b0 + 2)) 1 1" "$(balance) $(ledger 1) $(ledger 2)"
+xt_assert_eq "counted as one-phase commits" 2 "$(status 'd["one_phase_commits"]')"
+xt_assert_eq "no journal decision" "$decisions0" "$(status 'd["journal"]["decisions"]')"
+xt_assert_eq "nothing prepared" 0 "$(prepared)"
+g2=$(gid_of 2)
+[ -n "$g2" ] || xt_fail "no gid in: $(cat "$XT_TMP/x2")"
+xt_assert_eq "a marker for the one-shot branch" committed "$(marker "$g2")"
+
+ctl exec --on "$P" "SELECT count(*) FROM accounts" >"$XT_TMP/ro" 2>&1 ||
+    xt_fail "read only: $(cat "$XT_TMP/ro")"
+xt_assert_eq "read only: counted" 3 "$(status 'd["one_phase_commits"]')"
+
+# Two participants: two-phase commit, journaled.
+ctl exec --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 1" \
+    --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 1" >"$XT_TMP/two" 2>&1 ||
+    xt_fail "two participants: $(cat "$XT_TMP/two")"
+xt_assert_eq "two participants: one decision journaled" "$((decisions0 + 1))" \
+    "$(status 'd["journal"]["decisions"]')"
+xt_assert_eq "and not one-phase" 3 "$(status 'd["one_phase_commits"]')"
+
+# ---- straight to the agent ---------------------------------------------
+URL_P=$([ "$P" = pa ] && echo "$PA_URL" || echo "$PB_URL")
+"$XT_BUILD/tests/rawsend" "$URL_P" onephase xact:c9:77 3pc >"$XT_TMP/r1"
+xt_assert_grep "refused under 3PC" "^error .*one-phase commit of a three-phase" "$XT_TMP/r1"
+"$XT_BUILD/tests/rawsend" "$URL_P" onephase "bad gid" >"$XT_TMP/r2"
+xt_assert_grep "a bad gid" "^error .*bad gid" "$XT_TMP/r2"
+# A gid the agent never saw: nothing to commit, answered NO (and, on
+# PostgreSQL, fenced so that nothing of it can commit later).
+"$XT_BUILD/tests/rawsend" "$URL_P" onephase xact:c9:78 >"$XT_TMP/r3"
+xt_assert_grep "unknown gid: no" "^vote no" "$XT_TMP/r3"
+"$XT_BUILD/tests/rawsend" "$URL_P" onephase "$g2" >"$XT_TMP/r4"
+xt_assert_eq "a repeat after the commit" "vote committed" "$(cat "$XT_TMP/r4")"
+if [ "$P" = pa ]; then
+	xt_assert_eq "the unknown gid fenced" fenced "$(marker xact:c9:78)"
+fi
+
+# ---- the database refuses the COMMIT ------------------------------------
+if [ "$P" = pa ]; then
+	xt_a_sql "CREATE TABLE parent_later (id int PRIMARY KEY, up int,
+	    CONSTRAINT up_fk FOREIGN KEY (up) REFERENCES parent_later (id)
+	    DEFERRABLE INITIALLY DEFERRED)" >/dev/null
+	for how in "" --one-shot; do
+		ctl exec $how --on pa "INSERT INTO parent_later VALUES (1, 99)" >"$XT_TMP/fk" 2>&1
+		xt_assert_eq "a COMMIT refused aborts ($how)" 1 "$?"
+		xt_assert_grep "with the database's message" "up_fk" "$XT_TMP/fk"
+	done
+	xt_assert_eq "nothing written" 0 "$(xt_a_sql "SELECT count(*) FROM parent_later")"
+	xt_assert_eq "counted as one-phase aborts" 2 "$(status 'd["one_phase_aborts"]')"
+fi
+
+# ---- the agent dies right after its local COMMIT ------------------------
+# wait_and_restart: $P must die (a failpoint), then comes back without it.
+wait_and_restart() {
+	xt_wait_exit "$P" 15 || xt_fail "$P did not crash"
+	xt_start "$P"
+}
+for how in "" --one-shot; do
+	n=$([ -z "$how" ] && echo 10 || echo 11)
+	xt_stop "$P"
+	XACT_FAILPOINTS="part.after_commit_one_phase=crash" xt_start "$P"
+	b0=$(balance)
+	bump "$n" $how &
+	wait_and_restart
+	wait $!
+	XS=$?
+	xt_assert_eq "committed, answered after the restart ($how)" 0 "$XS"
+	xt_assert_eq "applied once ($how)" "$((b0 + 1)) 1" "$(balance) $(ledger "$n")"
+	xt_assert_eq "its marker ($how)" committed "$(marker "$(gid_of "$n")")"
+done
+
+# ---- the agent dies right before it -------------------------------------
+xt_stop "$P"
+XACT_FAILPOINTS="part.before_commit_one_phase=crash" xt_start "$P"
+b0=$(balance)
+bump 20 &
+wait_and_restart
+wait $!
+XS=$?
+xt_assert_eq "statement by statement: aborted, the branch was lost" 1 "$XS"
+xt_assert_eq "nothing applied" "$b0 0" "$(balance) $(ledger 20)"
+if [ "$P" = pa ]; then
+	xt_assert_eq "the gid is fenced" fenced "$(marker "$(gid_of 20)")"
+fi
+xt_stop "$P"
+XACT_FAILPOINTS="part.before_commit_one_phase=crash" xt_start "$P"
+bump 21 --one-shot &
+wait_and_restart
+wait $!
+XS=$?
+xt_assert_eq "one-shot: the repeat ran it, once" "0 $((b0 + 1)) 1" "$XS $(balance) $(ledger 21)"
+
+# ---- the coordinator dies right after sending it ------------------------
+xt_stop coord
+XACT_FAILPOINTS="coord.after_one_phase=crash" xt_start coord
+b0=$(balance)
+bump 30 --one-shot
+xt_wait_exit coord 10 || xt_fail "the coordinator did not crash"
+xt_assert_eq "outcome unknown to the client" 3 "$XS"
+xt_start coord
+# The agent finishes (or never got) the run by itself: nothing stays
+# prepared, and the change is there exactly when its row is.
+xt_wait_until 10 prepared 0 || xt_fail "still prepared: $(prepared)"
+applied=$(( $(balance) - b0 ))
+xt_assert_eq "applied at most once, with its row" "$applied" "$(ledger 30)"
+xt_log "the coordinator's crash left transfer 30 applied $applied time(s)"
+xt_wait_not_in_flight "xact:c1:" 15
+bump 31
+xt_assert_eq "the restarted coordinator commits in one phase" 0 "$XS"
+echo "ok: one-phase commits on $P, crashes before and after the local COMMIT, coordinator crash"
