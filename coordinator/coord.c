@@ -192,7 +192,7 @@ struct coord {
 	struct call *calls;
 	int ncalls;          /* calls out (loop thread only) */
 	uint64_t commits_sent, commit_messages; /* for status */
-	uint64_t one_phase_commits, one_phase_aborts;
+	uint64_t one_phase_commits, one_phase_aborts, one_writer_commits;
 
 	struct ctxn *by_gid[HASH_BUCKETS];
 	struct ctxn *by_token[HASH_BUCKETS];
@@ -1025,6 +1025,13 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 		log_debug("transition gid=%s event=%s from=%s state=%s", x->t.gid,
 		    txn_event_name(ev->type), txn_state_name(before),
 		    txn_state_name(x->t.state));
+		if (before == TXN_PREPARING && x->t.state == TXN_COMMITTING && x->t.unjournaled) {
+			/* Crash here: every vote is in, one writer, nothing
+			 * sent; it stays prepared and presumed abort rolls it
+			 * back, as after coord.before_decision in general. */
+			XACT_FAILPOINT("coord.before_decision");
+			c->one_writer_commits++;
+		}
 	}
 	if (undecided(before) != undecided(x->t.state) || voting(before) != voting(x->t.state)) {
 		journal_expect(c->j, undecided(x->t.state) - undecided(before),
@@ -2001,6 +2008,8 @@ handle_status(struct coord *c, struct sctx *s)
 	st.one_phase_commits = c->one_phase_commits;
 	st.has_one_phase_aborts = 1;
 	st.one_phase_aborts = c->one_phase_aborts;
+	st.has_one_writer_commits = 1;
+	st.one_writer_commits = c->one_writer_commits;
 	rep.body_case = XACT__REPLY__BODY_STATUS;
 	rep.status = &st;
 	reply(s, wire_pack_reply(&rep));

@@ -230,7 +230,9 @@ maybe_finish(struct txn *t, struct txn_actions *out)
 		owing += owes_ack(t, &t->parts[i]);
 	}
 	if (t->round == 0) {
-		reply_outcome(t, out);
+		if (!(t->unjournaled && owing > 0)) {
+			reply_outcome(t, out); /* (one writer: only once it acked) */
+		}
 		if (owing > 0) {
 			t->retry = 1; /* a branch failed, or joined after the round */
 		}
@@ -241,7 +243,9 @@ maybe_finish(struct txn *t, struct txn_actions *out)
 	if (t->state == TXN_COMMITTING) {
 		t->state = TXN_COMMITTED;
 		t->pending = 0;
-		emit(out, TXN_ACT_LOG_COMPLETE, -1, 0);
+		if (!t->unjournaled) {
+			emit(out, TXN_ACT_LOG_COMPLETE, -1, 0);
+		}
 	} else {
 		t->state = TXN_ABORTED;
 	}
@@ -304,6 +308,16 @@ maybe_decide(struct txn *t, struct txn_actions *out)
 		t->outcome = XACT_OUTCOME_COMMITTED;
 		reply_outcome(t, out);
 		emit(out, TXN_ACT_FORGET, -1, 0);
+		return;
+	}
+	if (yes == 1 && t->one_phase && t->protocol == XACT_PROTOCOL_2PC) {
+		/* One writer: its COMMIT is the decision, and its ack the
+		 * outcome; nothing to journal (txn.h). */
+		t->state = TXN_COMMITTING;
+		t->outcome = XACT_OUTCOME_COMMITTED;
+		t->unjournaled = 1;
+		t->reason[0] = '\0';
+		send_round(t, out);
 		return;
 	}
 	if (t->protocol == XACT_PROTOCOL_3PC) {
@@ -684,7 +698,7 @@ step_finishing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 	case TXN_EV_COMMIT:
 	case TXN_EV_ROLLBACK:
 		t->client_waiting = 1;
-		if (t->state == TXN_ABORTING || t->round == 0) {
+		if (t->state == TXN_ABORTING || (t->round == 0 && !t->unjournaled)) {
 			reply_outcome(t, out);
 		}
 		return 0;

@@ -46,13 +46,23 @@
  * decides as a leader, only with every branch's state (the model:
  * tests/unit/test_sim3pc.c), and reports the outcome.
  *
+ * One writer (2PC, t->one_phase set): when every vote is in and exactly
+ * one branch voted YES, every other READ-ONLY, nothing else depends on
+ * that branch's commit, so no decision is journaled: PREPARING goes
+ * straight to COMMITTING (t->unjournaled), and the client is answered
+ * COMMITTED only once that branch acknowledged.  Before that, a crash
+ * leaves the branch prepared and presumed abort rolls it back; the client
+ * was told nothing.
+ *
  * Invariants:
  *  - SEND_COMMIT is only ever emitted in COMMITTING, i.e. after LOGGED: the
- *    decision is durable before any COMMIT leaves (write-ahead).
+ *    decision is durable before any COMMIT leaves (write-ahead); or, one
+ *    writer, to the only branch that holds anything.
  *  - Once in COMMITTING the transaction never aborts; once in ABORTING it
  *    never commits.  Presumed abort: no journal record means abort.
- *  - The client is answered COMMITTED only after LOGGED, ABORTED only after
- *    the abort began (no journal write is needed for an abort).
+ *  - The client is answered COMMITTED only after LOGGED (one writer: after
+ *    its ack; one phase: after the branch said so), ABORTED only after the
+ *    abort began (no journal write is needed for an abort).
  *  - At most one statement is outstanding (EXECUTING).
  */
 #ifndef XACT_TXN_H
@@ -172,6 +182,7 @@ struct txn {
 	int round;          /* COMMIT/ABORT sends not yet answered this round */
 	xact_outcome outcome;
 	int pending;        /* answered COMMITTED before every ack was in */
+	int unjournaled;    /* COMMITTING with no journal row (one writer): the ack is the outcome */
 	char reason[512];
 };
 

@@ -370,9 +370,11 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 			    (unsigned long long)st->commits_sent, (unsigned long long)st->commit_messages);
 		}
 		if (st->has_one_phase_commits) {
-			printf(",\"one_phase_commits\":%llu,\"one_phase_aborts\":%llu",
+			printf(",\"one_phase_commits\":%llu,\"one_phase_aborts\":%llu,"
+			       "\"one_writer_commits\":%llu",
 			    (unsigned long long)st->one_phase_commits,
-			    (unsigned long long)st->one_phase_aborts);
+			    (unsigned long long)st->one_phase_aborts,
+			    (unsigned long long)st->one_writer_commits);
 		}
 		if (st->journal != NULL) {
 			printf(",\"journal\":{\"batches\":%llu,\"decisions\":%llu,\"max_batch\":%llu,"
@@ -404,9 +406,12 @@ cmd_status(const char *url, int timeout_ms, int argc, char **argv)
 			    (unsigned long long)st->commits_sent, (unsigned long long)st->commit_messages);
 		}
 		if (st->has_one_phase_commits) {
-			printf("one-phase: %llu committed, %llu aborted (no PREPARE, no journal write)\n",
+			printf("one-phase: %llu committed, %llu aborted (no PREPARE, no journal write)\n"
+			       "one writer, the other branches read only: %llu committed with no "
+			       "journal write\n",
 			    (unsigned long long)st->one_phase_commits,
-			    (unsigned long long)st->one_phase_aborts);
+			    (unsigned long long)st->one_phase_aborts,
+			    (unsigned long long)st->one_writer_commits);
 		}
 		printf("\n%llu transaction(s) in flight%s\n",
 		    (unsigned long long)(st->has_txns_total ? st->txns_total : st->n_txns),

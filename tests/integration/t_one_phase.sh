@@ -12,7 +12,11 @@
 # (statement by statement: ABORTED, and the fence stops any late commit)
 # or runs it afresh (one-shot: its only run commits); and the coordinator
 # killed right after sending it leaves nothing prepared and the change
-# applied exactly when its marker is there.
+# applied exactly when its marker is there.  One writer among read-only
+# branches: two phases with no journal write; the client is answered only
+# once the writer acknowledged its COMMIT (the coordinator killed before
+# that: unknown to the client, rolled back by presumed abort), and a writer
+# killed after its COMMIT is answered from its marker.
 . tests/lib.sh
 xt_init
 xt_bank_up
@@ -144,6 +148,62 @@ wait_and_restart
 wait $!
 XS=$?
 xt_assert_eq "one-shot: the repeat ran it, once" "0 $((b0 + 1)) 1" "$XS $(balance) $(ledger 21)"
+
+# ---- one writer among read-only branches: two phases, no journal write --
+Q=$([ "$P" = pa ] && echo pb || echo pa)
+after_commit_fp=$([ "$P" = pa ] && echo pg.after_commit_prepared || echo sqlite.after_commit)
+before_commit_fp=$([ "$P" = pa ] && echo pg.before_commit_prepared || echo sqlite.before_commit)
+# writer N: account 5 on $P gets 1 more, ledger row N there; $Q only reads.
+writer() {
+	n=$1
+	ctl --timeout "${WT:-20000}" exec --on "$Q" "SELECT count(*) FROM accounts" \
+	    --on "$P" "UPDATE accounts SET balance = balance + 1 WHERE id = 5" \
+	    --on "$P" "INSERT INTO ledger (xfer, amount) VALUES ($n, 1)" >"$XT_TMP/x$n" 2>&1
+	XS=$?
+	return $XS
+}
+decisions0=$(status 'd["journal"]["decisions"]')
+b0=$(balance)
+writer 40
+xt_assert_eq "one writer: committed, applied" "0 $((b0 + 1)) 1" "$XS $(balance) $(ledger 40)"
+xt_assert_eq "one writer: no journal decision" "$decisions0" "$(status 'd["journal"]["decisions"]')"
+xt_assert_eq "one writer: counted" 1 "$(status 'd["one_writer_commits"]')"
+# The writer dies after its COMMIT, before the ack: the client is answered
+# only once the restarted agent acknowledges the repeated COMMIT.
+xt_stop "$P"
+XACT_FAILPOINTS="$after_commit_fp=crash" xt_start "$P"
+writer 41 &
+wait_and_restart
+wait $!
+XS=$?
+xt_assert_eq "one writer, crash after its commit: committed once" "0 $((b0 + 2)) 1" \
+    "$XS $(balance) $(ledger 41)"
+# The writer's COMMIT keeps failing and the coordinator is killed meanwhile:
+# the client was never told COMMITTED, and presumed abort rolls it back.
+xt_stop "$P"
+XACT_FAILPOINTS="$before_commit_fp=error" xt_start "$P"
+WT=4000 writer 43 &
+wp=$!
+sleep 1.5
+xt_stop coord KILL
+wait $wp
+XS=$?
+xt_assert_eq "one writer: not answered before its ack" 3 "$XS"
+xt_stop "$P"
+xt_start "$P"
+xt_start coord
+xt_wait_until 15 prepared 0 || xt_fail "still prepared: $(prepared)"
+xt_assert_eq "one writer: rolled back by presumed abort" "$((b0 + 2)) 0" "$(balance) $(ledger 43)"
+# The coordinator dies once every vote is in, before the COMMIT: nothing
+# journaled, so presumed abort rolls the prepared writer back.
+xt_stop coord
+XACT_FAILPOINTS="coord.before_decision=crash" xt_start coord
+writer 42
+xt_wait_exit coord 10 || xt_fail "the coordinator did not crash"
+xt_assert_eq "one writer, coordinator crash: outcome unknown" 3 "$XS"
+xt_start coord
+xt_wait_until 15 prepared 0 || xt_fail "still prepared: $(prepared)"
+xt_assert_eq "rolled back" "$((b0 + 2)) 0" "$(balance) $(ledger 42)"
 
 # ---- the coordinator dies right after sending it ------------------------
 xt_stop coord

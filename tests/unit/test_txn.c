@@ -2009,11 +2009,62 @@ one_phase_answered_yes_by_an_agent_that_prepared_goes_on_in_two_phases(void **st
 	(void)state;
 	make_one_phase(&t);
 	STEP(&t, VOTE_YES, A);
-	EXPECT(W(FORCE_COMMIT, NOPID));
-	assert_int_equal(t.state, TXN_LOGGING);
-	STEP(&t, LOGGED, NOPID);
+	/* the only writer: its COMMIT needs no journal row (one writer) */
 	EXPECT(W(SEND_COMMIT, A));
 	assert_int_equal(t.state, TXN_COMMITTING);
+	assert_int_equal(t.unjournaled, 1);
+	STEP(&t, ACK, A);
+	EXPECT(W(REPLY_OUTCOME, NOPID), W(FORGET, NOPID));
+	assert_int_equal(t.outcome, XACT_OUTCOME_COMMITTED);
+}
+
+static void
+one_writer_among_read_only_branches_commits_with_no_journal_write(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	make_active(&t, 2);
+	t.one_phase = 1;
+	STEP(&t, COMMIT, NOPID);
+	EXPECT(W(SEND_PREPARE, A), W(SEND_PREPARE, B));
+	STEP(&t, VOTE_READ_ONLY, A);
+	EXPECT_NONE();
+	STEP(&t, VOTE_YES, B);
+	EXPECT(W(SEND_COMMIT, B)); /* no FORCE_COMMIT, and no answer yet */
+	assert_int_equal(t.state, TXN_COMMITTING);
+	assert_int_equal(t.unjournaled, 1);
+	STEP(&t, COMMIT, NOPID); /* a repeated commit waits for the ack */
+	EXPECT_NONE();
+	STEP(&t, ACK_FAILED, B);
+	EXPECT_NONE(); /* not answered while the one writer has not acked */
+	assert_int_equal(t.retry, 1);
+	STEP(&t, RETRY, NOPID);
+	EXPECT(W(SEND_COMMIT, B));
+	STEP(&t, ACK, B);
+	EXPECT(W(REPLY_OUTCOME, NOPID), W(FORGET, NOPID)); /* no LOG_COMPLETE */
+	assert_int_equal(t.outcome, XACT_OUTCOME_COMMITTED);
+	assert_int_equal(t.pending, 0);
+}
+
+static void
+two_writers_or_no_option_journal_the_decision(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	make_active(&t, 2);
+	t.one_phase = 1;
+	STEP(&t, COMMIT, NOPID);
+	STEP(&t, VOTE_YES, A);
+	STEP(&t, VOTE_YES, B);
+	EXPECT(W(FORCE_COMMIT, NOPID));
+	make_active(&t, 2); /* one_phase unset */
+	STEP(&t, COMMIT, NOPID);
+	STEP(&t, VOTE_READ_ONLY, A);
+	STEP(&t, VOTE_YES, B);
+	EXPECT(W(FORCE_COMMIT, NOPID));
+	assert_int_equal(t.unjournaled, 0);
 }
 
 int
@@ -2027,6 +2078,8 @@ main(void)
 		cmocka_unit_test(one_phase_no_aborts_at_once_and_sends_no_abort),
 		cmocka_unit_test(one_phase_read_only_commits_and_a_stray_answer_changes_nothing),
 		cmocka_unit_test(one_phase_answered_yes_by_an_agent_that_prepared_goes_on_in_two_phases),
+		cmocka_unit_test(one_writer_among_read_only_branches_commits_with_no_journal_write),
+		cmocka_unit_test(two_writers_or_no_option_journal_the_decision),
 		cmocka_unit_test(exec_in_active_enlists_the_participant_and_forwards_the_statement),
 		cmocka_unit_test(exec_done_returns_to_active_and_answers_the_statement),
 		cmocka_unit_test(statement_on_an_enlisted_participant_does_not_enlist_it_twice),
