@@ -943,6 +943,24 @@ sq_rollback(void *be, void *vconn)
 	conn_put(be, c);
 }
 
+/* The branch's changeset into *cs (*n bytes, 0: it wrote nothing): 0, or
+ * -1 with err and the branch rolled back (conn given back). */
+static int
+changes(void *be, struct sconn *c, void **cs, int *n, char *err, size_t errlen)
+{
+	int rc;
+
+	/* Not sqlite3session_isempty(): a session that failed to record says
+	 * "empty" there, and only the changeset call reports the failure.  A
+	 * write taken for a read would commit outside the protocol. */
+	if ((rc = sqlite3session_changeset(c->sess, n, cs)) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot capture the branch's changes: %s", sqlite3_errstr(rc));
+		sq_rollback(be, c);
+		return -1;
+	}
+	return 0;
+}
+
 static enum branch_result
 sq_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 {
@@ -950,14 +968,9 @@ sq_prepare(void *be, void *vconn, const char *gid, char *err, size_t errlen)
 	struct sconn *c = vconn;
 	struct prepared *p;
 	void *cs = NULL;
-	int n = 0, rc;
+	int n = 0;
 
-	/* Not sqlite3session_isempty(): a session that failed to record says
-	 * "empty" there, and only the changeset call reports the failure.  A
-	 * write taken for a read would commit outside the protocol. */
-	if ((rc = sqlite3session_changeset(c->sess, &n, &cs)) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot capture the branch's changes: %s", sqlite3_errstr(rc));
-		sq_rollback(be, c);
+	if (changes(be, c, &cs, &n, err, errlen) != 0) {
 		return BRES_FAILED;
 	}
 	if (n == 0) {
@@ -1093,9 +1106,7 @@ sq_commit_one_phase(void *be, void *vconn, const char *gid, char *err, size_t er
 	void *cs = NULL;
 	int n = 0, rc;
 
-	if ((rc = sqlite3session_changeset(c->sess, &n, &cs)) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot capture the branch's changes: %s", sqlite3_errstr(rc));
-		sq_rollback(be, c);
+	if (changes(be, c, &cs, &n, err, errlen) != 0) {
 		return BRES_FAILED;
 	}
 	sqlite3_free(cs);

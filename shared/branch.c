@@ -41,15 +41,19 @@ branch_after(enum branch_state s, enum branch_req r, enum branch_result res)
 	case BOP_EXEC:
 		return res == BRES_OK ? BR_ACTIVE : BR_ABORTED;
 	case BOP_PREPARE:
+	case BOP_COMMIT_ONE_PHASE:
 		switch (res) {
 		case BRES_OK:
-			return BR_PREPARED;
+			return r == BREQ_PREPARE ? BR_PREPARED : BR_COMMITTED;
+		case BRES_COMMITTED_ALREADY: /* one phase: an earlier run committed */
+			return r == BREQ_PREPARE ? BR_ABORTED : BR_COMMITTED;
 		case BRES_READ_ONLY:
 			return BR_READ_ONLY;
 		case BRES_TRANSIENT:
-			/* The connection died around PREPARE TRANSACTION: it
-			 * may have been prepared.  NONE makes a later ABORT
-			 * roll back by gid; the vote is NO. */
+			/* The connection died around PREPARE TRANSACTION (or
+			 * COMMIT): it may have been prepared (committed).  NONE
+			 * makes a later ABORT roll back by gid, the vote being
+			 * NO; a later COMMIT_ONE_PHASE fence it and learn which. */
 			return BR_NONE;
 		default:
 			return BR_ABORTED;
@@ -67,21 +71,6 @@ branch_after(enum branch_state s, enum branch_req r, enum branch_result res)
 		return res == BRES_NOT_FOUND ? BR_ABORTED : s;
 	case BOP_LOG_PRECOMMIT:
 		return res == BRES_OK ? BR_PRECOMMITTED : s; /* not durable: still prepared */
-	case BOP_COMMIT_ONE_PHASE:
-		switch (res) {
-		case BRES_OK:
-		case BRES_COMMITTED_ALREADY:
-			return BR_COMMITTED;
-		case BRES_READ_ONLY:
-			return BR_READ_ONLY;
-		case BRES_TRANSIENT:
-			/* The connection died around COMMIT: it may have
-			 * committed.  NONE makes the next COMMIT_ONE_PHASE
-			 * fence the gid and learn which. */
-			return BR_NONE;
-		default:
-			return BR_ABORTED;
-		}
 	case BOP_FENCE:
 		if (res == BRES_COMMITTED_ALREADY) {
 			return BR_COMMITTED;

@@ -44,7 +44,7 @@ prepared() { if [ "$P" = pa ]; then xt_prepared "$PGPORT" bank_a; else xt_b_prep
 # ledger row N; xactctl's output in $XT_TMP/xN, its exit status in XS.
 bump() {
 	n=$1; shift
-	ctl --timeout 20000 exec "$@" \
+	ctl --timeout "${WT:-20000}" exec "$@" \
 	    --on "$P" "UPDATE accounts SET balance = balance + 1 WHERE id = 5" \
 	    --on "$P" "INSERT INTO ledger (xfer, amount) VALUES ($n, 1)" >"$XT_TMP/x$n" 2>&1
 	XS=$?
@@ -154,14 +154,7 @@ Q=$([ "$P" = pa ] && echo pb || echo pa)
 after_commit_fp=$([ "$P" = pa ] && echo pg.after_commit_prepared || echo sqlite.after_commit)
 before_commit_fp=$([ "$P" = pa ] && echo pg.before_commit_prepared || echo sqlite.before_commit)
 # writer N: account 5 on $P gets 1 more, ledger row N there; $Q only reads.
-writer() {
-	n=$1
-	ctl --timeout "${WT:-20000}" exec --on "$Q" "SELECT count(*) FROM accounts" \
-	    --on "$P" "UPDATE accounts SET balance = balance + 1 WHERE id = 5" \
-	    --on "$P" "INSERT INTO ledger (xfer, amount) VALUES ($n, 1)" >"$XT_TMP/x$n" 2>&1
-	XS=$?
-	return $XS
-}
+writer() { bump "$1" --on "$Q" "SELECT count(*) FROM accounts"; }
 decisions0=$(status 'd["journal"]["decisions"]')
 b0=$(balance)
 writer 40
