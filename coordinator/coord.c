@@ -1025,7 +1025,8 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 		log_debug("transition gid=%s event=%s from=%s state=%s", x->t.gid,
 		    txn_event_name(ev->type), txn_state_name(before),
 		    txn_state_name(x->t.state));
-		if (before == TXN_PREPARING && x->t.state == TXN_COMMITTING && x->t.unjournaled) {
+		if ((before == TXN_PREPARING || before == TXN_ONE_PHASE) &&
+		    x->t.state == TXN_COMMITTING && x->t.unjournaled) {
 			/* Crash here: every vote is in, one writer, nothing
 			 * sent; it stays prepared and presumed abort rolls it
 			 * back, as after coord.before_decision in general. */
@@ -2084,7 +2085,9 @@ heuristic_abort(struct coord *c, struct sctx *s, struct ctxn *x)
 			    c->parts[pid].name);
 		}
 	}
-	journal_submit_complete(c->j, gid);
+	if (!x->t.unjournaled) {
+		journal_submit_complete(c->j, gid);
+	}
 	txn_remove(c, x);
 	txn_free(x);
 	if (n > 0) {
@@ -2136,6 +2139,12 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 	        ? "commit" : r->action == XACT__RESOLVE_ACTION__RESOLVE_ABORT ? "abort" : "forget",
 	    r->gid, x ? txn_state_name(x->t.state) : found ? "journaled" : "unknown",
 	    heuristic ? " (heuristic)" : "");
+	if (r->action == XACT__RESOLVE_ACTION__RESOLVE_COMMIT && x != NULL && x->t.unjournaled) {
+		reply(s, wire_error_reply(XACT_ESTATE, "%s is committing with nothing journaled (one "
+		    "writing branch, the others read only): it commits once that branch acknowledges; "
+		    "a coordinator restart before that rolls it back", r->gid));
+		return;
+	}
 	if (r->action == XACT__RESOLVE_ACTION__RESOLVE_COMMIT) {
 		if ((x && (x->t.state == TXN_LOGGING || x->t.state == TXN_COMMITTING ||
 		              x->t.state == TXN_COMMITTED)) || found) {

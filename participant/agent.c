@@ -345,6 +345,7 @@ one_phase_reply(struct pbranch *b, const char *why)
 		break;
 	case BR_READ_ONLY:
 	case BR_ABORTED:
+	case BR_PREPARED: /* by a two-phase attempt of the gid: YES, go on in two */
 		return vote_reply(b->state, why);
 	default:
 		return wire_error_reply(XACT_EDB, "outcome of the one-phase commit of %s not known "
@@ -886,9 +887,11 @@ prepare_args(struct agent *a, const Xact__PrepareReq *p, char *buf, size_t n,
 }
 
 /* A PREPARE that asks for a one-phase commit: 1, 0, or -1 with *refusal
- * (one-phase commit is for two-phase commit's transactions only). */
+ * (one-phase commit is for two-phase commit's transactions only).  While
+ * the backend cannot commit in one phase safely, 0: the branch is
+ * prepared and votes, and the coordinator goes on in two phases. */
 static int
-one_phase_of(const Xact__PrepareReq *p, nng_msg **refusal)
+one_phase_of(struct agent *a, const Xact__PrepareReq *p, nng_msg **refusal)
 {
 	if (!p->has_one_phase || !p->one_phase) {
 		return 0;
@@ -898,7 +901,7 @@ one_phase_of(const Xact__PrepareReq *p, nng_msg **refusal)
 		                                         "commit transaction refused");
 		return -1;
 	}
-	return 1;
+	return a->ops->one_phase_ok == NULL || a->ops->one_phase_ok(a->be);
 }
 
 static nng_msg *
@@ -907,7 +910,7 @@ handle_prepare(struct agent *a, const Xact__PrepareReq *p)
 	char buf[PEERS_MAX];
 	const char *peers;
 	nng_msg *vote;
-	int one = one_phase_of(p, &vote);
+	int one = one_phase_of(a, p, &vote);
 
 	if (one < 0) {
 		return vote;
@@ -1008,7 +1011,7 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 		return wire_error_reply(XACT_EINVAL, "a run carries 1 to 1024 statements, not %zu",
 		    r->n_stmts);
 	}
-	if ((one = one_phase_of(r->prepare, &reply)) < 0 ||
+	if ((one = one_phase_of(a, r->prepare, &reply)) < 0 ||
 	    (!one && prepare_args(a, r->prepare, buf, sizeof(buf), &peers, &reply) != 0)) {
 		return reply;
 	}

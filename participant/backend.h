@@ -83,6 +83,12 @@ struct backend_ops {
 	    char *err, size_t errlen);
 	/* Optional (NULL): periodic clean-up, called about once a minute. */
 	void (*maintain)(void *be);
+	/* Optional (NULL: always): 1 when commit_one_phase, fence and run's
+	 * one_phase may be used; 0 while they are not safe (PostgreSQL: the
+	 * marker table has no fenced column yet).  The agent then prepares a
+	 * branch asked to commit in one phase, and votes as for a PREPARE;
+	 * the coordinator goes on in two phases. */
+	int (*one_phase_ok)(void *be);
 };
 
 extern const struct backend_ops pgbackend_ops;

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ struct pg {
 	pthread_cond_t cv;
 	PGconn **idle;
 	int nidle, total, max;
+	atomic_int fences;   /* xact.markers has its fenced column: one phase is safe */
 };
 
 int
@@ -347,18 +349,47 @@ pipeline(PGconn *conn, struct pstmt *s, int n, int *failed, char *err, size_t er
 	return r;
 }
 
-/* The marker table is there, with its fenced column: no DDL (nor the
- * privilege for it) needed. */
+/* The marker table is there (1), with its fenced column (2): no DDL (nor
+ * the privilege for it) needed; 0: no table. */
 static int
 markers_exist(PGconn *conn)
 {
-	PGresult *res = PQexec(conn, "SELECT count(*) = 1 FROM pg_attribute WHERE attrelid = "
+	PGresult *res = PQexec(conn, "SELECT to_regclass('xact.markers') IS NOT NULL, "
+	                             "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
 	                             "to_regclass('xact.markers') AND attname = 'fenced' AND "
-	                             "NOT attisdropped");
-	int yes = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	                             "NOT attisdropped)");
+	int n = 0;
 
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		n = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 1 + (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		                                            : 0;
+	}
 	PQclear(res);
-	return yes;
+	return n;
+}
+
+/*
+ * Adds the fenced column to a markers table made before one-phase commit.
+ * The ALTER needs the table's exclusive lock, which every branch prepared
+ * with a marker holds: it waits a second at most, and until it succeeds
+ * (retried by maintain) the agent prepares where one phase was asked.
+ */
+static void
+add_fence_column(struct pg *pg, PGconn *conn)
+{
+	char why[512];
+
+	if (command(conn, "SET lock_timeout = '1s'", why, sizeof(why)) == BRES_OK &&
+	    command(conn, "ALTER TABLE xact.markers ADD COLUMN IF NOT EXISTS fenced boolean "
+	                  "NOT NULL DEFAULT false", why, sizeof(why)) == BRES_OK) {
+		atomic_store(&pg->fences, 1);
+		log_info("xact.markers: fenced column added; one-phase commit enabled");
+	} else if (!atomic_load(&pg->fences)) {
+		log_warn("xact.markers has no fenced column and it cannot be added now (%s): "
+		         "branches asked to commit in one phase are prepared instead; retried "
+		         "every minute", why);
+	}
+	command(conn, "RESET lock_timeout", why, sizeof(why));
 }
 
 static int
@@ -397,14 +428,18 @@ pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 	res = PQexec(conn, "SELECT current_setting('max_prepared_transactions')::int");
 	mpt = PQresultStatus(res) == PGRES_TUPLES_OK ? atol(PQgetvalue(res, 0, 0)) : -1;
 	PQclear(res);
-	if (mpt > 0 && !markers_exist(conn) &&
+	if (mpt > 0 && markers_exist(conn) == 0 &&
 	    command(conn, pgmarkers_schema_sql, why, sizeof(why)) != BRES_OK &&
 	    command(conn, pgmarkers_schema_sql, why, sizeof(why)) != BRES_OK) {
 		/* (tried twice: two agents creating the schema at once race) */
-		snprintf(err, errlen, "cannot create the xact.markers table (or add its fenced "
-		    "column; sql/pgmarkers.sql): %s", why);
+		snprintf(err, errlen, "cannot create the xact.markers table: %s", why);
 		pool_put(pg, conn, 0);
 		goto fail;
+	}
+	if (mpt > 0 && markers_exist(conn) == 1) {
+		add_fence_column(pg, conn);
+	} else {
+		atomic_store(&pg->fences, 1);
 	}
 	pool_put(pg, conn, 0);
 	if (mpt <= 0) {
@@ -887,11 +922,12 @@ pg_rollback(void *be, void *conn)
  * BRES_COMMITTED_ALREADY when its marker is there, BRES_NOT_FOUND when
  * not, BRES_TRANSIENT when the question cannot be asked now. */
 static enum branch_result
-marker(PGconn *conn, const char *gid, char *err, size_t errlen)
+marker(struct pg *pg, PGconn *conn, const char *gid, char *err, size_t errlen)
 {
 	const char *params[1] = {gid};
-	PGresult *res = PQexecParams(conn, "SELECT 1 FROM xact.markers WHERE gid = $1 AND NOT fenced", 1, NULL,
-	    params, NULL, NULL, 0);
+	PGresult *res = PQexecParams(conn, atomic_load(&pg->fences)
+	    ? "SELECT 1 FROM xact.markers WHERE gid = $1 AND NOT fenced"
+	    : "SELECT 1 FROM xact.markers WHERE gid = $1", 1, NULL, params, NULL, NULL, 0);
 	enum branch_result r;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -925,7 +961,7 @@ finish_prepared(struct pg *pg, const char *verb, const char *gid, char *err, siz
 	if (r == BRES_NOT_FOUND) {
 		/* Not prepared (any more): its marker tells whether it
 		 * committed, here or earlier. */
-		r = marker(conn, gid, err, errlen);
+		r = marker(pg, conn, gid, err, errlen);
 	}
 	pool_put(pg, conn, 0);
 	return r;
@@ -1005,7 +1041,7 @@ pg_commit_many(void *be, struct backend_commit *c, size_t n)
 		if (b->r == BRES_NOT_FOUND) {
 			/* Not prepared (any more): committed earlier if its
 			 * marker is there (gpdb#8052), else rolled back. */
-			b->r = marker(conn, b->gid, b->err, sizeof(b->err));
+			b->r = marker(pg, conn, b->gid, b->err, sizeof(b->err));
 			b->r = b->r == BRES_COMMITTED_ALREADY ? BRES_OK : b->r;
 		}
 	}
@@ -1095,7 +1131,16 @@ pg_maintain(void *be)
 	if (command(conn, sql, err, sizeof(err)) != BRES_OK) {
 		log_warn("marker clean-up failed: %s", err);
 	}
+	if (!atomic_load(&pg->fences)) {
+		add_fence_column(pg, conn);
+	}
 	pool_put(pg, conn, 0);
+}
+
+static int
+pg_one_phase_ok(void *be)
+{
+	return atomic_load(&((struct pg *)be)->fences);
 }
 
 const struct backend_ops pgbackend_ops = {
@@ -1114,4 +1159,5 @@ const struct backend_ops pgbackend_ops = {
 	.rollback_prepared = pg_rollback_prepared,
 	.list_prepared = pg_list_prepared,
 	.maintain = pg_maintain,
+	.one_phase_ok = pg_one_phase_ok,
 };

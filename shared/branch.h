@@ -43,6 +43,9 @@
  *      v                               |
  *   ABORTED <--fenced: no marker--- NONE <--transient (outcome unknown)
  *
+ *  - A PREPARED branch (a two-phase attempt of the same gid, from before a
+ *    coordinator restart) is not committed in one phase: it votes YES, and
+ *    the coordinator goes on in two phases.
  *  - Its answer is the transaction's outcome, so it is never guessed: a
  *    commit whose result was lost (connection cut) leaves the branch NONE,
  *    and a COMMIT_ONE_PHASE of a NONE branch fences the gid in the

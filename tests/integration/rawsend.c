@@ -11,6 +11,7 @@
  *                                               HEX is its bytes, 32 digits for a valid one)
  *        rawsend URL exec GID PARTICIPANT SQL  (a client's statement 1 of GID)
  *        rawsend URL onephase GID [3pc]        (a one-phase commit of GID's branch)
+ *        rawsend URL prepare GID               (a two-phase PREPARE of it)
  *        rawsend URL batch GID...              (a batch of COMMITs; "batch +N" makes
  *                                               N gids xact:c9:1 ... xact:c9:N)
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
@@ -45,7 +46,7 @@ main(int argc, char **argv)
 		                "       rawsend URL batch GID... | batch +N\n"
 		                "       rawsend URL runid HEX PARTICIPANT SQL\n"
 		                "       rawsend URL exec GID PARTICIPANT SQL\n"
-		                "       rawsend URL onephase GID [3pc]\n");
+		                "       rawsend URL onephase GID [3pc] | prepare GID\n");
 		return 2;
 	}
 	kind = argv[2];
@@ -162,12 +163,12 @@ main(int argc, char **argv)
 			req.branch_abort = &ba;
 		}
 		msg = wire_pack_request(&req);
-	} else if (strcmp(kind, "onephase") == 0 && argc > 3) {
+	} else if ((strcmp(kind, "onephase") == 0 || strcmp(kind, "prepare") == 0) && argc > 3) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__PrepareReq pr = XACT__PREPARE_REQ__INIT;
 
 		pr.gid = argv[3];
-		pr.has_one_phase = pr.one_phase = 1;
+		pr.has_one_phase = pr.one_phase = kind[0] == 'o';
 		if (argc > 4 && strcmp(argv[4], "3pc") == 0) {
 			pr.has_protocol = 1;
 			pr.protocol = XACT__PROTOCOL__PROTOCOL_3PC;

@@ -93,6 +93,39 @@ xt_assert_eq "a repeat after the commit" "vote committed" "$(cat "$XT_TMP/r4")"
 if [ "$P" = pa ]; then
 	xt_assert_eq "the unknown gid fenced" fenced "$(marker xact:c9:78)"
 fi
+# A branch prepared in two phases (by an earlier attempt of its gid) is not
+# committed in one phase: it votes YES again, and stays prepared.
+"$XT_BUILD/tests/rawsend" "$URL_P" exec1 >"$XT_TMP/r5"
+xt_assert_eq "prepared in two phases" "vote yes" "$("$XT_BUILD/tests/rawsend" "$URL_P" prepare xact:c1:999998)"
+xt_assert_eq "then asked for one phase: yes" "vote yes" \
+    "$("$XT_BUILD/tests/rawsend" "$URL_P" onephase xact:c1:999998)"
+xt_assert_eq "still prepared" 1 "$(prepared)"
+xt_assert_eq "rolled back" "ack aborted" "$("$XT_BUILD/tests/rawsend" "$URL_P" abort xact:c1:999998)"
+
+# ---- an agent upgraded over a markers table with no fenced column -------
+# A branch prepared with a marker holds the table's lock, so the column
+# cannot be added at start: the agent starts anyway and prepares what it is
+# asked to commit in one phase (two phases, nothing journaled: one writer).
+if [ "$P" = pa ]; then
+	xt_stop pa
+	xt_a_sql "ALTER TABLE xact.markers DROP COLUMN fenced" >/dev/null
+	xt_a_sql "BEGIN; INSERT INTO xact.markers (gid) VALUES ('upgrade-hold');
+	    PREPARE TRANSACTION 'upgrade-hold'" >/dev/null
+	xt_start pa
+	xt_assert_grep "started without the column" "has no fenced column and it cannot be added now" \
+	    "$XT_TMP/pa.log"
+	c1=$(status 'd["one_phase_commits"]')
+	w1=$(status 'd["one_writer_commits"]')
+	bump 50
+	xt_assert_eq "committed in two phases instead" "0 1 $c1 $((w1 + 1))" \
+	    "$XS $(ledger 50) $(status 'd["one_phase_commits"]') $(status 'd["one_writer_commits"]')"
+	xt_a_sql "ROLLBACK PREPARED 'upgrade-hold'" >/dev/null
+	xt_stop pa
+	xt_start pa
+	xt_assert_grep "the column added" "fenced column added" "$XT_TMP/pa.log"
+	bump 51
+	xt_assert_eq "one phase again" "0 1 $((c1 + 1))" "$XS $(ledger 51) $(status 'd["one_phase_commits"]')"
+fi
 
 # ---- the database refuses the COMMIT ------------------------------------
 if [ "$P" = pa ]; then
@@ -156,11 +189,12 @@ before_commit_fp=$([ "$P" = pa ] && echo pg.before_commit_prepared || echo sqlit
 # writer N: account 5 on $P gets 1 more, ledger row N there; $Q only reads.
 writer() { bump "$1" --on "$Q" "SELECT count(*) FROM accounts"; }
 decisions0=$(status 'd["journal"]["decisions"]')
+w0=$(status 'd["one_writer_commits"]')
 b0=$(balance)
 writer 40
 xt_assert_eq "one writer: committed, applied" "0 $((b0 + 1)) 1" "$XS $(balance) $(ledger 40)"
 xt_assert_eq "one writer: no journal decision" "$decisions0" "$(status 'd["journal"]["decisions"]')"
-xt_assert_eq "one writer: counted" 1 "$(status 'd["one_writer_commits"]')"
+xt_assert_eq "one writer: counted" "$((w0 + 1))" "$(status 'd["one_writer_commits"]')"
 # The writer dies after its COMMIT, before the ack: the client is answered
 # only once the restarted agent acknowledges the repeated COMMIT.
 xt_stop "$P"

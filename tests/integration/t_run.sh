@@ -169,6 +169,27 @@ xt_assert_eq "answered by the agent after the restart" "outcome committed xact:c
 xt_assert_eq "applied once" 1001 "$(bal2)"
 xt_log "the first run had $([ "$b2" = 1001 ] || echo "not ")committed before the restart"
 
+# A run id whose first run was prepared in two phases (its coordinator
+# died before deciding) and is sent again to one that commits in one phase:
+# the prepared branch votes YES to the one-phase request and the run ends
+# in two phases (or, had the restarted coordinator's sweep rolled it back
+# first, aborted) - answered either way, and the data agrees.
+id4=0f0e0d0c0b0a09080706050403020100
+xt_stop coord
+XACT_FAILPOINTS="coord.before_decision=crash" xt_start coord --one-phase off
+r10=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id4 pa "UPDATE accounts SET balance = balance + 1 WHERE id = 3")
+xt_wait_exit coord 10 || xt_fail "the coordinator did not crash ($r10)"
+xt_start coord
+r11=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id4 pa "UPDATE accounts SET balance = balance + 1 WHERE id = 3")
+bal3() { xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 3"; }
+xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
+case "$r11" in
+"outcome committed xact:c1:r$id4") xt_assert_eq "committed once" 1001 "$(bal3)" ;;
+"outcome aborted xact:c1:r$id4") xt_assert_eq "rolled back" 1000 "$(bal3)" ;;
+*) xt_fail "the resent run got no outcome: $r11" ;;
+esac
+xt_log "the resent two-phase run: $r11"
+
 # Money is conserved: 800, 803 and 804 each moved 10 from pa to pb and pc.
 xt_assert_eq "balances" "970 1015 1015" \
     "$(xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 1") $(xt_sql "$PGPORT" bank_b "SELECT balance FROM accounts WHERE id = 1") $(sqlite3 -batch "$C" "SELECT balance FROM accounts WHERE id = 1")"

@@ -241,7 +241,7 @@ no_op_and_refused_requests_leave_the_state_whatever_the_result(void **state)
 		}
 	}
 	/* 3 final states x 6, less ABORTED's ABORT (it asks the database),
-	 * + PREPARED (EXEC, PREPARE, COMMIT_ONE_PHASE) + ACTIVE (COMMIT,
+	 * + PREPARED (EXEC, PREPARE, COMMIT_ONE_PHASE: NONE) + ACTIVE (COMMIT,
 	 * PRECOMMIT) + NONE's PRECOMMIT + PRECOMMITTED (EXEC, PREPARE,
 	 * PRECOMMIT, COMMIT_ONE_PHASE) */
 	assert_int_equal(checked, 3 * 6 - 1 + 3 + 2 + 1 + 4);
@@ -258,7 +258,7 @@ every_cell_of_the_table_matches_the_documented_transitions(void **state)
 		[BR_ACTIVE] = {BOP_EXEC, BOP_PREPARE, BOP_REFUSE, BOP_ROLLBACK, BOP_REFUSE,
 		    BOP_COMMIT_ONE_PHASE},
 		[BR_PREPARED] = {BOP_REFUSE, BOP_NONE, BOP_COMMIT_PREPARED, BOP_ROLLBACK_PREPARED,
-		    BOP_LOG_PRECOMMIT, BOP_REFUSE},
+		    BOP_LOG_PRECOMMIT, BOP_NONE},
 		[BR_COMMITTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE, BOP_NONE},
 		[BR_ABORTED] = {BOP_REFUSE, BOP_NONE, BOP_NONE, BOP_ROLLBACK_PREPARED, BOP_REFUSE,
 		    BOP_NONE},
@@ -485,8 +485,10 @@ one_phase_commit_whose_result_is_lost_is_settled_by_a_fence(void **state)
 	assert_int_equal(s, BR_ABORTED);
 	assert_int_equal(branch_op_for(s, BREQ_EXEC), BOP_REFUSE);
 	assert_int_equal(branch_op_for(s, BREQ_COMMIT_ONE_PHASE), BOP_NONE);
-	/* a prepared branch is 2PC's: never committed in one phase */
-	assert_int_equal(branch_op_for(BR_PREPARED, BREQ_COMMIT_ONE_PHASE), BOP_REFUSE);
+	/* a prepared branch is 2PC's: never committed in one phase (it votes
+	 * YES again, and the coordinator goes on in two phases) */
+	assert_int_equal(branch_op_for(BR_PREPARED, BREQ_COMMIT_ONE_PHASE), BOP_NONE);
+	assert_int_equal(branch_after(BR_PREPARED, BREQ_COMMIT_ONE_PHASE, BRES_OK), BR_PREPARED);
 	assert_int_equal(branch_op_for(BR_PRECOMMITTED, BREQ_COMMIT_ONE_PHASE), BOP_REFUSE);
 }
 
