@@ -488,7 +488,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: xact-bench --conninfo-a CONNINFO --conninfo-b CONNINFO [--conninfo CONNINFO]...\n"
+	    "usage: xact-bench --conninfo-a CONNINFO [--conninfo-b CONNINFO [--conninfo CONNINFO]...]\n"
 	    "                  [--coordinator URL] [--participants A,B,...] [--clients N]\n"
 	    "                  [--duration SECONDS] [--count N] [--accounts N] [--no-baselines]\n"
 	    "                  [--only xact|xact-run|single-db|hand-2pc] [--json]\n"
@@ -689,9 +689,10 @@ main(int argc, char **argv)
 		printf("}\n");
 		return failed;
 	}
-	printf("xact-bench: %d client(s), %.1f s per run, %d accounts, transfers across %d %s\n",
-	    o.clients, o.duration, o.accounts, o.nparts,
-	    o.noop ? "no-op participants" : "databases");
+	printf("xact-bench: %d client(s), %.1f s per run, %d accounts, transfers %s %d %s\n",
+	    o.clients, o.duration, o.accounts, o.nparts == 1 ? "within" : "across", o.nparts,
+	    o.noop ? (o.nparts == 1 ? "no-op participant" : "no-op participants")
+	           : (o.nparts == 1 ? "database" : "databases"));
 	printf("%-10s %10s %9s %9s %9s %8s %8s %10s\n", "run", "tx/s", "p50 ms", "p95 ms",
 	    "p99 ms", "aborted", "fsyncs", "dec/fsync");
 	for (int m = 0; m < M_COUNT; m++) {
