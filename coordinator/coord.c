@@ -704,22 +704,46 @@ txn_find_token(struct coord *c, uint64_t token)
 	return NULL;
 }
 
+/* One that will commit in one phase if it stays as it is: one participant
+ * so far, one-phase commit on.  It writes no decision. */
+static int
+one_phase_bound(const struct txn *t)
+{
+	return t->one_phase && t->protocol == XACT_PROTOCOL_2PC && t->nparts <= 1 &&
+	    (t->state == TXN_ACTIVE || t->state == TXN_EXECUTING);
+}
+
 /* A transaction on its way to a commit decision (or 3PC pre-commit) that
  * the journal must force; group commit waits for such (journal_expect). */
 static int
-undecided(enum txn_state s)
+undecided(const struct txn *t)
 {
-	return s == TXN_ACTIVE || s == TXN_EXECUTING || s == TXN_PREPARING ||
-	    s == TXN_PRECOMMITTING;
+	enum txn_state s = t->state;
+
+	return (s == TXN_ACTIVE || s == TXN_EXECUTING || s == TXN_PREPARING ||
+	    s == TXN_PRECOMMITTING) && !one_phase_bound(t);
 }
 
 /* Of those, one at work: running a statement, or gathering votes (or 3PC
  * pre-commit acks).  Its decision is likely soon; an idle session's is
  * not. */
 static int
-voting(enum txn_state s)
+voting(const struct txn *t)
 {
-	return s == TXN_EXECUTING || s == TXN_PREPARING || s == TXN_PRECOMMITTING;
+	enum txn_state s = t->state;
+
+	return (s == TXN_EXECUTING || s == TXN_PREPARING || s == TXN_PRECOMMITTING) &&
+	    !one_phase_bound(t);
+}
+
+/* Brings the journal's expectation up to date after x changed: u0 and v0
+ * are what undecided() and voting() said before. */
+static void
+expect_again(struct coord *c, const struct ctxn *x, int u0, int v0)
+{
+	if (u0 != undecided(&x->t) || v0 != voting(&x->t)) {
+		journal_expect(c->j, undecided(&x->t) - u0, voting(&x->t) - v0);
+	}
 }
 
 static void
@@ -735,7 +759,7 @@ txn_insert(struct coord *c, struct ctxn *x)
 	}
 	x->started_ms = x->active_ms = util_now_ms();
 	c->ntxns++;
-	journal_expect(c->j, undecided(x->t.state), voting(x->t.state));
+	journal_expect(c->j, undecided(&x->t), voting(&x->t));
 }
 
 static void
@@ -758,7 +782,7 @@ txn_remove(struct coord *c, struct ctxn *x)
 		}
 	}
 	c->ntxns--;
-	journal_expect(c->j, -undecided(x->t.state), -voting(x->t.state));
+	journal_expect(c->j, -undecided(&x->t), -voting(&x->t));
 }
 
 static void
@@ -1013,7 +1037,7 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 {
 	struct txn_actions acts;
 	enum txn_state before = x->t.state;
-	int had_retry = x->t.retry;
+	int had_retry = x->t.retry, u0 = undecided(&x->t), v0 = voting(&x->t);
 	int rv = txn_step(&x->t, ev, &acts);
 
 	if (rv != 0) {
@@ -1034,10 +1058,7 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 			c->one_writer_commits++;
 		}
 	}
-	if (undecided(before) != undecided(x->t.state) || voting(before) != voting(x->t.state)) {
-		journal_expect(c->j, undecided(x->t.state) - undecided(before),
-		    voting(x->t.state) - voting(before));
-	}
+	expect_again(c, x, u0, v0);
 	if (x->t.retry && !had_retry) {
 		x->backoff = x->backoff ? x->backoff * 2 : RETRY_MIN_MS;
 		if (x->backoff > RETRY_MAX_MS) {
@@ -1299,6 +1320,13 @@ on_ack_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
 		ev.type = TXN_EV_ACK_FAILED;
 		ev.reason = why;
 		warn_no_ack(&c->parts[k->pid], x, why);
+	} else if (k->kind == CALL_ABORT && rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED &&
+	    x->t.orphan && x->t.nparts == 1 && x->t.state == TXN_ABORTING) {
+		/* Presumed abort found it committed: a one-phase or one-writer
+		 * commit, nothing journaled (or one by hand): its outcome. */
+		log_info("orphan gid=%s participant=%s committed here: outcome committed (nothing "
+		         "was journaled)", x->t.gid, c->parts[k->pid].name);
+		ev.type = TXN_EV_ACK_COMMITTED;
 	} else if ((k->kind == CALL_COMMIT &&
 	               rep->ack->outcome == XACT__OUTCOME__OUTCOME_ABORTED) ||
 	    (k->kind == CALL_ABORT && rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED)) {
@@ -1718,6 +1746,10 @@ run_by_id(struct coord *c, struct sctx *s, const Xact__RunReq *run, int *created
 		reply(s, wire_error_reply(XACT_ENOMEM, "out of memory"));
 		return NULL;
 	}
+	/* Sent again to a restarted coordinator, it runs again: a commit
+	 * must be journaled to be found (txn.h), or, in one phase, found
+	 * by its branch's marker. */
+	x->t.journal_always = 1;
 	txn_insert(c, x);
 	*created = 1;
 	return x;
@@ -1764,7 +1796,7 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 	struct txn_event ev = {TXN_EV_COMMIT, -1, 0, NULL};
 	struct ctxn *x;
 	const char *bad = NULL;
-	int pid, ran, created = 0;
+	int pid, ran, created = 0, u0, v0;
 
 	if (run->gid == NULL || run->gid[0] == '\0') {
 		/* Named by its run id: found again, or new. */
@@ -1794,6 +1826,8 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 		return;
 	}
 	ran = x->t.state != TXN_ACTIVE || x->t.nparts > 0;
+	u0 = undecided(&x->t);
+	v0 = voting(&x->t);
 	if (ran) {
 		bad = "a run needs a transaction that has run nothing yet";
 	} else if (run->n_stmts < 1 || run->n_stmts > RUN_MAX_STMTS) {
@@ -1816,6 +1850,7 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
+	expect_again(c, x, u0, v0); /* (a refusal undid the enlisting, so needs none) */
 	x->run_req = req; /* the statements go with each PREPARE */
 	x->outcome_waiter = s;
 	x->active_ms = util_now_ms();

@@ -56,6 +56,7 @@ static const char *const event_names[] = {
 	[TXN_EV_TERM_ABORT] = "term-abort",
 	[TXN_EV_ONE_PHASE_COMMITTED] = "one-phase-committed",
 	[TXN_EV_ONE_PHASE_LOST] = "one-phase-lost",
+	[TXN_EV_ACK_COMMITTED] = "ack-committed",
 };
 
 const char *
@@ -128,6 +129,7 @@ txn_init_orphan(struct txn *t, const char *gid, int pid)
 	t->outcome = XACT_OUTCOME_ABORTED;
 	snprintf(t->reason, sizeof(t->reason), "no commit decision (presumed abort)");
 	t->retry = 1;
+	t->orphan = 1;
 }
 
 const struct txn_part *
@@ -230,8 +232,8 @@ maybe_finish(struct txn *t, struct txn_actions *out)
 		owing += owes_ack(t, &t->parts[i]);
 	}
 	if (t->round == 0) {
-		if (!(t->unjournaled && owing > 0)) {
-			reply_outcome(t, out); /* (one writer: only once it acked) */
+		if (!((t->unjournaled || t->orphan) && owing > 0)) {
+			reply_outcome(t, out); /* (one writer, orphan: only once answered) */
 		}
 		if (owing > 0) {
 			t->retry = 1; /* a branch failed, or joined after the round */
@@ -310,7 +312,7 @@ maybe_decide(struct txn *t, struct txn_actions *out)
 		emit(out, TXN_ACT_FORGET, -1, 0);
 		return;
 	}
-	if (yes == 1 && t->one_phase && t->protocol == XACT_PROTOCOL_2PC) {
+	if (yes == 1 && t->one_phase && !t->journal_always && t->protocol == XACT_PROTOCOL_2PC) {
 		/* One writer: its COMMIT is the decision, and its ack the
 		 * outcome; nothing to journal (txn.h). */
 		t->state = TXN_COMMITTING;
@@ -662,13 +664,21 @@ step_finishing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 	switch (ev->type) {
 	case TXN_EV_ACK:
 	case TXN_EV_ACK_FAILED:
+	case TXN_EV_ACK_COMMITTED:
 		if ((p = find_part(t, ev->pid)) == NULL || !owes_ack(t, p)) {
 			return 0; /* duplicate */
 		}
 		if (t->round > 0) {
 			t->round--;
 		}
-		if (ev->type == TXN_EV_ACK) {
+		if (ev->type == TXN_EV_ACK_COMMITTED && t->orphan && t->nparts == 1 &&
+		    t->state == TXN_ABORTING) {
+			/* Its only branch committed (txn_init_orphan says how). */
+			t->outcome = XACT_OUTCOME_COMMITTED;
+			snprintf(t->reason, sizeof(t->reason), "committed by its only branch, with "
+			    "nothing journaled (one phase or one writer)");
+		}
+		if (ev->type != TXN_EV_ACK_FAILED) {
 			p->state = TP_ACKED;
 		} else if (++p->attempts >= TXN_ABORT_ATTEMPTS &&
 		    t->state == TXN_ABORTING) {
@@ -698,7 +708,8 @@ step_finishing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 	case TXN_EV_COMMIT:
 	case TXN_EV_ROLLBACK:
 		t->client_waiting = 1;
-		if (t->state == TXN_ABORTING || (t->round == 0 && !t->unjournaled)) {
+		if ((t->state == TXN_ABORTING && !t->orphan) ||
+		    (t->round == 0 && !t->unjournaled && !t->orphan)) {
 			reply_outcome(t, out);
 		}
 		return 0;

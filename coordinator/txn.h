@@ -127,6 +127,7 @@ enum txn_event_type {
 	TXN_EV_TERM_ABORT,         /* 3PC: the termination decided abort */
 	TXN_EV_ONE_PHASE_COMMITTED, /* pid committed in one phase */
 	TXN_EV_ONE_PHASE_LOST,      /* pid's one-phase answer did not come (reason) */
+	TXN_EV_ACK_COMMITTED,       /* pid answered an orphan's ABORT: committed here */
 };
 
 enum txn_action_type {
@@ -173,6 +174,9 @@ struct txn {
 	char gid[64];
 	xact_protocol protocol; /* XACT_PROTOCOL_2PC unless set after init */
 	int one_phase;      /* 2PC with one branch may commit in one phase (set after init) */
+	int journal_always; /* a run named by a run id: may come again to a restarted
+	                     * coordinator, which knows it only from the journal, and
+	                     * run again: no one-writer shortcut (set after init) */
 	enum txn_state state;
 	int nparts;
 	struct txn_part parts[TXN_MAX_PARTS];
@@ -183,6 +187,7 @@ struct txn {
 	xact_outcome outcome;
 	int pending;        /* answered COMMITTED before every ack was in */
 	int unjournaled;    /* COMMITTING with no journal row (one writer): the ack is the outcome */
+	int orphan;         /* made by txn_init_orphan: no decision known, presumed abort */
 	char reason[512];
 };
 
@@ -198,7 +203,11 @@ void txn_init_recovered(struct txn *t, const char *gid, const int *pids, int n);
 void txn_init_recovered_precommit(struct txn *t, const char *gid, const int *pids, int n);
 
 /* Initializes an ABORTING transaction for a prepared branch that no
- * decision covers (presumed abort), with retry set. */
+ * decision covers (presumed abort), with retry set.  No journal row does
+ * not prove no commit: a one-phase or one-writer commit writes none, and
+ * one still on its way may win.  So an orphan answers a client only once
+ * its branches answered, and an orphan of one branch that answers
+ * "committed here" (ACK_COMMITTED) ends with the outcome COMMITTED. */
 void txn_init_orphan(struct txn *t, const char *gid, int pid);
 
 /* Adds pid to an orphan's ABORTING set (another participant holds the same

@@ -749,6 +749,10 @@ pg_commit_one_phase(void *be, void *vconn, const char *gid, char *err, size_t er
  * a transaction that inserted the marker and is still on its way to
  * COMMIT (the agent that sent it may be gone), then finds its marker, or
  * inserts the fence, on which that COMMIT, should it come later, fails.
+ * A branch of gid held prepared (a two-phase attempt whose vote was lost)
+ * would hold its marker's lock for good: it is rolled back first, as
+ * presumed abort would (the coordinator asking in one phase decided no
+ * commit of it).
  */
 static enum branch_result
 pg_fence(void *be, const char *gid, char *err, size_t errlen)
@@ -758,6 +762,7 @@ pg_fence(void *be, const char *gid, char *err, size_t errlen)
 	PGconn *conn;
 	PGresult *res;
 	enum branch_result r;
+	char sql[256];
 
 	if (!backend_gid_is_safe(gid)) {
 		snprintf(err, errlen, "refusing unsafe gid");
@@ -766,6 +771,14 @@ pg_fence(void *be, const char *gid, char *err, size_t errlen)
 	if ((conn = pool_get(pg, 1, err, errlen)) == NULL) {
 		return BRES_TRANSIENT;
 	}
+	snprintf(sql, sizeof(sql), "ROLLBACK PREPARED '%s'", gid);
+	if ((r = command(conn, sql, err, errlen)) == BRES_OK) {
+		log_info("fence gid=%s: its branch was held prepared; rolled back", gid);
+	} else if (r != BRES_NOT_FOUND) {
+		pool_put(pg, conn, r == BRES_TRANSIENT);
+		return BRES_TRANSIENT;
+	}
+	err[0] = '\0';
 	res = PQexecParams(conn, "INSERT INTO xact.markers (gid, committed_at, fenced) "
 	                         "VALUES ($1, clock_timestamp(), true) ON CONFLICT (gid) DO UPDATE "
 	                         "SET fenced = xact.markers.fenced RETURNING fenced",

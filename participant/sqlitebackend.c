@@ -340,14 +340,22 @@ prepared_take(struct sl *s, const char *gid)
 	return p;
 }
 
+/* gid's marker: 1 there, 0 not, -1 when it cannot be read (never taken
+ * for "not there": that would answer "not committed" for a commit). */
 static int
 has_marker(sqlite3 *db, const char *gid)
 {
-	char *v = sqlx_text(db, "SELECT 1 FROM xact_markers WHERE gid = ?", gid);
-	int found = v != NULL;
+	sqlite3_stmt *st;
+	int rc;
 
-	free(v);
-	return found;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM xact_markers WHERE gid = ?", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, gid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int
@@ -403,7 +411,7 @@ recover(struct sl *s, char *err, size_t errlen)
 	sqlite3 *db;
 	char **done = NULL;
 	size_t ndone = 0;
-	int rc = SQLITE_DONE, rv = 0;
+	int rc = SQLITE_DONE, rv = 0, committed;
 
 	if (open_db(s->path, s->lock_timeout_ms, &db, err, errlen) != 0) {
 		return -1;
@@ -431,7 +439,13 @@ recover(struct sl *s, char *err, size_t errlen)
 			rv = -1;
 			break;
 		}
-		if (!has_marker(db, gid)) {
+		if ((committed = has_marker(db, gid)) < 0) {
+			snprintf(err, errlen, "cannot read the markers of %s: %s", s->path,
+			    sqlite3_errmsg(db));
+			rv = -1;
+			break;
+		}
+		if (!committed) {
 			log_info("recovery: branch gid=%s state=prepared; applying its changeset again",
 			    gid);
 			rv = reapply(s, gid, sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1),
@@ -1045,7 +1059,13 @@ not_held(struct sl *s, int commit, const char *gid, char *err, size_t errlen)
 		return BRES_TRANSIENT;
 	}
 	committed = has_marker(c->db, gid);
+	if (committed < 0) {
+		snprintf(err, errlen, "cannot read the markers: %s", sqlite3_errmsg(c->db));
+	}
 	conn_put(s, c);
+	if (committed < 0) {
+		return BRES_TRANSIENT;
+	}
 	if (committed) {
 		return commit ? BRES_OK : BRES_COMMITTED_ALREADY;
 	}
@@ -1112,15 +1132,21 @@ sq_commit_one_phase(void *be, void *vconn, const char *gid, char *err, size_t er
 	sqlite3_free(cs);
 	if (n > 0 && (rc = put_marker(c, gid, err, errlen)) != SQLITE_DONE) {
 		sq_rollback(be, c);
-		if ((rc & 0xff) == SQLITE_CONSTRAINT && (c = conn_get(s, err, errlen)) != NULL) {
-			rc = has_marker(c->db, gid);
-			conn_put(s, c);
-			if (rc) {
-				err[0] = '\0';
-				return BRES_COMMITTED_ALREADY;
-			}
+		if ((rc & 0xff) != SQLITE_CONSTRAINT) {
+			return BRES_FAILED;
 		}
-		return BRES_FAILED;
+		/* Its marker is there: an earlier run of this branch committed,
+		 * unless it cannot be read (the fence, later, tells). */
+		if ((c = conn_get(s, err, errlen)) == NULL) {
+			return BRES_TRANSIENT;
+		}
+		rc = has_marker(c->db, gid);
+		conn_put(s, c);
+		if (rc == 1) {
+			err[0] = '\0';
+			return BRES_COMMITTED_ALREADY;
+		}
+		return rc < 0 ? BRES_TRANSIENT : BRES_FAILED;
 	}
 	if (run_internal(c, "COMMIT", err, errlen) != 0) {
 		if (!sqlite3_get_autocommit(c->db)) {
@@ -1271,7 +1297,7 @@ sq_maintain(void *be)
 	}
 	pthread_mutex_unlock(&s->log_lock);
 	for (size_t i = 0; i < n; i++) {
-		if (!held(s, gids[i]) && has_marker(c->db, gids[i])) {
+		if (!held(s, gids[i]) && has_marker(c->db, gids[i]) == 1) {
 			log_info("dropping the side-log record of committed gid=%s", gids[i]);
 			log_delete(s, gids[i]);
 		}

@@ -211,7 +211,7 @@ xt_stop "$P"
 XACT_FAILPOINTS="$before_commit_fp=error" xt_start "$P"
 WT=4000 writer 43 &
 wp=$!
-sleep 1.5
+xt_wait_log "$XT_TMP/coord.log" "no ack gid=.* state=committing participant=$P" 10
 xt_stop coord KILL
 wait $wp
 XS=$?
@@ -240,11 +240,15 @@ bump 30 --one-shot
 xt_wait_exit coord 10 || xt_fail "the coordinator did not crash"
 xt_assert_eq "outcome unknown to the client" 3 "$XS"
 xt_start coord
-# The agent finishes (or never got) the run by itself: nothing stays
-# prepared, and the change is there exactly when its row is.
-xt_wait_until 10 prepared 0 || xt_fail "still prepared: $(prepared)"
+# The agent finishes (or never got) the run by itself, in one phase:
+# nothing prepared, and the change is there exactly when its row and its
+# marker are.
+g30=$(gid_of 30)
+[ -n "$g30" ] || xt_fail "no gid in: $(cat "$XT_TMP/x30")"
+xt_assert_eq "nothing prepared" 0 "$(prepared)"
 applied=$(( $(balance) - b0 ))
 xt_assert_eq "applied at most once, with its row" "$applied" "$(ledger 30)"
+xt_assert_eq "and with its marker" "$applied" "$([ "$(marker "$g30")" = committed ] && echo 1 || echo 0)"
 xt_log "the coordinator's crash left transfer 30 applied $applied time(s)"
 xt_wait_not_in_flight "xact:c1:" 15
 bump 31

@@ -1381,6 +1381,46 @@ orphan_branch_is_aborted_on_retry_and_forgotten_after_its_ack(void **state)
 	assert_int_equal(t.state, TXN_ABORTED);
 }
 
+/* No journal row does not prove no commit (one phase, one writer): an
+ * orphan answers its client only once its branch did, and the branch's
+ * "committed here" is the outcome. */
+static void
+orphan_answers_a_client_only_after_its_branch_and_takes_its_commit(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	txn_init_orphan(&t, "xact:c1:5", 6);
+	STEP(&t, RETRY, NOPID);
+	EXPECT(W(SEND_ABORT, 6));
+	STEP(&t, COMMIT, NOPID); /* the client's resent commit */
+	EXPECT_NONE();
+	STEP(&t, ACK_FAILED, 6);
+	EXPECT_NONE(); /* still not answered */
+	STEP(&t, RETRY, NOPID);
+	EXPECT(W(SEND_ABORT, 6));
+	STEP(&t, ACK_COMMITTED, 6);
+	EXPECT(W(REPLY_OUTCOME, NOPID), W(FORGET, NOPID));
+	assert_int_equal(t.outcome, XACT_OUTCOME_COMMITTED);
+	assert_non_null(strstr(t.reason, "committed by its only branch"));
+	/* aborted by the branch: the client learns ABORTED then */
+	txn_init_orphan(&t, "xact:c1:6", 6);
+	STEP(&t, RETRY, NOPID);
+	STEP(&t, ROLLBACK, NOPID);
+	EXPECT_NONE();
+	STEP(&t, ACK, 6);
+	EXPECT(W(REPLY_OUTCOME, NOPID), W(FORGET, NOPID));
+	assert_int_equal(t.outcome, XACT_OUTCOME_ABORTED);
+	/* two branches: one that says committed is a heuristic, not the outcome */
+	txn_init_orphan(&t, "xact:c1:7", 6);
+	assert_int_equal(txn_add_orphan_part(&t, 9), 0);
+	STEP(&t, RETRY, NOPID);
+	STEP(&t, ACK_COMMITTED, 6);
+	STEP(&t, ACK, 9);
+	assert_int_equal(t.state, TXN_ABORTED);
+	assert_int_equal(t.outcome, XACT_OUTCOME_ABORTED);
+}
+
 static void
 orphan_gives_up_after_txn_abort_attempts(void **state)
 {
@@ -1867,7 +1907,7 @@ names_cover_every_state_branch_state_and_event(void **state)
 			    txn_part_state_name((enum txn_part_state)j));
 		}
 	}
-	for (int i = 0; i <= TXN_EV_ONE_PHASE_LOST; i++) {
+	for (int i = 0; i <= TXN_EV_ACK_COMMITTED; i++) {
 		assert_string_not_equal(txn_event_name((enum txn_event_type)i), "?");
 		for (int j = 0; j < i; j++) {
 			assert_string_not_equal(txn_event_name((enum txn_event_type)i),
@@ -1878,7 +1918,7 @@ names_cover_every_state_branch_state_and_event(void **state)
 	assert_string_equal(txn_state_name((enum txn_state)(TXN_ONE_PHASE + 1)), "?");
 	assert_string_equal(txn_state_name((enum txn_state)-1), "?");
 	assert_string_equal(txn_part_state_name((enum txn_part_state)(TP_PRECOMMITTED + 1)), "?");
-	assert_string_equal(txn_event_name((enum txn_event_type)(TXN_EV_ONE_PHASE_LOST + 1)), "?");
+	assert_string_equal(txn_event_name((enum txn_event_type)(TXN_EV_ACK_COMMITTED + 1)), "?");
 	assert_string_equal(txn_event_name((enum txn_event_type)-1), "?");
 }
 
@@ -2065,6 +2105,13 @@ two_writers_or_no_option_journal_the_decision(void **state)
 	STEP(&t, VOTE_YES, B);
 	EXPECT(W(FORCE_COMMIT, NOPID));
 	assert_int_equal(t.unjournaled, 0);
+	make_active(&t, 2); /* a run named by a run id: found again only in the journal */
+	t.one_phase = 1;
+	t.journal_always = 1;
+	STEP(&t, COMMIT, NOPID);
+	STEP(&t, VOTE_READ_ONLY, A);
+	STEP(&t, VOTE_YES, B);
+	EXPECT(W(FORCE_COMMIT, NOPID));
 }
 
 int
@@ -2078,6 +2125,7 @@ main(void)
 		cmocka_unit_test(one_phase_no_aborts_at_once_and_sends_no_abort),
 		cmocka_unit_test(one_phase_read_only_commits_and_a_stray_answer_changes_nothing),
 		cmocka_unit_test(one_phase_answered_yes_by_an_agent_that_prepared_goes_on_in_two_phases),
+		cmocka_unit_test(orphan_answers_a_client_only_after_its_branch_and_takes_its_commit),
 		cmocka_unit_test(one_writer_among_read_only_branches_commits_with_no_journal_write),
 		cmocka_unit_test(two_writers_or_no_option_journal_the_decision),
 		cmocka_unit_test(exec_in_active_enlists_the_participant_and_forwards_the_statement),
