@@ -970,8 +970,10 @@ do_actions(struct coord *c, struct ctxn *x, const struct txn_actions *acts)
 			force_decision(c, x, 0);
 			break;
 		case TXN_ACT_SEND_COMMIT:
-			/* Write-ahead holds: SEND_COMMIT only follows LOGGED.
-			 * Crash after the first: recovery re-sends to all. */
+			/* Write-ahead holds: SEND_COMMIT only follows LOGGED
+			 * (one writer: the only branch that holds anything, whose
+			 * ack is the outcome).  Crash after the first: recovery
+			 * re-sends to all. */
 			if (commits_sent++ == 1 && failpoint_set("coord.after_commit_sent")) {
 				flush_all_commits(c); /* the first one, handed to nng */
 				XACT_FAILPOINT("coord.after_commit_sent");
@@ -1543,7 +1545,10 @@ orphan_abort(struct coord *c, const char *gid, const int *pids, int n, const cha
 		txn_add_orphan_part(&x->t, pids[i]);
 	}
 	if (reason != NULL) {
+		/* The operator's: a branch found committed is a heuristic
+		 * outcome, reported as such, not the outcome (txn.h). */
 		snprintf(x->t.reason, sizeof(x->t.reason), "%s", reason);
+		x->t.orphan = 0;
 	}
 	txn_insert(c, x);
 	x->retry_at = 0;
@@ -2123,6 +2128,13 @@ heuristic_abort(struct coord *c, struct sctx *s, struct ctxn *x)
 	if (!x->t.unjournaled) {
 		journal_submit_complete(c->j, gid);
 	}
+	if (x->outcome_waiter != NULL) {
+		/* (one writer: its client waits for the ack, which may yet
+		 * have committed the branch) */
+		reply_outcome_gid(x->outcome_waiter, XACT_OUTCOME_UNKNOWN, "the operator forced an "
+		    "abort (heuristic): branches not yet committed are rolled back", 0, gid);
+		x->outcome_waiter = NULL;
+	}
 	txn_remove(c, x);
 	txn_free(x);
 	if (n > 0) {
@@ -2248,9 +2260,11 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 			heuristic_abort(c, s, x);
 			return;
 		}
-		reply(s, wire_error_reply(XACT_ESTATE, "%s: its commit is journaled; --heuristic rolls "
+		reply(s, wire_error_reply(XACT_ESTATE, "%s: its commit is %s; --heuristic rolls "
 		                                       "back the branches not yet committed and records "
-		                                       "it as a heuristic outcome", r->gid));
+		                                       "it as a heuristic outcome", r->gid,
+		    x->t.unjournaled ? "decided (its one writing branch's COMMIT is sent)"
+		                     : "journaled"));
 		return;
 	default:
 		reply(s, wire_error_reply(XACT_ESTATE, "%s is %s: being decided, try again", r->gid,

@@ -16,6 +16,8 @@
  *   LOGGING --LOGGED--> COMMITTING --every ack--> COMMITTED
  *     ^  | LOG_FAILED (retry; outcome unknown until the write succeeds)
  *     +--+
+ *   (PREPARING --one YES, every other READ-ONLY--> COMMITTING, nothing
+ *    journaled: "one writer", below)
  *
  * Three-phase commit (protocol 3PC) puts two steps between the votes and
  * LOGGING, and a state for when a termination leader took over:
@@ -83,7 +85,7 @@ enum txn_state {
 	TXN_EXECUTING,  /* one statement forwarded, its result awaited */
 	TXN_PREPARING,  /* PREPARE sent to every branch; votes awaited */
 	TXN_LOGGING,    /* all voted YES; commit decision being forced */
-	TXN_COMMITTING, /* decision durable; COMMIT sent; acks awaited */
+	TXN_COMMITTING, /* decision durable (one writer: none needed); COMMIT sent; acks awaited */
 	TXN_ABORTING,   /* abort decided; ABORT sent; acks awaited */
 	TXN_COMMITTED,  /* final: every branch committed */
 	TXN_ABORTED,    /* final: every branch aborted (or never prepared) */

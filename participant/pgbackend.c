@@ -379,7 +379,13 @@ add_fence_column(struct pg *pg, PGconn *conn)
 {
 	char why[512];
 
-	if (command(conn, "SET lock_timeout = '1s'", why, sizeof(why)) == BRES_OK &&
+	if (markers_exist(conn) == 2) { /* added by its owner meanwhile */
+		atomic_store(&pg->fences, 1);
+		log_info("xact.markers: fenced column found; one-phase commit enabled");
+		return;
+	}
+	/* (a waiting ALTER queues the branches' marker INSERTs behind it) */
+	if (command(conn, "SET lock_timeout = '200ms'", why, sizeof(why)) == BRES_OK &&
 	    command(conn, "ALTER TABLE xact.markers ADD COLUMN IF NOT EXISTS fenced boolean "
 	                  "NOT NULL DEFAULT false", why, sizeof(why)) == BRES_OK) {
 		atomic_store(&pg->fences, 1);
@@ -436,10 +442,8 @@ pg_open(void **out, const struct part_config *cfg, char *err, size_t errlen)
 		pool_put(pg, conn, 0);
 		goto fail;
 	}
-	if (mpt > 0 && markers_exist(conn) == 1) {
-		add_fence_column(pg, conn);
-	} else {
-		atomic_store(&pg->fences, 1);
+	if (mpt > 0) {
+		add_fence_column(pg, conn); /* (finds the column there, mostly) */
 	}
 	pool_put(pg, conn, 0);
 	if (mpt <= 0) {

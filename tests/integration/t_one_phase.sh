@@ -221,6 +221,28 @@ xt_start "$P"
 xt_start coord
 xt_wait_until 15 prepared 0 || xt_fail "still prepared: $(prepared)"
 xt_assert_eq "one writer: rolled back by presumed abort" "$((b0 + 2)) 0" "$(balance) $(ledger 43)"
+# The operator forces an abort of one whose writer's COMMIT keeps failing:
+# refused without --heuristic; with it, the waiting client hears "unknown"
+# at once, and the writer is rolled back.
+xt_stop "$P"
+XACT_FAILPOINTS="$before_commit_fp=error" xt_start "$P"
+WT=20000 writer 44 &
+wp=$!
+i=0
+until g44=$(ctl status | awk '$2 == "committing" { print $1; exit }') && [ -n "$g44" ]; do
+	i=$((i + 1)); [ $i -gt 100 ] && xt_fail "writer 44 never committing"; sleep 0.1
+done
+ctl recover abort "$g44" >"$XT_TMP/ra1" 2>&1
+xt_assert_grep "refused without --heuristic" "its commit is decided" "$XT_TMP/ra1"
+t0=$(date +%s)
+ctl recover abort "$g44" --heuristic >"$XT_TMP/ra2" 2>&1 || xt_fail "heuristic abort: $(cat "$XT_TMP/ra2")"
+wait $wp
+XS=$?
+xt_assert_eq "the waiting client told unknown, at once" "3 1" "$XS $(( $(date +%s) - t0 < 10 ))"
+xt_stop "$P"
+xt_start "$P"
+xt_wait_until 15 prepared 0 || xt_fail "still prepared: $(prepared)"
+xt_assert_eq "rolled back by the operator" "$((b0 + 2)) 0" "$(balance) $(ledger 44)"
 # The coordinator dies once every vote is in, before the COMMIT: nothing
 # journaled, so presumed abort rolls the prepared writer back.
 xt_stop coord
