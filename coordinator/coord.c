@@ -704,24 +704,17 @@ txn_find_token(struct coord *c, uint64_t token)
 	return NULL;
 }
 
-/* One that will commit in one phase if it stays as it is: one participant
- * so far, one-phase commit on.  It writes no decision. */
-static int
-one_phase_bound(const struct txn *t)
-{
-	return t->one_phase && t->protocol == XACT_PROTOCOL_2PC && t->nparts <= 1 &&
-	    (t->state == TXN_ACTIVE || t->state == TXN_EXECUTING);
-}
-
 /* A transaction on its way to a commit decision (or 3PC pre-commit) that
- * the journal must force; group commit waits for such (journal_expect). */
+ * the journal may have to force; group commit waits for such
+ * (journal_expect).  One that ends without a decision (an abort, one phase,
+ * one writer) only shortens a wait (group_wait() in journal.c). */
 static int
 undecided(const struct txn *t)
 {
 	enum txn_state s = t->state;
 
-	return (s == TXN_ACTIVE || s == TXN_EXECUTING || s == TXN_PREPARING ||
-	    s == TXN_PRECOMMITTING) && !one_phase_bound(t);
+	return s == TXN_ACTIVE || s == TXN_EXECUTING || s == TXN_PREPARING ||
+	    s == TXN_PRECOMMITTING;
 }
 
 /* Of those, one at work: running a statement, or gathering votes (or 3PC
@@ -732,8 +725,7 @@ voting(const struct txn *t)
 {
 	enum txn_state s = t->state;
 
-	return (s == TXN_EXECUTING || s == TXN_PREPARING || s == TXN_PRECOMMITTING) &&
-	    !one_phase_bound(t);
+	return s == TXN_EXECUTING || s == TXN_PREPARING || s == TXN_PRECOMMITTING;
 }
 
 /* Brings the journal's expectation up to date after x changed: u0 and v0

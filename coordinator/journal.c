@@ -66,6 +66,7 @@ struct journal {
 	int urgent;   /* queued items someone waits on (a callback) */
 	int coming;   /* decisions that may come: live undecided transactions */
 	int voting;   /* of those, the ones at work (a statement, or votes) */
+	int group_want; /* while a group wait runs: the decisions it waits for; else 0 */
 	int group_wait_ms;
 	pthread_t thread;
 	int64_t retention_ms;
@@ -694,7 +695,9 @@ deadline_in(struct timespec *ts, long ms)
  * are live and undecided (j->coming): wait, at most group_wait_ms, until as
  * many more are queued as were at work (running a statement or gathering
  * votes) when the wait began (those decide soon; an idle session may
- * never), or none is at work any more.
+ * never), or none is at work any more.  Those counted may also stop work
+ * without a decision (a statement done, an abort, a commit in one phase):
+ * the wait never waits for more than are queued and still at work.
  * One fsync then makes them all durable.  Under load that costs the first
  * of them a few ms and saves the writer a write per decision; with few
  * clients nothing waits.
@@ -709,9 +712,19 @@ group_wait(journal *j)
 		want = GROUP_MAX;
 	}
 	deadline_in(&until, j->group_wait_ms);
-	while (j->urgent < want && j->voting > 0 && !j->stopping &&
-	    pthread_cond_timedwait(&j->cv, &j->lock, &until) != ETIMEDOUT) {
+	for (;;) {
+		if (j->urgent + j->voting < want) {
+			want = j->urgent + j->voting; /* some left without a decision */
+		}
+		if (j->urgent >= want || j->voting <= 0 || j->stopping) {
+			break;
+		}
+		j->group_want = want;
+		if (pthread_cond_timedwait(&j->cv, &j->lock, &until) == ETIMEDOUT) {
+			break;
+		}
 	}
+	j->group_want = 0;
 }
 
 static void *
@@ -899,8 +912,8 @@ journal_expect(journal *j, int live, int voting)
 	pthread_mutex_lock(&j->lock);
 	j->coming += live;
 	j->voting += voting;
-	if (j->voting <= 0) {
-		pthread_cond_signal(&j->cv); /* a group wait may end */
+	if (j->voting <= 0 || (j->group_want > 0 && j->urgent + j->voting < j->group_want)) {
+		pthread_cond_signal(&j->cv); /* a group wait may end, or wait for fewer */
 	}
 	pthread_mutex_unlock(&j->lock);
 }

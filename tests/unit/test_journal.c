@@ -1092,6 +1092,44 @@ group_commit_ends_its_wait_when_the_others_leave_without_a_decision(void **state
 	waiter_destroy(&w);
 }
 
+/* Of those at work when the wait began, some stop without a decision (a
+ * commit in one phase, a statement done): the wait waits for the others
+ * only, and one write takes them all. */
+static void
+group_commit_waits_only_for_those_still_at_work(void **state)
+{
+	journal *j;
+	struct waiter w;
+	struct journal_stats st;
+	int64_t t0;
+
+	(void)state;
+	waiter_init(&w);
+	j = group_open("group-fewer.db", 5000);
+	journal_expect(j, 21, 21);
+	t0 = now_ms();
+	decide(j, &w, 0); /* waits for the 20 others at work */
+	usleep(100 * 1000); /* (the writer takes it and starts waiting) */
+	for (int i = 1; i < 6; i++) {
+		decide(j, &w, i); /* 5 of them decide */
+	}
+	journal_expect(j, -10, -10); /* 10 end without a decision */
+	usleep(100 * 1000);          /* (the writer counts them out) */
+	journal_expect(j, 3, 3);     /* 3 start work after the wait began */
+	usleep(200 * 1000);
+	assert_int_equal(calls_now(&w), 0); /* 6 queued, 5 of those counted still at work */
+	for (int i = 6; i < 11; i++) {
+		decide(j, &w, i);
+	}
+	wait_calls(&w, 11);
+	assert_true(now_ms() - t0 < 4000); /* not the 5 s limit (the 3 are not waited for) */
+	journal_get_stats(j, &st);
+	assert_int_equal(st.batches, 1);
+	assert_int_equal(st.decisions, 11);
+	journal_close(j);
+	waiter_destroy(&w);
+}
+
 int
 main(void)
 {
@@ -1124,6 +1162,7 @@ main(void)
 		cmocka_unit_test(group_commit_does_not_wait_with_few_on_their_way_nor_past_its_limit),
 		cmocka_unit_test(group_commit_ends_its_wait_when_the_others_leave_without_a_decision),
 		cmocka_unit_test(group_commit_does_not_wait_for_idle_sessions),
+		cmocka_unit_test(group_commit_waits_only_for_those_still_at_work),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
