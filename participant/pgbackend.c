@@ -758,6 +758,9 @@ pg_commit_one_phase(void *be, void *vconn, const char *gid, char *err, size_t er
  * presumed abort would (the coordinator asking in one phase decided no
  * commit of it).
  */
+static enum branch_result finish_prepared(struct pg *pg, const char *verb, const char *gid,
+    char *err, size_t errlen);
+
 static enum branch_result
 pg_fence(void *be, const char *gid, char *err, size_t errlen)
 {
@@ -765,21 +768,14 @@ pg_fence(void *be, const char *gid, char *err, size_t errlen)
 	const char *params[1] = {gid};
 	PGconn *conn;
 	PGresult *res;
-	enum branch_result r;
-	char sql[256];
+	enum branch_result r = finish_prepared(pg, "ROLLBACK PREPARED", gid, err, errlen);
 
-	if (!backend_gid_is_safe(gid)) {
-		snprintf(err, errlen, "refusing unsafe gid");
-		return BRES_FAILED;
-	}
-	if ((conn = pool_get(pg, 1, err, errlen)) == NULL) {
-		return BRES_TRANSIENT;
-	}
-	snprintf(sql, sizeof(sql), "ROLLBACK PREPARED '%s'", gid);
-	if ((r = command(conn, sql, err, errlen)) == BRES_OK) {
+	if (r == BRES_OK) {
 		log_info("fence gid=%s: its branch was held prepared; rolled back", gid);
 	} else if (r != BRES_NOT_FOUND) {
-		pool_put(pg, conn, r == BRES_TRANSIENT);
+		return r; /* its marker (committed), or not settled now */
+	}
+	if ((conn = pool_get(pg, 1, err, errlen)) == NULL) {
 		return BRES_TRANSIENT;
 	}
 	err[0] = '\0';
