@@ -728,16 +728,6 @@ voting(const struct txn *t)
 	return s == TXN_EXECUTING || s == TXN_PREPARING || s == TXN_PRECOMMITTING;
 }
 
-/* Brings the journal's expectation up to date after x changed: u0 and v0
- * are what undecided() and voting() said before. */
-static void
-expect_again(struct coord *c, const struct ctxn *x, int u0, int v0)
-{
-	if (u0 != undecided(&x->t) || v0 != voting(&x->t)) {
-		journal_expect(c->j, undecided(&x->t) - u0, voting(&x->t) - v0);
-	}
-}
-
 static void
 txn_insert(struct coord *c, struct ctxn *x)
 {
@@ -798,6 +788,18 @@ remember_finished(struct coord *c, const struct txn *t)
 	snprintf(f->gid, sizeof(f->gid), "%s", t->gid);
 	f->outcome = t->outcome;
 	snprintf(f->reason, sizeof(f->reason), "%.150s", t->reason);
+}
+
+/* remember_finished() for a gid with no transaction in memory. */
+static void
+remember_outcome(struct coord *c, const char *gid, xact_outcome o, const char *reason)
+{
+	struct txn t;
+
+	txn_init(&t, gid);
+	t.outcome = o;
+	snprintf(t.reason, sizeof(t.reason), "%s", reason);
+	remember_finished(c, &t);
 }
 
 static const struct finished *
@@ -1031,7 +1033,7 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 {
 	struct txn_actions acts;
 	enum txn_state before = x->t.state;
-	int had_retry = x->t.retry, u0 = undecided(&x->t), v0 = voting(&x->t);
+	int had_retry = x->t.retry, u0 = undecided(&x->t), v0 = voting(&x->t), du, dv;
 	int rv = txn_step(&x->t, ev, &acts);
 
 	if (rv != 0) {
@@ -1052,7 +1054,8 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 			c->one_writer_commits++;
 		}
 	}
-	expect_again(c, x, u0, v0);
+	du = undecided(&x->t) - u0;
+	dv = voting(&x->t) - v0;
 	if (x->t.retry && !had_retry) {
 		x->backoff = x->backoff ? x->backoff * 2 : RETRY_MIN_MS;
 		if (x->backoff > RETRY_MAX_MS) {
@@ -1060,7 +1063,12 @@ apply(struct coord *c, struct ctxn *x, const struct txn_event *ev)
 		}
 		x->retry_at = util_now_ms() + x->backoff;
 	}
-	do_actions(c, x, &acts);
+	do_actions(c, x, &acts); /* may free x */
+	/* After the actions: a decision is queued before it leaves the
+	 * count of those at work, which the writer never sees dip. */
+	if (du != 0 || dv != 0) {
+		journal_expect(c->j, du, dv);
+	}
 	return 0;
 }
 
@@ -1315,11 +1323,16 @@ on_ack_reply(struct coord *c, struct ctxn *x, struct call *k, Xact__Reply *rep)
 		ev.reason = why;
 		warn_no_ack(&c->parts[k->pid], x, why);
 	} else if (k->kind == CALL_ABORT && rep->ack->outcome == XACT__OUTCOME__OUTCOME_COMMITTED &&
-	    x->t.orphan && x->t.nparts == 1 && x->t.state == TXN_ABORTING) {
+	    x->t.orphan && x->t.state == TXN_ABORTING) {
 		/* Presumed abort found it committed: a one-phase or one-writer
-		 * commit, nothing journaled (or one by hand): its outcome. */
-		log_info("orphan gid=%s participant=%s committed here: outcome committed (nothing "
-		         "was journaled)", x->t.gid, c->parts[k->pid].name);
+		 * commit (nothing journaled), or one by hand.  Which, nothing
+		 * here tells: reported as a heuristic outcome, and the outcome
+		 * is UNKNOWN. */
+		log_warn("heuristic outcome gid=%s state=aborting participant=%s branch=committed "
+		         "decision=none detail=\"%s\" (a one-phase or one-writer commit, or one by "
+		         "hand)", x->t.gid, c->parts[k->pid].name,
+		    rep->ack->detail ? rep->ack->detail : "");
+		journal_submit_heuristic(c->j, x->t.gid, c->parts[k->pid].name, "abort", "committed");
 		ev.type = TXN_EV_ACK_COMMITTED;
 	} else if ((k->kind == CALL_COMMIT &&
 	               rep->ack->outcome == XACT__OUTCOME__OUTCOME_ABORTED) ||
@@ -1537,10 +1550,7 @@ orphan_abort(struct coord *c, const char *gid, const int *pids, int n, const cha
 		txn_add_orphan_part(&x->t, pids[i]);
 	}
 	if (reason != NULL) {
-		/* The operator's: a branch found committed is a heuristic
-		 * outcome, reported as such, not the outcome (txn.h). */
 		snprintf(x->t.reason, sizeof(x->t.reason), "%s", reason);
-		x->t.orphan = 0;
 	}
 	txn_insert(c, x);
 	x->retry_at = 0;
@@ -1793,7 +1803,7 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 	struct txn_event ev = {TXN_EV_COMMIT, -1, 0, NULL};
 	struct ctxn *x;
 	const char *bad = NULL;
-	int pid, ran, created = 0, u0, v0;
+	int pid, ran, created = 0;
 
 	if (run->gid == NULL || run->gid[0] == '\0') {
 		/* Named by its run id: found again, or new. */
@@ -1823,8 +1833,6 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 		return;
 	}
 	ran = x->t.state != TXN_ACTIVE || x->t.nparts > 0;
-	u0 = undecided(&x->t);
-	v0 = voting(&x->t);
 	if (ran) {
 		bad = "a run needs a transaction that has run nothing yet";
 	} else if (run->n_stmts < 1 || run->n_stmts > RUN_MAX_STMTS) {
@@ -1847,7 +1855,6 @@ handle_run(struct coord *c, struct sctx *s, Xact__Request *req)
 		xact__request__free_unpacked(req, NULL);
 		return;
 	}
-	expect_again(c, x, u0, v0); /* (a refusal undid the enlisting, so needs none) */
 	x->run_req = req; /* the statements go with each PREPARE */
 	x->outcome_waiter = s;
 	x->active_ms = util_now_ms();
@@ -2089,6 +2096,9 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid)
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "pre-commit journaled; its termination waits "
 		                                       "for every participant to be configured", 0);
 	} else if (rv == XACT_ENOTFOUND) {
+		/* Remembered: a run id sent again must not run again and
+		 * commit what the asking agent is about to roll back. */
+		remember_outcome(c, gid, XACT_OUTCOME_ABORTED, "no commit decision (presumed abort)");
 		reply_outcome(s, XACT_OUTCOME_ABORTED, "no commit decision (presumed abort)", 0);
 	} else {
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "journal unreadable", 0);

@@ -671,18 +671,24 @@ step_finishing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 		if (t->round > 0) {
 			t->round--;
 		}
-		if (ev->type == TXN_EV_ACK_COMMITTED && t->orphan && t->nparts == 1 &&
-		    t->state == TXN_ABORTING) {
-			/* Its only branch committed (txn_init_orphan says how). */
-			t->outcome = XACT_OUTCOME_COMMITTED;
-			snprintf(t->reason, sizeof(t->reason), "committed by its only branch, with "
-			    "nothing journaled (one phase or one writer)");
+		if (ev->type == TXN_EV_ACK_COMMITTED && t->orphan && t->state == TXN_ABORTING) {
+			/* Not aborted after all (txn_init_orphan says how). */
+			t->outcome = XACT_OUTCOME_UNKNOWN;
+			snprintf(t->reason, sizeof(t->reason), "a branch committed with nothing "
+			    "journaled (one phase, one writer, or by hand); any other was rolled back");
 		}
 		if (ev->type != TXN_EV_ACK_FAILED) {
 			p->state = TP_ACKED;
 		} else if (++p->attempts >= TXN_ABORT_ATTEMPTS &&
 		    t->state == TXN_ABORTING) {
 			p->state = TP_GAVE_UP;
+			if (t->orphan && t->outcome == XACT_OUTCOME_ABORTED) {
+				/* Its branch may have committed: never say aborted. */
+				t->outcome = XACT_OUTCOME_UNKNOWN;
+				snprintf(t->reason, sizeof(t->reason), "no commit decision, and a branch "
+				    "did not answer its ABORT: it may have committed with nothing "
+				    "journaled (one phase, one writer); the sweep finishes it");
+			}
 		} else {
 			t->retry = 1;
 		}

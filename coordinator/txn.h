@@ -129,7 +129,7 @@ enum txn_event_type {
 	TXN_EV_TERM_ABORT,         /* 3PC: the termination decided abort */
 	TXN_EV_ONE_PHASE_COMMITTED, /* pid committed in one phase */
 	TXN_EV_ONE_PHASE_LOST,      /* pid's one-phase answer did not come (reason) */
-	TXN_EV_ACK_COMMITTED,       /* pid answered an orphan's ABORT: committed here */
+	TXN_EV_ACK_COMMITTED,       /* pid answered an orphan's ABORT: committed here (UNKNOWN) */
 };
 
 enum txn_action_type {
@@ -208,8 +208,9 @@ void txn_init_recovered_precommit(struct txn *t, const char *gid, const int *pid
  * decision covers (presumed abort), with retry set.  No journal row does
  * not prove no commit: a one-phase or one-writer commit writes none, and
  * one still on its way may win.  So an orphan answers a client only once
- * its branches answered, and an orphan of one branch that answers
- * "committed here" (ACK_COMMITTED) ends with the outcome COMMITTED. */
+ * its branches answered, and one whose branch answers "committed here"
+ * (ACK_COMMITTED), or does not answer at all (gave up), ends with the
+ * outcome UNKNOWN, never ABORTED. */
 void txn_init_orphan(struct txn *t, const char *gid, int pid);
 
 /* Adds pid to an orphan's ABORTING set (another participant holds the same

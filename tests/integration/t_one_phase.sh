@@ -186,6 +186,14 @@ xt_assert_eq "one-shot: the repeat ran it, once" "0 $((b0 + 1)) 1" "$XS $(balanc
 Q=$([ "$P" = pa ] && echo pb || echo pa)
 after_commit_fp=$([ "$P" = pa ] && echo pg.after_commit_prepared || echo sqlite.after_commit)
 before_commit_fp=$([ "$P" = pa ] && echo pg.before_commit_prepared || echo sqlite.before_commit)
+# committing_gid: the gid of the one transaction committing (waits 10 s).
+committing_gid() {
+	i=0
+	until g=$(ctl status | awk '$2 == "committing" { print $1; exit }') && [ -n "$g" ]; do
+		i=$((i + 1)); [ $i -gt 100 ] && xt_fail "no transaction committing"; sleep 0.1
+	done
+	echo "$g"
+}
 # writer N: account 5 on $P gets 1 more, ledger row N there; $Q only reads.
 writer() { bump "$1" --on "$Q" "SELECT count(*) FROM accounts"; }
 decisions0=$(status 'd["journal"]["decisions"]')
@@ -211,7 +219,8 @@ xt_stop "$P"
 XACT_FAILPOINTS="$before_commit_fp=error" xt_start "$P"
 WT=4000 writer 43 &
 wp=$!
-xt_wait_log "$XT_TMP/coord.log" "no ack gid=.* state=committing participant=$P" 10
+g43=$(committing_gid)
+xt_wait_log "$XT_TMP/coord.log" "no ack gid=$g43 state=committing participant=$P" 10
 xt_stop coord KILL
 wait $wp
 XS=$?
@@ -228,10 +237,7 @@ xt_stop "$P"
 XACT_FAILPOINTS="$before_commit_fp=error" xt_start "$P"
 WT=20000 writer 44 &
 wp=$!
-i=0
-until g44=$(ctl status | awk '$2 == "committing" { print $1; exit }') && [ -n "$g44" ]; do
-	i=$((i + 1)); [ $i -gt 100 ] && xt_fail "writer 44 never committing"; sleep 0.1
-done
+g44=$(committing_gid)
 ctl recover abort "$g44" >"$XT_TMP/ra1" 2>&1
 xt_assert_grep "refused without --heuristic" "its commit is decided" "$XT_TMP/ra1"
 t0=$(date +%s)

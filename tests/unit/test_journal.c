@@ -963,15 +963,15 @@ group_open(const char *name, int wait_ms)
 }
 
 /* What the coordinator does: a live transaction leaves the count of those
- * on their way just before its decision is submitted. */
+ * on their way just after its decision is submitted. */
 static void
 decide(journal *j, struct waiter *w, int i)
 {
 	char gid[64];
 
 	snprintf(gid, sizeof(gid), "xact:c1:%d", 5000 + i);
-	journal_expect(j, -1, -1);
 	assert_int_equal(journal_submit_commit(j, gid, "a,b", on_decision, w), XACT_OK);
+	journal_expect(j, -1, -1);
 }
 
 static int
