@@ -767,12 +767,21 @@ txn_remove(struct coord *c, struct ctxn *x)
 	journal_expect(c->j, -undecided(&x->t), -voting(&x->t));
 }
 
+static const struct finished *find_finished(struct coord *c, const char *gid);
+
 static void
 remember_finished(struct coord *c, const struct txn *t)
 {
-	unsigned slot = c->finished_next++ % FINISHED_RING;
-	struct finished *f = &c->finished[slot];
-	unsigned *pp, b;
+	const struct finished *old = find_finished(c, t->gid);
+	unsigned slot, *pp, b;
+	struct finished *f;
+
+	if (old != NULL && old->outcome == XACT_OUTCOME_UNKNOWN &&
+	    t->outcome == XACT_OUTCOME_ABORTED) {
+		return; /* a later orphan of it never hides that it may have committed */
+	}
+	slot = c->finished_next++ % FINISHED_RING;
+	f = &c->finished[slot];
 
 	if (f->gid[0] != '\0') { /* the oldest goes: out of its bucket */
 		for (pp = &c->fin_head[hash_str(f->gid)]; *pp != 0; pp = &c->fin_next[*pp - 1]) {
@@ -1570,8 +1579,7 @@ resolve_listed(struct coord *c, int pid, const char *gid)
 	int rv;
 
 	if (x != NULL) {
-		if (x->t.state == TXN_ABORTING && x->t.nparts > 0 &&
-		    strcmp(x->t.reason, "no commit decision (presumed abort)") == 0) {
+		if (x->t.state == TXN_ABORTING && x->t.nparts > 0 && x->t.orphan) {
 			txn_add_orphan_part(&x->t, pid);
 		}
 		return;
@@ -2072,6 +2080,7 @@ static void
 handle_outcome(struct coord *c, struct sctx *s, const char *gid)
 {
 	struct ctxn *x = txn_find(c, gid);
+	const struct finished *f;
 	struct journal_record r;
 	char prefix[64];
 	int rv;
@@ -2082,12 +2091,21 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid)
 		return;
 	}
 	if (x != NULL) {
+		/* (an orphan's abort may have turned out unknown: txn.h) */
 		xact_outcome o = x->t.state == TXN_COMMITTING || x->t.state == TXN_COMMITTED
 		    ? XACT_OUTCOME_COMMITTED
-		    : x->t.state == TXN_ABORTING || x->t.state == TXN_ABORTED ? XACT_OUTCOME_ABORTED
+		    : x->t.state == TXN_ABORTING || x->t.state == TXN_ABORTED ? x->t.outcome
 		                                                               : XACT_OUTCOME_UNKNOWN;
+		int deciding = o == XACT_OUTCOME_UNKNOWN && x->t.state != TXN_ABORTING &&
+		               x->t.state != TXN_ABORTED;
 
-		reply_outcome(s, o, o == XACT_OUTCOME_UNKNOWN ? "being decided" : x->t.reason, 0);
+		reply_outcome(s, o, deciding ? "being decided" : x->t.reason, 0);
+		return;
+	}
+	if ((f = find_finished(c, gid)) != NULL && f->outcome == XACT_OUTCOME_UNKNOWN) {
+		/* An orphan that found a branch committed, or lost one: never
+		 * presumed aborted after that. */
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, f->reason, 0);
 		return;
 	}
 	if ((rv = journal_lookup(c->j, gid, &r)) == XACT_OK) {
