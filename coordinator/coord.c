@@ -772,12 +772,12 @@ static const struct finished *find_finished(struct coord *c, const char *gid);
 static void
 remember_finished(struct coord *c, const struct txn *t)
 {
-	const struct finished *old = find_finished(c, t->gid);
+	const struct finished *old;
 	unsigned slot, *pp, b;
 	struct finished *f;
 
-	if (old != NULL && old->outcome == XACT_OUTCOME_UNKNOWN &&
-	    t->outcome == XACT_OUTCOME_ABORTED) {
+	if (t->outcome == XACT_OUTCOME_ABORTED && (old = find_finished(c, t->gid)) != NULL &&
+	    old->outcome == XACT_OUTCOME_UNKNOWN) {
 		return; /* a later orphan of it never hides that it may have committed */
 	}
 	slot = c->finished_next++ % FINISHED_RING;

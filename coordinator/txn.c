@@ -222,6 +222,14 @@ send_round(struct txn *t, struct txn_actions *out)
 	}
 }
 
+/* The client learns the outcome only once every branch answered: one
+ * writer (its ack is the outcome) and an orphan (txn_init_orphan). */
+static int
+answers_on_acks(const struct txn *t)
+{
+	return t->unjournaled || t->orphan;
+}
+
 /* Moves to a final state once nobody owes an ack. */
 static void
 maybe_finish(struct txn *t, struct txn_actions *out)
@@ -232,8 +240,8 @@ maybe_finish(struct txn *t, struct txn_actions *out)
 		owing += owes_ack(t, &t->parts[i]);
 	}
 	if (t->round == 0) {
-		if (!((t->unjournaled || t->orphan) && owing > 0)) {
-			reply_outcome(t, out); /* (one writer, orphan: only once answered) */
+		if (!(answers_on_acks(t) && owing > 0)) {
+			reply_outcome(t, out);
 		}
 		if (owing > 0) {
 			t->retry = 1; /* a branch failed, or joined after the round */
@@ -714,8 +722,8 @@ step_finishing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 	case TXN_EV_COMMIT:
 	case TXN_EV_ROLLBACK:
 		t->client_waiting = 1;
-		if ((t->state == TXN_ABORTING && !t->orphan) ||
-		    (t->round == 0 && !t->unjournaled && !t->orphan)) {
+		/* (one writer never aborts: heuristic_abort replaces it) */
+		if (!answers_on_acks(t) && (t->state == TXN_ABORTING || t->round == 0)) {
 			reply_outcome(t, out);
 		}
 		return 0;

@@ -343,8 +343,9 @@ one_phase_reply(struct pbranch *b, const char *why)
 		XACT_FAILPOINT("part.after_commit_one_phase");
 		v.vote = XACT__VOTE_KIND__VOTE_COMMITTED;
 		break;
-	case BR_READ_ONLY:
 	case BR_ABORTED:
+		return vote_reply(b->state, why[0] ? why : "branch is aborted here");
+	case BR_READ_ONLY:
 	case BR_PREPARED: /* by a two-phase attempt of the gid: YES, go on in two */
 		return vote_reply(b->state, why);
 	default:
@@ -629,9 +630,6 @@ serve_branch(struct agent *a, struct pbranch *b, enum branch_req req, uint32_t s
 		reply = vote_for(a, b, before, peers, err, sizeof(err));
 		break;
 	case BREQ_COMMIT_ONE_PHASE:
-		if (err[0] == '\0' && b->state == BR_ABORTED) {
-			snprintf(err, sizeof(err), "branch is aborted here");
-		}
 		reply = one_phase_reply(b, err);
 		break;
 	default:
@@ -999,7 +997,7 @@ static nng_msg *
 handle_run(struct agent *a, const Xact__BranchRunReq *r)
 {
 	char buf[PEERS_MAX], why[1024];
-	const char *peers;
+	const char *peers = NULL; /* (one phase: none) */
 	struct pbranch *b;
 	nng_msg *reply = NULL;
 	int one;
@@ -1014,9 +1012,6 @@ handle_run(struct agent *a, const Xact__BranchRunReq *r)
 	if ((one = one_phase_of(a, r->prepare, &reply)) < 0 ||
 	    (!one && prepare_args(a, r->prepare, buf, sizeof(buf), &peers, &reply) != 0)) {
 		return reply;
-	}
-	if (one) {
-		peers = NULL;
 	}
 	/* A new branch: it takes a first statement's slot (handle_branch).
 	 * Refused, a one-phase run answers no outcome: it may be the repeat

@@ -669,25 +669,8 @@ commit_stmts(struct pstmt *s, const char *const *gidp)
 	s[2] = (struct pstmt){.sql = "DISCARD ALL", .sync_after = 1};
 }
 
-/* gid's row in xact.markers: COMMITTED_ALREADY for a marker, NOT_FOUND for
- * a fence (or none), TRANSIENT when the question cannot be asked. */
-static enum branch_result
-marker_or_fence(PGconn *conn, const char *gid, char *err, size_t errlen)
-{
-	const char *params[1] = {gid};
-	PGresult *res = PQexecParams(conn, "SELECT fenced FROM xact.markers WHERE gid = $1", 1,
-	    NULL, params, NULL, NULL, 0);
-	enum branch_result r = BRES_NOT_FOUND;
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		pg_error(conn, res, err, errlen);
-		r = BRES_TRANSIENT;
-	} else if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "f") == 0) {
-		r = BRES_COMMITTED_ALREADY;
-	}
-	PQclear(res);
-	return r;
-}
+static enum branch_result marker(struct pg *pg, PGconn *conn, const char *gid, char *err,
+    size_t errlen);
 
 /*
  * The end of a one-phase commit: s[0..2] as commit_stmts left them, r the
@@ -720,7 +703,7 @@ committed(struct pg *pg, PGconn *conn, const struct pstmt *s, enum branch_result
 		command(conn, "ROLLBACK", ignore, sizeof(ignore));
 	}
 	if (strcmp(s[0].sqlstate, "23505") == 0) {
-		r = marker_or_fence(conn, gid, ignore, sizeof(ignore));
+		r = marker(pg, conn, gid, ignore, sizeof(ignore)); /* (a fence is no marker) */
 		if (r == BRES_COMMITTED_ALREADY) {
 			err[0] = '\0';
 		} else {

@@ -1137,16 +1137,15 @@ sq_commit_one_phase(void *be, void *vconn, const char *gid, char *err, size_t er
 		}
 		/* Its marker is there: an earlier run of this branch committed,
 		 * unless it cannot be read (the fence, later, tells). */
-		if ((c = conn_get(s, err, errlen)) == NULL) {
-			return BRES_TRANSIENT;
-		}
-		rc = has_marker(c->db, gid);
-		conn_put(s, c);
-		if (rc == 1) {
+		switch (not_held(s, 0, gid, err, errlen)) {
+		case BRES_COMMITTED_ALREADY:
 			err[0] = '\0';
 			return BRES_COMMITTED_ALREADY;
+		case BRES_TRANSIENT:
+			return BRES_TRANSIENT;
+		default:
+			return BRES_FAILED;
 		}
-		return rc < 0 ? BRES_TRANSIENT : BRES_FAILED;
 	}
 	if (run_internal(c, "COMMIT", err, errlen) != 0) {
 		if (!sqlite3_get_autocommit(c->db)) {

@@ -135,16 +135,27 @@ case "$r7" in "error "*"has run nothing yet"*) ;; *) xt_fail "a run after a stat
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" status >"$XT_TMP/st-812"
 xt_assert_grep "the transaction keeps pa" "^$gid  *active  *[0-9]*  *pa\$" "$XT_TMP/st-812"
 
+# runid ID SQL: a run named by run id ID, SQL on pa; prints the answer.
+runid() { "$XT_BUILD/tests/rawsend" "$COORD_URL" runid "$1" pa "$2"; }
+# crash_at_run FAILPOINT ID SQL [FLAGS]: the coordinator, started with
+# FLAGS, dies at FAILPOINT during that run, and is started again without.
+crash_at_run() {
+	fp=$1 id=$2 sql=$3
+	shift 3
+	xt_stop coord
+	XACT_FAILPOINTS="$fp=crash" xt_start coord "$@"
+	r=$(runid "$id" "$sql")
+	xt_wait_exit coord 10 || xt_fail "the coordinator did not crash at $fp ($r)"
+	xt_start coord
+}
+
 # Decided, then the coordinator dies before answering; the same run id sent
 # to the restarted coordinator is answered from its journal, not run again.
 # (Two-phase: a run on one participant would commit in one phase, unjournaled.)
 id2=00112233445566778899aabbccddeeff
-xt_stop coord
-XACT_FAILPOINTS="coord.after_decision=crash" xt_start coord --one-phase off
-r5=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id2 pa "INSERT INTO ledger (xfer, amount) VALUES (811, 1)")
-xt_wait_exit coord 10 || xt_fail "the coordinator did not crash ($r5)"
-xt_start coord
-r6=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id2 pa "INSERT INTO ledger (xfer, amount) VALUES (811, 1)")
+crash_at_run coord.after_decision $id2 "INSERT INTO ledger (xfer, amount) VALUES (811, 1)" \
+    --one-phase off
+r6=$(runid $id2 "INSERT INTO ledger (xfer, amount) VALUES (811, 1)")
 xt_assert_eq "answered after the restart" "outcome committed xact:c1:r$id2" "$r6"
 n811() { xt_sql "$PGPORT" bank_a "SELECT count(*) FROM ledger WHERE xfer = 811"; }
 xt_wait_until 15 n811 1 || xt_fail "811 not applied exactly once: $(n811)"
@@ -157,14 +168,10 @@ xt_assert_eq "811 applied once" 1 "$(n811)"
 # run's marker: COMMITTED, applied once (or, had the first never left the
 # dying process, the second is the only run).
 id3=ffeeddccbbaa99887766554433221100
-xt_stop coord
-XACT_FAILPOINTS="coord.after_one_phase=crash" xt_start coord
-r8=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id3 pa "UPDATE accounts SET balance = balance + 1 WHERE id = 2")
-xt_wait_exit coord 10 || xt_fail "the coordinator did not crash ($r8)"
-xt_start coord
+crash_at_run coord.after_one_phase $id3 "UPDATE accounts SET balance = balance + 1 WHERE id = 2"
 bal2() { xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 2"; }
 b2=$(bal2)
-r9=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id3 pa "UPDATE accounts SET balance = balance + 1 WHERE id = 2")
+r9=$(runid $id3 "UPDATE accounts SET balance = balance + 1 WHERE id = 2")
 xt_assert_eq "answered by the agent after the restart" "outcome committed xact:c1:r$id3" "$r9"
 xt_assert_eq "applied once" 1001 "$(bal2)"
 xt_log "the first run had $([ "$b2" = 1001 ] || echo "not ")committed before the restart"
@@ -177,12 +184,9 @@ xt_log "the first run had $([ "$b2" = 1001 ] || echo "not ")committed before the
 # answered ABORTED).  Either way it is answered, and the data agrees; the
 # YES itself is checked straight at the agent in t_one_phase.sh.
 id4=0f0e0d0c0b0a09080706050403020100
-xt_stop coord
-XACT_FAILPOINTS="coord.before_decision=crash" xt_start coord --one-phase off
-r10=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id4 pa "UPDATE accounts SET balance = balance + 1 WHERE id = 3")
-xt_wait_exit coord 10 || xt_fail "the coordinator did not crash ($r10)"
-xt_start coord
-r11=$("$XT_BUILD/tests/rawsend" "$COORD_URL" runid $id4 pa "UPDATE accounts SET balance = balance + 1 WHERE id = 3")
+crash_at_run coord.before_decision $id4 "UPDATE accounts SET balance = balance + 1 WHERE id = 3" \
+    --one-phase off
+r11=$(runid $id4 "UPDATE accounts SET balance = balance + 1 WHERE id = 3")
 bal3() { xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 3"; }
 xt_wait_until 10 xt_3pc_prepared "0 0 0" || xt_fail "still prepared: $(xt_3pc_prepared)"
 case "$r11" in
