@@ -24,6 +24,14 @@
  *     open one does not; a statement numbered after a gap is refused
  *     (agent.c); COMMIT/ROLLBACK PREPARED of a gid the database does not hold
  *     answer NOT_FOUND (pgbackend.c).
+ *
+ * With one phase on (the second test), a transaction with one participant
+ * commits in one phase and one with a single writer commits it with no
+ * journal write (txn.c).  The database then also models the marker and
+ * the fence (pgbackend.c): a one-phase COMMIT may fail, or lose its
+ * connection after committing or not, and the agent fences a gid whose
+ * outcome it does not know.  The checker adds: a client told committed
+ * has every write it made committed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,7 +51,7 @@
 #define MAXMSG 512
 #define MAXCALL 1024
 
-enum msg_kind { M_EXEC, M_PREPARE, M_COMMIT, M_ABORT };
+enum msg_kind { M_EXEC, M_PREPARE, M_COMMIT, M_ABORT, M_ONE_PHASE };
 
 /* A request in the network, or its answer on the way back. */
 struct msg {
@@ -70,6 +78,7 @@ struct call {
 /* What a participant's database holds durably. */
 struct db {
 	unsigned char prepared[NT], committed[NT], rolled_back_prepared[NT];
+	unsigned char fenced[NT]; /* a marker row that no commit of the gid passes */
 };
 
 /* The agent's memory of a branch (lost in a crash). */
@@ -107,6 +116,8 @@ struct sim {
 	int nlistings;
 	struct { int pid; unsigned char gids[NT]; } listings[16];
 	int steps;
+	int one_phase;              /* one-phase commit on (coord.c: --one-phase) */
+	int wrote[NT][NP];          /* ghost: a statement that wrote succeeded at p */
 };
 
 /* Set by one test only: the sweep then presumes abort for a gid that is in
@@ -114,10 +125,15 @@ struct sim {
  * in citus#1030; the checker must see the damage. */
 static int bug_sweep_ignores_memory;
 
+/* Set by one test only: the coordinator takes a one-phase answer that did
+ * not come for a NO, guessing instead of asking again. */
+static int bug_one_phase_guesses;
+
 /* What the schedules went through, to show they cover the cases. */
 static struct {
 	long told_committed, told_aborted, coord_crashes, part_crashes, recovered_commits,
-	    orphans, lost, duplicated;
+	    orphans, lost, duplicated, one_phase_commits, one_phase_unknown, fences,
+	    one_writer_commits;
 } seen;
 
 static unsigned
@@ -185,9 +201,15 @@ actions(struct sim *s, int t, const struct txn_actions *a)
 			request(s, M_PREPARE, t, pid, 0, 0);
 			break;
 		case TXN_ACT_SEND_COMMIT:
-			/* write-ahead: a COMMIT leaves only after the decision */
-			assert_true(s->journaled[t]);
+			/* write-ahead: a COMMIT leaves only after the decision, or
+			 * to the one writer, whose commit decides */
+			assert_true(s->journaled[t] || s->txn[t].unjournaled);
+			seen.one_writer_commits += s->txn[t].unjournaled;
 			request(s, M_COMMIT, t, pid, 0, 0);
+			break;
+		case TXN_ACT_SEND_ONE_PHASE:
+			assert_true(s->one_phase && s->txn[t].nparts == 1);
+			request(s, M_ONE_PHASE, t, pid, 0, 0);
 			break;
 		case TXN_ACT_SEND_ABORT:
 			request(s, M_ABORT, t, pid, 0, 0);
@@ -259,6 +281,16 @@ complete(struct sim *s, int ci, const struct msg *ans)
 	case M_PREPARE:
 		ev.type = ans ? ans->vote : TXN_EV_VOTE_NO;
 		break;
+	case M_ONE_PHASE:
+		/* no answer, or "not known here yet": ask again (coord.c
+		 * on_one_phase_reply) */
+		ev.type = ans ? ans->vote : TXN_EV_ONE_PHASE_LOST;
+		if (ev.type == TXN_EV_ONE_PHASE_LOST) {
+			seen.one_phase_unknown++;
+			ev.type = bug_one_phase_guesses ? TXN_EV_VOTE_NO : ev.type;
+		}
+		ev.reason = "no answer";
+		break;
 	default:
 		ev.type = ans && ans->ok ? TXN_EV_ACK : TXN_EV_ACK_FAILED;
 		break;
@@ -322,7 +354,7 @@ sweep_answer(struct sim *s, int li)
 		}
 		if (s->in_memory[t]) {
 			if (s->txn[t].state == TXN_ABORTING && s->txn[t].nparts > 0 &&
-			    strcmp(s->txn[t].reason, "no commit decision (presumed abort)") == 0) {
+			    s->txn[t].orphan) {
 				txn_add_orphan_part(&s->txn[t], p);
 			}
 			continue;
@@ -360,13 +392,47 @@ run_op(struct sim *s, int p, int t, enum branch_op op, int writes)
 			return BRES_FAILED; /* a statement error */
 		}
 		b->wrote |= writes;
+		s->wrote[t][p] |= writes;
 		return BRES_OK;
 	case BOP_PREPARE:
 		if (!b->wrote) {
 			return BRES_READ_ONLY;
 		}
+		if (d->fenced[t] || d->committed[t]) {
+			return BRES_FAILED; /* its marker INSERT collides */
+		}
 		d->prepared[t] = 1;
 		return BRES_OK;
+	case BOP_COMMIT_ONE_PHASE:
+		if (!b->wrote) {
+			return BRES_READ_ONLY; /* committed with no marker */
+		}
+		if (d->committed[t]) {
+			return BRES_COMMITTED_ALREADY; /* the marker of an earlier commit */
+		}
+		if (d->fenced[t] || (s->failures && rnd(s, 20) == 0)) {
+			return BRES_FAILED; /* the fence, or a deferred constraint */
+		}
+		if (s->failures && rnd(s, 10) == 0) {
+			/* the connection died around COMMIT: done or not */
+			d->committed[t] = (unsigned char)rnd(s, 2);
+			return BRES_TRANSIENT;
+		}
+		d->committed[t] = 1;
+		seen.one_phase_commits++;
+		return BRES_OK;
+	case BOP_FENCE:
+		seen.fences++;
+		if (d->prepared[t]) {
+			d->prepared[t] = 0;
+			d->rolled_back_prepared[t] = 1;
+			return BRES_OK;
+		}
+		if (d->committed[t]) {
+			return BRES_COMMITTED_ALREADY;
+		}
+		d->fenced[t] = 1;
+		return BRES_NOT_FOUND;
 	case BOP_ROLLBACK:
 		return BRES_OK;
 	case BOP_COMMIT_PREPARED:
@@ -394,7 +460,8 @@ static void
 participant_handle(struct sim *s, const struct msg *m)
 {
 	struct pbranch *b = &s->br[m->pid][m->t];
-	static const enum branch_req reqs[] = {BREQ_EXEC, BREQ_PREPARE, BREQ_COMMIT, BREQ_ABORT};
+	static const enum branch_req reqs[] = {BREQ_EXEC, BREQ_PREPARE, BREQ_COMMIT, BREQ_ABORT,
+		BREQ_COMMIT_ONE_PHASE};
 	enum branch_req req = reqs[m->kind];
 	enum branch_op op;
 	enum branch_result r;
@@ -402,6 +469,7 @@ participant_handle(struct sim *s, const struct msg *m)
 
 	ans.to_coord = 1;
 	ans.ok = 0;
+	ans.vote = req == BREQ_COMMIT_ONE_PHASE ? TXN_EV_ONE_PHASE_LOST : TXN_EV_VOTE_NO;
 	if (req == BREQ_EXEC && m->seq != b->last_seq + 1) {
 		send_msg(s, &ans); /* a gap: refused */
 		return;
@@ -421,6 +489,14 @@ participant_handle(struct sim *s, const struct msg *m)
 	case BREQ_PREPARE:
 		ans.vote = b->state == BR_PREPARED || b->state == BR_COMMITTED ? TXN_EV_VOTE_YES
 		    : b->state == BR_READ_ONLY ? TXN_EV_VOTE_READ_ONLY : TXN_EV_VOTE_NO;
+		break;
+	case BREQ_COMMIT_ONE_PHASE:
+		/* agent.c one_phase_reply: the outcome, YES for a branch
+		 * prepared in two phases, else "not known here yet" */
+		ans.vote = b->state == BR_COMMITTED ? TXN_EV_ONE_PHASE_COMMITTED
+		    : b->state == BR_READ_ONLY ? TXN_EV_VOTE_READ_ONLY
+		    : b->state == BR_PREPARED ? TXN_EV_VOTE_YES
+		    : b->state == BR_ABORTED ? TXN_EV_VOTE_NO : TXN_EV_ONE_PHASE_LOST;
 		break;
 	default:
 		if (op == BOP_ROLLBACK_PREPARED && r != BRES_OK && r != BRES_NOT_FOUND) {
@@ -621,14 +697,16 @@ step(struct sim *s)
 /* ---- one schedule ---------------------------------------------------------- */
 
 static void
-sim_init(struct sim *s, unsigned long long seed)
+sim_init(struct sim *s, unsigned long long seed, int one_phase)
 {
 	memset(s, 0, sizeof(*s));
 	s->rng = seed * 2654435761ULL + 88172645463325252ULL;
 	s->failures = 1;
 	s->epoch = 1;
+	s->one_phase = one_phase;
 	for (int t = 0; t < NT; t++) {
 		txn_init(&s->txn[t], "g");
+		s->txn[t].one_phase = one_phase;
 		s->in_memory[t] = 1;
 		s->cl[t].stmts_left = 1 + (int)rnd(s, 3);
 	}
@@ -700,19 +778,25 @@ check(struct sim *s, int *gid)
 		if (s->cl[t].told == XACT_OUTCOME_COMMITTED && rolled_back) {
 			return "the client was told committed, yet a prepared branch was rolled back";
 		}
+		for (int p = 0; p < NP; p++) {
+			if (s->cl[t].told == XACT_OUTCOME_COMMITTED && s->wrote[t][p] &&
+			    !s->db[p].committed[t]) {
+				return "the client was told committed, yet a write was not committed";
+			}
+		}
 	}
 	return NULL;
 }
 
 static int
-run_schedule(unsigned long long seed, int steps)
+run_schedule(unsigned long long seed, int steps, int one_phase)
 {
 	struct sim *s = calloc(1, sizeof(*s));
 	const char *why;
 	int gid;
 
 	assert_non_null(s);
-	sim_init(s, seed);
+	sim_init(s, seed, one_phase);
 	for (int i = 0; i < steps; i++) {
 		step(s);
 	}
@@ -738,7 +822,7 @@ ten_thousand_random_2pc_schedules_keep_atomicity_and_terminate(void **state)
 	(void)state;
 	memset(&seen, 0, sizeof(seen));
 	for (unsigned long long seed = 1; seed <= 10000 && bad < 5; seed++) {
-		bad += run_schedule(seed, 300);
+		bad += run_schedule(seed, 300, 0);
 	}
 	printf("schedules: 10000; told committed %ld, aborted %ld; coordinator crashes %ld, "
 	       "participant crashes %ld; recovered commits %ld, presumed aborts %ld; messages "
@@ -757,6 +841,51 @@ ten_thousand_random_2pc_schedules_keep_atomicity_and_terminate(void **state)
 	assert_true(seen.duplicated > 1000);
 }
 
+/* The same with one phase on: one-participant transactions commit in one
+ * phase, single writers with no journal write, and their failures (lost
+ * answers, a COMMIT that failed or lost its connection, crashes on both
+ * sides) keep atomicity and what the client is told. */
+static void
+ten_thousand_random_one_phase_schedules_keep_atomicity_and_terminate(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	for (unsigned long long seed = 1; seed <= 10000 && bad < 5; seed++) {
+		bad += run_schedule(seed, 300, 1);
+	}
+	printf("schedules: 10000; told committed %ld, aborted %ld; one-phase commits %ld, "
+	       "answers not known %ld, fences %ld; one-writer COMMITs %ld; coordinator crashes "
+	       "%ld, participant crashes %ld\n", seen.told_committed, seen.told_aborted,
+	    seen.one_phase_commits, seen.one_phase_unknown, seen.fences, seen.one_writer_commits,
+	    seen.coord_crashes, seen.part_crashes);
+	assert_int_equal(bad, 0);
+	assert_true(seen.told_committed > 1000);
+	assert_true(seen.told_aborted > 1000);
+	assert_true(seen.one_phase_commits > 1000);
+	assert_true(seen.one_phase_unknown > 100);
+	assert_true(seen.fences > 100);
+	assert_true(seen.one_writer_commits > 100);
+}
+
+/* The checker must be able to fail: a coordinator that takes a one-phase
+ * answer that did not come for a NO tells some client "aborted" for a
+ * transaction its participant committed. */
+static void
+a_one_phase_guess_is_caught(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	bug_one_phase_guesses = 1;
+	for (unsigned long long seed = 1; seed <= 10000 && bad == 0; seed++) {
+		bad += run_schedule(seed, 300, 1);
+	}
+	bug_one_phase_guesses = 0;
+	assert_true(bad > 0);
+}
+
 /* The checker must be able to fail: with a sweep that presumes abort for
  * in-flight gids whose decision is not yet journaled (citus#1030), some
  * schedule commits on one participant and rolls back on another. */
@@ -768,7 +897,7 @@ a_sweep_that_aborts_in_flight_gids_is_caught(void **state)
 	(void)state;
 	bug_sweep_ignores_memory = 1;
 	for (unsigned long long seed = 1; seed <= 10000 && bad == 0; seed++) {
-		bad += run_schedule(seed, 300);
+		bad += run_schedule(seed, 300, 0);
 	}
 	bug_sweep_ignores_memory = 0;
 	assert_true(bad > 0);
@@ -780,6 +909,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ten_thousand_random_2pc_schedules_keep_atomicity_and_terminate),
 		cmocka_unit_test(a_sweep_that_aborts_in_flight_gids_is_caught),
+		cmocka_unit_test(ten_thousand_random_one_phase_schedules_keep_atomicity_and_terminate),
+		cmocka_unit_test(a_one_phase_guess_is_caught),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
