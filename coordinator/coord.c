@@ -2076,8 +2076,41 @@ out:
  * any participant sees it), so presumed abort answers aborted.  A gid of
  * another coordinator is answered unknown: this one cannot know.
  */
+/*
+ * A gid of this coordinator neither in memory, nor among the finished, nor
+ * journaled: no commit decision exists, but a transaction committed in one
+ * phase or as one writer journals none either.  Rolls it back on every
+ * participant (those that never held it answer "not prepared here") as a
+ * presumed-abort orphan, and answers s with that orphan's outcome once
+ * every branch answered: ABORTED, or UNKNOWN when one holds it committed or
+ * never answers (txn_init_orphan).  reason NULL: presumed abort's.
+ */
 static void
-handle_outcome(struct coord *c, struct sctx *s, const char *gid)
+settle_unknown(struct coord *c, struct sctx *s, const char *gid, const char *reason)
+{
+	int all[COORD_MAX_PARTICIPANTS];
+	struct ctxn *x;
+
+	if (c->nparts == 0) {
+		reply_outcome_gid(s, XACT_OUTCOME_ABORTED, "no commit decision, and no participant",
+		    0, gid);
+		return;
+	}
+	for (int i = 0; i < c->nparts; i++) {
+		all[i] = i;
+	}
+	if ((x = orphan_abort(c, gid, all, c->nparts < TXN_MAX_PARTS ? c->nparts : TXN_MAX_PARTS,
+	    reason)) == NULL) {
+		reply(s, wire_error_reply(XACT_ENOMEM, "out of memory"));
+		return;
+	}
+	x->outcome_waiter = s;
+	log_info("settling gid=%s: no commit decision here; rolling it back on every participant "
+	         "before answering (one phase and one writer journal none)", gid);
+}
+
+static void
+handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch)
 {
 	struct ctxn *x = txn_find(c, gid);
 	const struct finished *f;
@@ -2088,6 +2121,17 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid)
 	snprintf(prefix, sizeof(prefix), "xact:%s:", c->cfg->id);
 	if (strncmp(gid, prefix, strlen(prefix)) != 0) {
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "not a gid of this coordinator", 0);
+		return;
+	}
+	if (x != NULL && x->t.orphan && x->t.state == TXN_ABORTING && !from_branch) {
+		/* Its abort may yet find a branch committed (one phase, one
+		 * writer): the answer waits for its branches (txn.h). */
+		if (x->outcome_waiter == NULL) {
+			x->outcome_waiter = s;
+			return;
+		}
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "being rolled back with no commit decision; "
+		    "ask again", 0);
 		return;
 	}
 	if (x != NULL) {
@@ -2110,14 +2154,23 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid)
 	}
 	if ((rv = journal_lookup(c->j, gid, &r)) == XACT_OK) {
 		reply_outcome(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0);
+	} else if (rv == XACT_ENOTFOUND && f != NULL) {
+		/* Finished lately: a one-phase or one-writer commit has no
+		 * journal row, and an abort was decided here. */
+		reply_outcome(s, f->outcome, f->reason, 0);
 	} else if (rv == XACT_ENOTFOUND && (rv = journal_lookup_precommit(c->j, gid, &r)) == XACT_OK) {
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "pre-commit journaled; its termination waits "
 		                                       "for every participant to be configured", 0);
-	} else if (rv == XACT_ENOTFOUND) {
-		/* Remembered: a run id sent again must not run again and
-		 * commit what the asking agent is about to roll back. */
+	} else if (rv == XACT_ENOTFOUND && from_branch) {
+		/* The asking agent holds a branch of it, not committed: one
+		 * phase and one writer commit only their one writing branch,
+		 * so nothing committed anywhere.  Remembered: a run id sent
+		 * again must not run again and commit what the asking agent
+		 * is about to roll back. */
 		remember_outcome(c, gid, XACT_OUTCOME_ABORTED, "no commit decision (presumed abort)");
 		reply_outcome(s, XACT_OUTCOME_ABORTED, "no commit decision (presumed abort)", 0);
+	} else if (rv == XACT_ENOTFOUND) {
+		settle_unknown(c, s, gid, NULL);
 	} else {
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "journal unreadable", 0);
 	}
@@ -2243,15 +2296,16 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 	}
 	/* abort */
 	if (x == NULL && !found) {
-		int all[COORD_MAX_PARTICIPANTS];
+		const struct finished *f = find_finished(c, r->gid);
 
-		/* those that do not hold it answer "not prepared here" */
-		for (int i = 0; i < c->nparts; i++) {
-			all[i] = i;
+		if (f != NULL && f->outcome == XACT_OUTCOME_COMMITTED) {
+			reply(s, wire_error_reply(XACT_ESTATE, "%s committed (with no journal row: in "
+			    "one phase, or as one writer)", r->gid));
+			return;
 		}
-		orphan_abort(c, r->gid, all, c->nparts < TXN_MAX_PARTS ? c->nparts : TXN_MAX_PARTS,
-		    "rolled back by the operator (no commit decision)");
-		reply_outcome(s, XACT_OUTCOME_ABORTED, "rolling back on every participant", 0);
+		/* answered once every participant answered: a branch that
+		 * committed with nothing journaled makes it UNKNOWN */
+		settle_unknown(c, s, r->gid, "rolled back by the operator (no commit decision)");
 		return;
 	}
 	if (x == NULL || x->t.state == TXN_COMMITTED) {
@@ -2327,7 +2381,8 @@ on_request(struct coord *c, struct event *ev)
 		handle_status(c, ev->sctx);
 		break;
 	case XACT__REQUEST__BODY_OUTCOME:
-		handle_outcome(c, ev->sctx, req->outcome->gid);
+		handle_outcome(c, ev->sctx, req->outcome->gid,
+		    req->outcome->has_from_branch && req->outcome->from_branch);
 		break;
 	case XACT__REQUEST__BODY_RESOLVE:
 		handle_resolve(c, ev->sctx, req->resolve);

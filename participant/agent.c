@@ -1425,6 +1425,8 @@ ask_coordinator(struct agent *a, const char *gid, char *why, size_t n)
 	int rv, o = XACT_OUTCOME_UNKNOWN;
 
 	oq.gid = (char *)gid;
+	oq.has_from_branch = 1;
+	oq.from_branch = 1; /* held here, not committed: no decision is an abort */
 	req.body_case = XACT__REQUEST__BODY_OUTCOME;
 	req.outcome = &oq;
 	if ((rv = wire_call(a->coord, &req, &rep, ask_timeout(a))) != XACT_OK) {

@@ -16,7 +16,10 @@
 # branches: two phases with no journal write; the client is answered only
 # once the writer acknowledged its COMMIT (the coordinator killed before
 # that: unknown to the client, rolled back by presumed abort), and a writer
-# killed after its COMMIT is answered from its marker.
+# killed after its COMMIT is answered from its marker.  With no journal row,
+# `xactctl recover show` answers a finished one-phase commit from the list
+# of the finished (committed), and, after a coordinator restart, asks every
+# participant first: never "aborted" for one whose branch committed.
 . tests/lib.sh
 xt_init
 xt_bank_up
@@ -65,6 +68,15 @@ xt_assert_eq "nothing prepared" 0 "$(prepared)"
 g2=$(gid_of 2)
 [ -n "$g2" ] || xt_fail "no gid in: $(cat "$XT_TMP/x2")"
 xt_assert_eq "a marker for the one-shot branch" committed "$(marker "$g2")"
+# Its outcome, with no journal row, from the list of the finished.
+decision() { ctl recover show "$1" --json | sed -n 's/.*"decision":"\([a-z?]*\)".*/\1/p'; }
+xt_assert_eq "outcome: committed, from the finished" committed "$(decision "$g2")"
+ctl recover abort "$g2" >"$XT_TMP/ra0" 2>&1
+xt_assert_grep "recover abort refused: committed" "committed (with no journal row" "$XT_TMP/ra0"
+# A gid of this coordinator no one knows: rolled back everywhere, then
+# answered aborted.
+xt_assert_eq "an unknown gid: aborted" aborted "$(decision xact:c1:424242)"
+xt_assert_grep "settled before answering" "settling gid=xact:c1:424242" "$XT_TMP/coord.log"
 
 ctl exec --on "$P" "SELECT count(*) FROM accounts" >"$XT_TMP/ro" 2>&1 ||
     xt_fail "read only: $(cat "$XT_TMP/ro")"
@@ -278,6 +290,11 @@ applied=$(( $(balance) - b0 ))
 xt_assert_eq "applied at most once, with its row" "$applied" "$(ledger 30)"
 xt_assert_eq "and with its marker" "$applied" "$([ "$(marker "$g30")" = committed ] && echo 1 || echo 0)"
 xt_log "the coordinator's crash left transfer 30 applied $applied time(s)"
+# Nothing of it is journaled: the restarted coordinator asks every
+# participant before it answers, and never says "aborted" for a commit.
+want=$([ "$applied" = 1 ] && echo unknown || echo aborted)
+xt_assert_eq "its outcome after the restart" "$want" "$(decision "$g30")"
+xt_assert_eq "and the answer changed nothing" "$applied $applied" "$(( $(balance) - b0 )) $(ledger 30)"
 xt_wait_not_in_flight "xact:c1:" 15
 bump 31
 xt_assert_eq "the restarted coordinator commits in one phase" 0 "$XS"
