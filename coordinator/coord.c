@@ -2070,13 +2070,6 @@ out:
 }
 
 /*
- * A participant asks what was decided for gid.  In memory: the decision if
- * there is one, else "unknown" (still deciding).  Journaled: committed.
- * Neither: the transaction is not in flight (every gid is in memory before
- * any participant sees it), so presumed abort answers aborted.  A gid of
- * another coordinator is answered unknown: this one cannot know.
- */
-/*
  * A gid of this coordinator neither in memory, nor among the finished, nor
  * journaled: no commit decision exists, but a transaction committed in one
  * phase or as one writer journals none either.  Rolls it back on every
@@ -2109,6 +2102,16 @@ settle_unknown(struct coord *c, struct sctx *s, const char *gid, const char *rea
 	         "before answering (one phase and one writer journal none)", gid);
 }
 
+/*
+ * What was decided for gid.  In memory: the decision if there is one, else
+ * "unknown" (still deciding); an orphan being rolled back answers once its
+ * branches did, unless an agent asks.  Journaled: committed.  Finished
+ * lately: that outcome.  Neither: the transaction is not in flight (every
+ * gid is in memory before any participant sees it).  An agent asking about
+ * a branch it holds uncommitted (from_branch) is answered aborted at once;
+ * anyone else once the gid is settled (settle_unknown).  A gid of another
+ * coordinator is answered unknown: this one cannot know.
+ */
 static void
 handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch)
 {
@@ -2228,7 +2231,8 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 {
 	struct ctxn *x = txn_find(c, r->gid);
 	struct journal_record rec;
-	int heuristic = r->has_heuristic && r->heuristic, found;
+	int heuristic = r->has_heuristic && r->heuristic, found, fin_committed;
+	const struct finished *fin;
 	char prefix[64];
 
 	snprintf(prefix, sizeof(prefix), "xact:%s:", c->cfg->id);
@@ -2255,6 +2259,9 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 		return;
 	}
 	found = jrv == XACT_OK;
+	/* committed with no journal row (one phase, one writer), lately */
+	fin = x == NULL && !found ? find_finished(c, r->gid) : NULL;
+	fin_committed = fin != NULL && fin->outcome == XACT_OUTCOME_COMMITTED;
 	log_info("operator asks to %s gid=%s state=%s%s", r->action == XACT__RESOLVE_ACTION__RESOLVE_COMMIT
 	        ? "commit" : r->action == XACT__RESOLVE_ACTION__RESOLVE_ABORT ? "abort" : "forget",
 	    r->gid, x ? txn_state_name(x->t.state) : found ? "journaled" : "unknown",
@@ -2270,6 +2277,8 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 		              x->t.state == TXN_COMMITTED)) || found) {
 			reply_outcome(s, XACT_OUTCOME_COMMITTED, "a commit is decided; recovery finishes it",
 			    0);
+		} else if (fin_committed) {
+			reply_outcome(s, XACT_OUTCOME_COMMITTED, "committed, with no journal row now", 0);
 		} else {
 			reply(s, wire_error_reply(XACT_ESTATE, "%s: %s", r->gid,
 			    x == NULL ? "no commit decision: presumed abort, it is aborted"
@@ -2289,6 +2298,9 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 		} else if (found) {
 			journal_submit_forget(c->j, r->gid);
 			reply_outcome(s, XACT_OUTCOME_COMMITTED, "forgotten", 0);
+		} else if (fin_committed) {
+			reply_outcome(s, XACT_OUTCOME_COMMITTED, "committed, with no journal row to forget",
+			    0);
 		} else {
 			reply_outcome(s, XACT_OUTCOME_ABORTED, "no decision to forget", 0);
 		}
@@ -2296,11 +2308,9 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 	}
 	/* abort */
 	if (x == NULL && !found) {
-		const struct finished *f = find_finished(c, r->gid);
-
-		if (f != NULL && f->outcome == XACT_OUTCOME_COMMITTED) {
-			reply(s, wire_error_reply(XACT_ESTATE, "%s committed (with no journal row: in "
-			    "one phase, or as one writer)", r->gid));
+		if (fin_committed) {
+			reply(s, wire_error_reply(XACT_ESTATE, "%s committed (with no journal row now: "
+			    "in one phase, as one writer, or forgotten)", r->gid));
 			return;
 		}
 		/* answered once every participant answered: a branch that
@@ -2327,7 +2337,11 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 	}
 	case TXN_ABORTING:
 	case TXN_ABORTED:
-		reply_outcome(s, XACT_OUTCOME_ABORTED, x->t.reason, 0);
+		if (x->t.orphan && x->t.state == TXN_ABORTING && x->outcome_waiter == NULL) {
+			x->outcome_waiter = s; /* may yet find a branch committed */
+			return;
+		}
+		reply_outcome(s, x->t.outcome, x->t.reason, 0);
 		return;
 	case TXN_COMMITTING:
 		if (heuristic) {

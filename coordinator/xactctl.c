@@ -56,12 +56,16 @@ usage(FILE *f)
 	    "  status             the coordinator's participants and transactions in flight\n"
 	    "  recover list       every transaction in doubt: in flight at the coordinator or\n"
 	    "                     prepared at a participant, with the coordinator's state,\n"
-	    "                     its decision (journal, or presumed abort) and each branch\n"
+	    "                     its decision and each branch; a gid the coordinator no\n"
+	    "                     longer knows is rolled back everywhere first, so that\n"
+	    "                     \"aborted\" is final (\"unknown\": a participant holds it\n"
+	    "                     committed, or did not answer)\n"
 	    "  recover show GID   the same for one gid\n"
 	    "  recover commit GID confirm a journaled commit; refused for anything else (no\n"
 	    "                     decision means presumed abort)\n"
 	    "  recover abort GID  roll back a transaction not yet decided; a journaled commit\n"
-	    "                     only with --heuristic (recorded as a heuristic outcome)\n"
+	    "                     only with --heuristic (recorded as a heuristic outcome);\n"
+	    "                     answered once every participant answered\n"
 	    "  recover forget GID drop a completed decision from the journal\n"
 	    "  journal dump PATH  every decision and heuristic outcome in a journal file;\n"
 	    "                     works offline, on a copy or while the coordinator is down\n"
@@ -560,7 +564,11 @@ cmd_resolve(const char *url, int timeout_ms, int argc, char **argv)
 /*
  * recover list|show GID: what the coordinator holds in flight and what each
  * participant holds prepared, put together, with what the coordinator
- * answers for each gid (its journal, or presumed abort).  Read only.
+ * answers for each gid.  Not read only: for a gid the coordinator no longer
+ * knows, the answer waits while it is rolled back on every participant
+ * (presumed abort, which the sweep would do anyway), so that "aborted" is
+ * final and a commit with no journal row (one phase, one writer) shows as
+ * "unknown", never "aborted".
  */
 static int
 cmd_recover(const char *url, int timeout_ms, int argc, char **argv)

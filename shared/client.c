@@ -527,6 +527,41 @@ out:
 }
 
 int
+xact_outcome_of(xact_client *c, const char *gid, xact_outcome *out, char *reason,
+    size_t reasonlen)
+{
+	Xact__Request req = XACT__REQUEST__INIT;
+	Xact__OutcomeReq oq = XACT__OUTCOME_REQ__INIT;
+	Xact__Reply *rep;
+	int rv;
+
+	*out = XACT_OUTCOME_UNKNOWN;
+	if (reason != NULL && reasonlen > 0) {
+		reason[0] = '\0';
+	}
+	if (c == NULL || gid == NULL || gid[0] == '\0') {
+		return XACT_EINVAL;
+	}
+	oq.gid = (char *)gid; /* (no from_branch: an unknown gid is settled first) */
+	req.body_case = XACT__REQUEST__BODY_OUTCOME;
+	req.outcome = &oq;
+	if ((rv = call(c, NULL, &req, &rep)) != XACT_OK) {
+		return rv;
+	}
+	if (rep->body_case != XACT__REPLY__BODY_OUTCOME ||
+	    (unsigned)rep->outcome->outcome > XACT_OUTCOME_ABORTED) {
+		xact__reply__free_unpacked(rep, NULL);
+		return XACT_EPROTO;
+	}
+	*out = (xact_outcome)rep->outcome->outcome;
+	if (rep->outcome->reason != NULL && reason != NULL && reasonlen > 0) {
+		snprintf(reason, reasonlen, "%s", rep->outcome->reason);
+	}
+	xact__reply__free_unpacked(rep, NULL);
+	return XACT_OK;
+}
+
+int
 xact_commit(xact_txn *t, xact_outcome *out, int *pending)
 {
 	return finish(t, 1, out, pending);

@@ -148,6 +148,21 @@ typedef struct xact_stmt {
 int xact_run(xact_client *c, xact_protocol protocol, const xact_stmt *stmts, int n,
     xact_outcome *out, char *reason, size_t reasonlen, char gid[64]);
 
+/*
+ * What was decided for gid (xact_txn_gid(), or xact_run()'s gid): for a
+ * transaction whose xact_commit() or xact_run() got no answer, for example
+ * when the coordinator restarted meanwhile.  Returns 0 when the coordinator
+ * answered, with *out COMMITTED, ABORTED, or UNKNOWN (still being decided,
+ * or, for a transaction committed in one phase or as one writer, which
+ * journal nothing, found committed by a participant after the coordinator
+ * forgot it); why in reason, when reason is not NULL.  A gid the
+ * coordinator no longer knows is first rolled back on every participant
+ * (presumed abort), so ABORTED is final: nothing of it commits later.
+ * Returns an error, with *out UNKNOWN, when no answer came.
+ */
+int xact_outcome_of(xact_client *c, const char *gid, xact_outcome *out, char *reason,
+    size_t reasonlen);
+
 /* Rolls back.  Returns 0 once the coordinator has aborted the transaction. */
 int xact_rollback(xact_txn *t);
 

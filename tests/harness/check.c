@@ -5,13 +5,17 @@
  *   2. bank: the total across the databases is what the seed put there;
  *   3. bank: every transfer the client was told committed is on all of
  *      its databases, every one told aborted on none, and one whose
- *      outcome the client never learned on all or none;
+ *      outcome the client never learned on all or none, and as the
+ *      coordinator answers when asked afterwards (xact_outcome_of): on
+ *      all when it says committed, on none when it says aborted;
  *   4. the journal agrees: a transfer with a commit decision is on all of
  *      its databases, one without on none (presumed abort);
  *   5. the scenario's own [check] queries and its SQL invariant.
  *
  * A violation is printed with the gid, what every database holds and the
- * journal's record.  Reads only; never changes a database.
+ * journal's record.  Changes no data: asking the coordinator about a gid it
+ * no longer knows makes it roll the gid back everywhere first (presumed
+ * abort, as its sweep does anyway), and the ledgers are read after that.
  */
 #include "harness.h"
 
@@ -262,10 +266,51 @@ transfer_dbs(const struct scenario *sc, const struct wl_outcome *o, int on[H_MAX
 	}
 }
 
-/* 3 and 4 for one transfer. */
+/* What the coordinator answers now for transfers whose client never
+ * learned the outcome: "committed", "aborted" or "unknown" per transfer
+ * (NULL when not asked).  Counts each answer in seen[3]. */
+static const char **
+ask_unknowns(const struct scenario *sc, const struct wl_result *r, long seen[3])
+{
+	const char **asked = calloc(r->n ? r->n : 1, sizeof(*asked));
+	xact_client *c = NULL;
+	char url[H_TEXT];
+
+	if (asked == NULL) {
+		return NULL;
+	}
+	env_coord_url(sc, url, sizeof(url));
+	for (size_t i = 0; i < r->n; i++) {
+		const struct wl_outcome *o = &r->out[i];
+		xact_outcome out;
+		char why[256];
+
+		if (strcmp(o->outcome, "unknown") != 0 || strcmp(o->gid, "-") == 0) {
+			continue;
+		}
+		if (c == NULL && xact_open(&c, url, sc->wl.timeout_ms) != XACT_OK) {
+			printf("note: cannot ask the coordinator on %s about unknown outcomes\n", url);
+			break;
+		}
+		if (xact_outcome_of(c, o->gid, &out, why, sizeof(why)) != XACT_OK) {
+			out = XACT_OUTCOME_UNKNOWN;
+		}
+		asked[i] = out == XACT_OUTCOME_COMMITTED ? "committed"
+		    : out == XACT_OUTCOME_ABORTED        ? "aborted"
+		                                         : "unknown";
+		seen[out == XACT_OUTCOME_COMMITTED ? 0 : out == XACT_OUTCOME_ABORTED ? 1 : 2]++;
+	}
+	if (c != NULL) {
+		xact_close(c);
+	}
+	return asked;
+}
+
+/* 3 and 4 for one transfer; asked: what the coordinator answered about
+ * it afterwards, or NULL. */
 static int
-check_transfer(const struct scenario *sc, const struct wl_outcome *o, struct ledger *ledgers,
-    const struct sc_database *dbs[], int ndb, journal *j)
+check_transfer(const struct scenario *sc, const struct wl_outcome *o, const char *asked,
+    struct ledger *ledgers, const struct sc_database *dbs[], int ndb, journal *j)
 {
 	int on[H_MAX], want = 0, have = 0, stray = 0, decided, bad = 0;
 	char jtext[2300], held[1024] = "";
@@ -287,6 +332,10 @@ check_transfer(const struct scenario *sc, const struct wl_outcome *o, struct led
 		bad = 1;
 	} else if (strcmp(o->outcome, "aborted") == 0 && have != 0) {
 		bad = 1;
+	} else if (asked != NULL && strcmp(asked, "committed") == 0 && have != want) {
+		bad = 1;
+	} else if (asked != NULL && strcmp(asked, "aborted") == 0 && have != 0) {
+		bad = 1;
 	} else if (decided == 1 && have != want) {
 		bad = 1;
 	} else if (decided == 0 && j != NULL && strcmp(o->gid, "-") != 0 && have != 0 &&
@@ -298,8 +347,8 @@ check_transfer(const struct scenario *sc, const struct wl_outcome *o, struct led
 		bad = 1;
 	}
 	if (bad) {
-		printf("VIOLATION xfer=%ld gid=%s told=%s; %s; journal: %s\n", o->xfer, o->gid,
-		    o->outcome, held, jtext);
+		printf("VIOLATION xfer=%ld gid=%s told=%s%s%s; %s; journal: %s\n", o->xfer, o->gid,
+		    o->outcome, asked ? ", asked afterwards: " : "", asked ? asked : "", held, jtext);
 	}
 	return bad;
 }
@@ -340,6 +389,8 @@ check_transfers(const struct scenario *sc, const struct wl_result *r, char *err,
 	int ndb = bank_dbs(sc, dbs), bad = 0;
 	char jpath[H_PATH + 16], jerr[512];
 	journal *j = NULL;
+	const char **asked = NULL;
+	long seen[3] = {0, 0, 0};
 
 	snprintf(jpath, sizeof(jpath), "%s/journal.db", sc->dir);
 	if (access(jpath, F_OK) == 0 && journal_open_readonly(&j, jpath, jerr, sizeof(jerr)) != 0) {
@@ -348,6 +399,16 @@ check_transfers(const struct scenario *sc, const struct wl_result *r, char *err,
 	}
 	if (pending_precommits(sc, &precommits) < 0) {
 		precommits.n = 0;
+	}
+	/* before the ledgers: an answer of "aborted" is final once given */
+	if ((asked = ask_unknowns(sc, r, seen)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		bad = -1;
+		goto out;
+	}
+	if (seen[0] + seen[1] + seen[2] > 0) {
+		printf("unknown outcomes asked of the coordinator afterwards: %ld committed, "
+		       "%ld aborted, %ld still unknown\n", seen[0], seen[1], seen[2]);
 	}
 	for (int i = 0; i < ndb; i++) {
 		if (db_each(sc, dbs[i], "SELECT xfer FROM ledger", ledger_add, &ledgers[i], err,
@@ -358,10 +419,11 @@ check_transfers(const struct scenario *sc, const struct wl_result *r, char *err,
 		qsort(ledgers[i].xfer, ledgers[i].n, sizeof(long), cmp_long);
 	}
 	for (size_t i = 0; i < r->n; i++) {
-		bad += check_transfer(sc, &r->out[i], ledgers, dbs, ndb, j);
+		bad += check_transfer(sc, &r->out[i], asked[i], ledgers, dbs, ndb, j);
 	}
 	bad += check_strays(r, ledgers, dbs, ndb);
 out:
+	free(asked);
 	free(precommits.gid);
 	memset(&precommits, 0, sizeof(precommits));
 	for (int i = 0; i < ndb; i++) {

@@ -72,7 +72,7 @@ xt_assert_eq "a marker for the one-shot branch" committed "$(marker "$g2")"
 decision() { ctl recover show "$1" --json | sed -n 's/.*"decision":"\([a-z?]*\)".*/\1/p'; }
 xt_assert_eq "outcome: committed, from the finished" committed "$(decision "$g2")"
 ctl recover abort "$g2" >"$XT_TMP/ra0" 2>&1
-xt_assert_grep "recover abort refused: committed" "committed (with no journal row" "$XT_TMP/ra0"
+xt_assert_grep "recover abort refused: committed" "committed (with no journal row now" "$XT_TMP/ra0"
 # A gid of this coordinator no one knows: rolled back everywhere, then
 # answered aborted.
 xt_assert_eq "an unknown gid: aborted" aborted "$(decision xact:c1:424242)"
