@@ -213,6 +213,14 @@ record_term(struct agent *a, struct pbranch *b, int precommitted)
 	return termlog_put(a->tl, &e);
 }
 
+/* Whether the backend has a fence it can write now (PostgreSQL: not while
+ * xact.markers lacks its fenced column). */
+static int
+can_fence(struct agent *a)
+{
+	return a->ops->fence != NULL && (a->ops->one_phase_ok == NULL || a->ops->one_phase_ok(a->be));
+}
+
 /* Runs the backend operation the state machine names.  Returns its
  * result; *reply may receive the backend's exec reply. */
 static enum branch_result
@@ -268,7 +276,15 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 		}
 		return a->ops->commit_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
 	case BOP_ROLLBACK_PREPARED:
-		return a->ops->rollback_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
+		local_gid(a, b->gid, local);
+		if (b->state == BR_NONE && can_fence(a)) {
+			/* Not held here: a COMMIT of it may still be on its way
+			 * in the database (one phase, its connection lost).  The
+			 * fence waits for it or stops it, so "not prepared here"
+			 * stays true (branch.h). */
+			return a->ops->fence(a->be, local, err, errlen);
+		}
+		return a->ops->rollback_prepared(a->be, local, err, errlen);
 	case BOP_COMMIT_ONE_PHASE:
 		/* Crash here: the open transaction dies with the process; the
 		 * coordinator's repeat fences the gid and hears ABORTED. */

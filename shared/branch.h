@@ -51,6 +51,9 @@
  *    and a COMMIT_ONE_PHASE of a NONE branch fences the gid in the
  *    database, which then tells (marker: committed) and makes sure a
  *    commit still on its way can no longer succeed (no marker: aborted).
+ *  - For the same reason the agent fences a NONE branch's ABORT
+ *    (rollback-prepared) on a backend that has a fence: "not prepared
+ *    here" then also means that no commit of it can land later.
  */
 #ifndef XACT_BRANCH_H
 #define XACT_BRANCH_H

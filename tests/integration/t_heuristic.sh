@@ -30,10 +30,13 @@ xt_assert_eq "coordinator: outcome of a gid never decided" "outcome aborted xact
 # A gid that never committed here is answered aborted, definitely.
 r=$("$XT_BUILD/tests/rawsend" "$PA_URL" abort "xact:c1:424242")
 xt_assert_eq "ABORT of an unknown gid" "ack aborted not prepared here" "$r"
+# and fenced: a commit of it still on its way (one phase) cannot land now
+xt_assert_eq "the unknown gid fenced" t \
+    "$(xt_a_sql "SELECT fenced FROM xact.markers WHERE gid = 'xact:c1:424242:pa'")"
 # A read-only branch writes no marker.
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec --on pa "SELECT 1" >/dev/null || xt_fail "read"
 xt_assert_eq "no marker for read-only branches" 1 \
-    "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM xact.markers")"
+    "$(xt_sql "$PGPORT" bank_a "SELECT count(*) FROM xact.markers WHERE NOT fenced")"
 
 # The commit decision is journaled, the coordinator dies before sending it;
 # meanwhile a DBA rolls pa's branch back by hand.
