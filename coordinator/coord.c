@@ -40,6 +40,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -779,6 +780,12 @@ remember_finished(struct coord *c, const struct txn *t)
 	if (t->outcome == XACT_OUTCOME_ABORTED && (old = find_finished(c, t->gid)) != NULL &&
 	    old->outcome == XACT_OUTCOME_UNKNOWN) {
 		return; /* a later orphan of it never hides that it may have committed */
+	}
+	if (t->orphan && t->outcome == XACT_OUTCOME_UNKNOWN && !t->found_committed) {
+		/* Only a branch that did not answer made it unknown: the next
+		 * question settles it again (the fence makes a NONE branch's
+		 * "not prepared here" final), rather than unknown for good. */
+		return;
 	}
 	slot = c->finished_next++ % FINISHED_RING;
 	f = &c->finished[slot];
@@ -1543,8 +1550,7 @@ sweep(struct coord *c)
 /*
  * Starts an abort of gid on the participants pids (n >= 1), outside any
  * transaction the loop knows: presumed abort, or the operator's.  reason
- * NULL keeps the presumed-abort reason, by which the sweep recognizes an
- * orphan it may add participants to.  NULL when out of memory.
+ * NULL keeps the presumed-abort reason.  NULL when out of memory.
  */
 static struct ctxn *
 orphan_abort(struct coord *c, const char *gid, const int *pids, int n, const char *reason)
@@ -2070,6 +2076,47 @@ out:
 }
 
 /*
+ * Whether gid, which starts with this coordinator's prefix, names a
+ * transaction it may have begun: 1 (a number handed out, or a run id,
+ * which its client names), 0 (a number not handed out yet), -1 (not a gid
+ * it makes).  Settling a gid not yet handed out would abort the transaction
+ * that gets it later.
+ */
+static int
+gid_issued(struct coord *c, const char *gid)
+{
+	const char *tail = gid + strlen("xact:") + strlen(c->cfg->id) + 1;
+	uint64_t n, limit;
+	char *end, *v;
+
+	if (strlen(gid) >= 64 || *tail == '\0') {
+		return -1;
+	}
+	if (*tail == 'r') {
+		/* (fewer than 32 digits when a long id left no room) */
+		return tail[1] != '\0' && strspn(tail + 1, "0123456789abcdef") == strlen(tail + 1)
+		    ? 1 : -1;
+	}
+	if (strspn(tail, "0123456789") != strlen(tail) || *tail == '0') {
+		return -1;
+	}
+	errno = 0;
+	n = strtoull(tail, &end, 10);
+	if (errno != 0) {
+		return -1;
+	}
+	if (c->seq_limit > 0) {
+		limit = c->seq_next; /* numbers below it were handed out */
+	} else if ((v = journal_meta(c->j, "seq_reserved")) != NULL) {
+		limit = strtoull(v, NULL, 10) + 1; /* earlier runs reserved up to it */
+		free(v);
+	} else {
+		return 1; /* cannot tell: as before, presume it was */
+	}
+	return n < limit ? 1 : 0;
+}
+
+/*
  * A gid of this coordinator neither in memory, nor among the finished, nor
  * journaled: no commit decision exists, but a transaction committed in one
  * phase or as one writer journals none either.  Rolls it back on every
@@ -2089,11 +2136,15 @@ settle_unknown(struct coord *c, struct sctx *s, const char *gid, const char *rea
 		    0, gid);
 		return;
 	}
+	if (c->nparts > TXN_MAX_PARTS) {
+		reply_outcome_gid(s, XACT_OUTCOME_UNKNOWN, "no commit decision; more participants "
+		    "than one rollback reaches: ask each (xactctl recover list)", 0, gid);
+		return;
+	}
 	for (int i = 0; i < c->nparts; i++) {
 		all[i] = i;
 	}
-	if ((x = orphan_abort(c, gid, all, c->nparts < TXN_MAX_PARTS ? c->nparts : TXN_MAX_PARTS,
-	    reason)) == NULL) {
+	if ((x = orphan_abort(c, gid, all, c->nparts, reason)) == NULL) {
 		reply(s, wire_error_reply(XACT_ENOMEM, "out of memory"));
 		return;
 	}
@@ -2119,11 +2170,22 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch
 	const struct finished *f;
 	struct journal_record r;
 	char prefix[64];
-	int rv;
+	int rv, issued = 1;
 
 	snprintf(prefix, sizeof(prefix), "xact:%s:", c->cfg->id);
-	if (strncmp(gid, prefix, strlen(prefix)) != 0) {
+	if (strncmp(gid, prefix, strlen(prefix)) != 0 || (issued = gid_issued(c, gid)) < 0) {
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "not a gid of this coordinator", 0);
+		return;
+	}
+	if (x == NULL && issued == 0) {
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "no transaction has this gid yet", 0);
+		return;
+	}
+	if (x != NULL && x->t.unjournaled && !from_branch) {
+		/* One writer: committed only once its branch acknowledges; a
+		 * restart before that rolls it back (txn.h). */
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "being decided (one writer: committed once "
+		    "its branch acknowledges)", 0);
 		return;
 	}
 	if (x != NULL && x->t.orphan && x->t.state == TXN_ABORTING && !from_branch) {
@@ -2215,7 +2277,12 @@ heuristic_abort(struct coord *c, struct sctx *s, struct ctxn *x)
 	txn_free(x);
 	if (n > 0) {
 		/* only the branches that had not committed */
-		orphan_abort(c, gid, pids, n, "rolled back by the operator (heuristic)");
+		struct ctxn *o = orphan_abort(c, gid, pids, n, "rolled back by the operator (heuristic)");
+
+		if (o != NULL) {
+			/* a journaled commit, partly rolled back: never ABORTED */
+			o->t.outcome = XACT_OUTCOME_UNKNOWN;
+		}
 	}
 	reply_outcome(s, XACT_OUTCOME_ABORTED, "heuristic: branches not yet committed are being "
 	                                       "rolled back; recorded in the journal", 0);
@@ -2308,6 +2375,11 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 	}
 	/* abort */
 	if (x == NULL && !found) {
+		if (fin == NULL && gid_issued(c, r->gid) <= 0) {
+			reply(s, wire_error_reply(XACT_ENOTFOUND, "%s: no transaction has this gid yet",
+			    r->gid));
+			return;
+		}
 		if (fin_committed) {
 			reply(s, wire_error_reply(XACT_ESTATE, "%s committed (with no journal row now: "
 			    "in one phase, as one writer, or forgotten)", r->gid));
@@ -2337,8 +2409,14 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 	}
 	case TXN_ABORTING:
 	case TXN_ABORTED:
-		if (x->t.orphan && x->t.state == TXN_ABORTING && x->outcome_waiter == NULL) {
-			x->outcome_waiter = s; /* may yet find a branch committed */
+		if (x->t.orphan && x->t.state == TXN_ABORTING) {
+			/* may yet find a branch committed */
+			if (x->outcome_waiter == NULL) {
+				x->outcome_waiter = s;
+			} else {
+				reply_outcome(s, XACT_OUTCOME_UNKNOWN, "being rolled back with no commit "
+				    "decision; ask again", 0);
+			}
 			return;
 		}
 		reply_outcome(s, x->t.outcome, x->t.reason, 0);

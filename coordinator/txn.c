@@ -682,6 +682,7 @@ step_finishing(struct txn *t, const struct txn_event *ev, struct txn_actions *ou
 		if (ev->type == TXN_EV_ACK_COMMITTED && t->orphan && t->state == TXN_ABORTING) {
 			/* Not aborted after all (txn_init_orphan says how). */
 			t->outcome = XACT_OUTCOME_UNKNOWN;
+			t->found_committed = 1;
 			snprintf(t->reason, sizeof(t->reason), "a branch committed with nothing "
 			    "journaled (one phase, one writer, or by hand); any other was rolled back");
 		}

@@ -544,7 +544,8 @@ cmd_resolve(const char *url, int timeout_ms, int argc, char **argv)
 			printf("%s: %s%s%s\n", gid, outcome_name(rep->outcome->outcome), *why ? ": " : "",
 			    why);
 		}
-		rv = 0;
+		/* (unknown: a branch committed, or did not answer) */
+		rv = rep->outcome->outcome == XACT__OUTCOME__OUTCOME_UNKNOWN ? 3 : 0;
 	} else {
 		const char *why = rep->body_case == XACT__REPLY__BODY_ERROR ? rep->error->message
 		                                                            : "unexpected reply";

@@ -1493,7 +1493,11 @@ ask_outcomes(struct agent *a)
 			/* (Three-phase commit branches have their own thread.) */
 			int prepared = b->state == BR_PREPARED && !b->tpc &&
 			               now - b->prepared_ms >= a->cfg->orphan_grace_ms;
-			int open = b->state == BR_ACTIVE && now - b->touched_ms >= a->cfg->orphan_grace_ms;
+			/* (refs: a worker is on it, a one-phase COMMIT perhaps,
+			 * however long it takes: not idle, and not to be
+			 * presumed aborted) */
+			int open = b->state == BR_ACTIVE && b->refs == 0 &&
+			           now - b->touched_ms >= a->cfg->orphan_grace_ms;
 
 			if (!prepared && !open) {
 				continue;

@@ -545,7 +545,19 @@ xact_outcome_of(xact_client *c, const char *gid, xact_outcome *out, char *reason
 	oq.gid = (char *)gid; /* (no from_branch: an unknown gid is settled first) */
 	req.body_case = XACT__REQUEST__BODY_OUTCOME;
 	req.outcome = &oq;
-	if ((rv = call(c, NULL, &req, &rep)) != XACT_OK) {
+	if ((rv = wire_call(c->sock, &req, &rep, c->timeout_ms)) != XACT_OK) {
+		if (reason != NULL && reasonlen > 0) {
+			snprintf(reason, reasonlen, "coordinator: %s", xact_strerror(rv));
+		}
+		return rv;
+	}
+	if (rep->body_case == XACT__REPLY__BODY_ERROR) {
+		rv = rep->error->code > 0 && rep->error->code < XACT_ERR_COUNT ? (int)rep->error->code
+		                                                              : XACT_EPROTO;
+		if (reason != NULL && reasonlen > 0) {
+			snprintf(reason, reasonlen, "%s", rep->error->message);
+		}
+		xact__reply__free_unpacked(rep, NULL);
 		return rv;
 	}
 	if (rep->body_case != XACT__REPLY__BODY_OUTCOME ||

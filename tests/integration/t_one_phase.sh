@@ -73,10 +73,8 @@ decision() { ctl recover show "$1" --json | sed -n 's/.*"decision":"\([a-z?]*\)"
 xt_assert_eq "outcome: committed, from the finished" committed "$(decision "$g2")"
 ctl recover abort "$g2" >"$XT_TMP/ra0" 2>&1
 xt_assert_grep "recover abort refused: committed" "committed (with no journal row now" "$XT_TMP/ra0"
-# A gid of this coordinator no one knows: rolled back everywhere, then
-# answered aborted.
-xt_assert_eq "an unknown gid: aborted" aborted "$(decision xact:c1:424242)"
-xt_assert_grep "settled before answering" "settling gid=xact:c1:424242" "$XT_TMP/coord.log"
+# A number the coordinator has not handed out: nothing to settle.
+xt_assert_eq "a gid not issued yet: unknown" unknown "$(decision xact:c1:999999999)"
 
 ctl exec --on "$P" "SELECT count(*) FROM accounts" >"$XT_TMP/ro" 2>&1 ||
     xt_fail "read only: $(cat "$XT_TMP/ro")"
@@ -232,6 +230,8 @@ XACT_FAILPOINTS="$before_commit_fp=error" xt_start "$P"
 WT=4000 writer 43 &
 wp=$!
 g43=$(committing_gid)
+# Nothing journaled: not committed until the writer acknowledges.
+xt_assert_eq "one writer committing: outcome unknown" unknown "$(decision "$g43")"
 xt_wait_log "$XT_TMP/coord.log" "no ack gid=$g43 state=committing participant=$P" 10
 xt_stop coord KILL
 wait $wp
@@ -295,6 +295,11 @@ xt_log "the coordinator's crash left transfer 30 applied $applied time(s)"
 want=$([ "$applied" = 1 ] && echo unknown || echo aborted)
 xt_assert_eq "its outcome after the restart" "$want" "$(decision "$g30")"
 xt_assert_eq "and the answer changed nothing" "$applied $applied" "$(( $(balance) - b0 )) $(ledger 30)"
+# One that aborted before the restart (transfer 20, its branch lost): the
+# coordinator no longer knows it, rolls it back everywhere, then says so.
+g20=$(gid_of 20)
+xt_assert_eq "an aborted gid, forgotten by the restart: aborted" aborted "$(decision "$g20")"
+xt_assert_grep "settled before answering" "settling gid=$g20" "$XT_TMP/coord.log"
 xt_wait_not_in_flight "xact:c1:" 15
 bump 31
 xt_assert_eq "the restarted coordinator commits in one phase" 0 "$XS"
