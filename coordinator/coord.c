@@ -2234,6 +2234,13 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch
 		 * is about to roll back. */
 		remember_outcome(c, gid, XACT_OUTCOME_ABORTED, "no commit decision (presumed abort)");
 		reply_outcome(s, XACT_OUTCOME_ABORTED, "no commit decision (presumed abort)", 0);
+	} else if (rv == XACT_ENOTFOUND && journal_dropped(c->j, gid)) {
+		/* Its row may have been deleted with its age (or forgotten):
+		 * its markers may say committed, and, once deleted too, nothing
+		 * would.  Not guessed, nor settled. */
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "no journal row, but decisions up to this gid "
+		    "were deleted since (--retention, recover forget): it may have committed; its "
+		    "participants' markers tell", 0);
 	} else if (rv == XACT_ENOTFOUND) {
 		settle_unknown(c, s, gid, NULL);
 	} else {

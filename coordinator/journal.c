@@ -571,6 +571,53 @@ write_precommit(journal *j, sqlite3_stmt *st, const struct item *it, int64_t now
 	return sqlite3_step(st) == SQLITE_DONE ? XACT_OK : XACT_EJOURNAL;
 }
 
+/* The number of gid ("xact:<id>:<n>"): 1 and *n, 2 for a run id
+ * ("...:r<hex>"), 0 for anything else. */
+static int
+gid_number(const char *gid, uint64_t *n)
+{
+	const char *t = strrchr(gid, ':');
+
+	if (t == NULL || *++t == '\0') {
+		return 0;
+	}
+	if (*t == 'r') {
+		return 2;
+	}
+	if (strspn(t, "0123456789") != strlen(t)) {
+		return 0;
+	}
+	*n = strtoull(t, NULL, 10);
+	return 1;
+}
+
+/*
+ * A decision deleted (retention, forget) leaves its mark in meta, in the
+ * same write: the highest gid number deleted (dropped_seq), and whether a
+ * run id's was (dropped_runs), so that a missing row is not taken for "no
+ * decision" (journal_dropped).
+ */
+static int
+mark_dropped(sqlite3 *db, uint64_t maxn, int runs, char *why, size_t whylen)
+{
+	char sql[256];
+
+	if (maxn > 0) {
+		snprintf(sql, sizeof(sql), "INSERT INTO meta (key, value) VALUES ('dropped_seq', '%llu') "
+		         "ON CONFLICT (key) DO UPDATE SET value = excluded.value "
+		         "WHERE CAST(meta.value AS INTEGER) < %llu", (unsigned long long)maxn,
+		    (unsigned long long)maxn);
+		if (exec_sql(db, sql, why, whylen) != XACT_OK) {
+			return XACT_EJOURNAL;
+		}
+	}
+	if (runs && exec_sql(db, "INSERT OR REPLACE INTO meta (key, value) VALUES "
+	                         "('dropped_runs', '1')", why, whylen) != XACT_OK) {
+		return XACT_EJOURNAL;
+	}
+	return XACT_OK;
+}
+
 static int
 write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *ncommits)
 {
@@ -617,9 +664,12 @@ write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *
 		}
 		if (it->kind == ITEM_FORGET) {
 			char sql[160];
+			uint64_t n = 0;
+			int kind = gid_number(it->gid, &n);
 
 			snprintf(sql, sizeof(sql), "DELETE FROM decisions WHERE gid = '%s'", it->gid);
-			if (exec_sql(j->wdb, sql, why, whylen) != XACT_OK) {
+			if (exec_sql(j->wdb, sql, why, whylen) != XACT_OK ||
+			    mark_dropped(j->wdb, kind == 1 ? n : 0, kind == 2, why, whylen) != XACT_OK) {
 				goto out;
 			}
 			continue;
@@ -664,21 +714,78 @@ out:
 	return rv;
 }
 
+/* Deletes the completed decisions older than the retention, and marks them
+ * dropped, in one write. */
 static void
 garbage_collect(journal *j)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL, *del = NULL;
+	int64_t cut = now_ms() - j->retention_ms;
+	uint64_t maxn = 0, n;
+	int runs = 0, rc;
+	char why[256] = "";
 
-	if (sqlite3_prepare_v2(j->wdb,
-	        "DELETE FROM decisions WHERE completed_at IS NOT NULL AND completed_at < ?",
-	        -1, &st, NULL) != SQLITE_OK) {
+	if (exec_sql(j->wdb, "BEGIN IMMEDIATE", why, sizeof(why)) != XACT_OK) {
+		log_warn("journal: garbage collection failed: %s", why);
 		return;
 	}
-	sqlite3_bind_int64(st, 1, now_ms() - j->retention_ms);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		log_warn("journal: garbage collection failed: %s", sqlite3_errmsg(j->wdb));
+	if (sqlite3_prepare_v2(j->wdb, "SELECT gid FROM decisions WHERE completed_at IS NOT NULL "
+	                               "AND completed_at < ?", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(j->wdb, "DELETE FROM decisions WHERE completed_at IS NOT NULL AND "
+	                               "completed_at < ?", -1, &del, NULL) != SQLITE_OK) {
+		snprintf(why, sizeof(why), "%s", sqlite3_errmsg(j->wdb));
+		goto out;
 	}
+	sqlite3_bind_int64(st, 1, cut);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		switch (gid_number((const char *)sqlite3_column_text(st, 0), &n)) {
+		case 1:
+			maxn = n > maxn ? n : maxn;
+			break;
+		case 2:
+			runs = 1;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(why, sizeof(why), "%s", sqlite3_errmsg(j->wdb));
+		goto out;
+	}
+	sqlite3_bind_int64(del, 1, cut);
+	if (mark_dropped(j->wdb, maxn, runs, why, sizeof(why)) != XACT_OK) {
+		goto out;
+	}
+	if (sqlite3_step(del) != SQLITE_DONE) {
+		snprintf(why, sizeof(why), "%s", sqlite3_errmsg(j->wdb));
+		goto out;
+	}
+	exec_sql(j->wdb, "COMMIT", why, sizeof(why));
+	why[0] = '\0';
+out:
 	sqlite3_finalize(st);
+	sqlite3_finalize(del);
+	if (why[0] != '\0') {
+		char ignore[256];
+
+		log_warn("journal: garbage collection failed: %s", why);
+		exec_sql(j->wdb, "ROLLBACK", ignore, sizeof(ignore));
+	}
+}
+
+int
+journal_dropped(journal *j, const char *gid)
+{
+	uint64_t n = 0;
+	int kind = gid_number(gid, &n);
+	char *v;
+	int dropped;
+
+	if (kind == 0 || (v = journal_meta(j, kind == 2 ? "dropped_runs" : "dropped_seq")) == NULL) {
+		return 0;
+	}
+	dropped = kind == 2 || strtoull(v, NULL, 10) >= n;
+	free(v);
+	return dropped;
 }
 
 static void

@@ -84,4 +84,28 @@ xt_assert_eq "check of a damaged journal: exit status" 1 $?
 "$XT_BUILD/xactctl" journal check --json "$XT_TMP/dump" >"$XT_TMP/check3" 2>/dev/null
 xt_assert_eq "check of a text file: exit status" 1 $?
 xt_assert_grep "check --json of a text file" '"ok":false' "$XT_TMP/check3"
+
+# A decision deleted with its age (--retention 1 s here; garbage collection
+# every 10 s) is not taken for "no decision" afterwards: its gid, and every
+# lower number, is answered unknown, neither presumed aborted nor rolled back
+# everywhere to find out.
+xt_stop coord
+xt_start coord --retention 1
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" exec \
+    --on pa "UPDATE accounts SET balance = balance - 1 WHERE id = 2" \
+    --on pb "UPDATE accounts SET balance = balance + 1 WHERE id = 2" >"$XT_TMP/old" 2>&1 ||
+    xt_fail "transfer: $(cat "$XT_TMP/old")"
+gold=$(sed -n 's/.*\(xact:c1:[0-9]*\).*/\1/p' "$XT_TMP/old" | head -n 1)
+[ -n "$gold" ] || xt_fail "no gid in: $(cat "$XT_TMP/old")"
+rows_of_gold() { sqlite3 -batch "$JOURNAL" "SELECT count(*) FROM decisions WHERE gid = '$gold'"; }
+xt_wait_until 30 rows_of_gold 0 || xt_fail "the decision of $gold was not deleted"
+xt_stop coord
+xt_start coord
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" recover show "$gold" --json >"$XT_TMP/old2"
+xt_assert_grep "a deleted decision: unknown" '"decision":"unknown"' "$XT_TMP/old2"
+xt_assert_eq "the reason" "outcome unknown" \
+    "$("$XT_BUILD/tests/rawsend" "$COORD_URL" outcome "$gold")"
+if grep -q "settling gid=$gold" "$XT_TMP/coord.log"; then
+	xt_fail "a gid whose decision was deleted was rolled back to find out"
+fi
 echo ok

@@ -760,6 +760,53 @@ completion_removes_a_decision_from_pending_once_the_writer_flushed_it(void **sta
 	waiter_destroy(&w);
 }
 
+/* A forgotten decision leaves its mark: a missing row up to its number (or
+ * of any run id, once one was forgotten) may have been a commit. */
+static void
+a_forgotten_decision_marks_every_number_up_to_it_dropped(void **state)
+{
+	char path[512];
+	journal *j;
+	struct waiter w;
+	struct journal_record r;
+
+	(void)state;
+	waiter_init(&w);
+	path_for(path, sizeof(path), "dropped.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
+	assert_int_equal(journal_submit_commit(j, "xact:c1:5", "a,b", on_decision, &w), XACT_OK);
+	assert_int_equal(journal_submit_commit(j, "xact:c1:9", "a,b", on_decision, &w), XACT_OK);
+	assert_int_equal(journal_submit_commit(j, "xact:c1:r00ff", "a,b", on_decision, &w), XACT_OK);
+	wait_calls(&w, 3);
+	assert_int_equal(w.errors, 0);
+	/* nothing deleted yet */
+	assert_int_equal(journal_dropped(j, "xact:c1:1"), 0);
+	assert_int_equal(journal_dropped(j, "xact:c1:rabcd"), 0);
+	assert_int_equal(journal_submit_forget(j, "xact:c1:5"), XACT_OK);
+	journal_close(j); /* flushes the forget */
+
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_lookup(j, "xact:c1:5", &r), XACT_ENOTFOUND);
+	assert_int_equal(journal_dropped(j, "xact:c1:5"), 1);
+	assert_int_equal(journal_dropped(j, "xact:c1:2"), 1);
+	assert_int_equal(journal_dropped(j, "xact:c1:6"), 0);
+	assert_int_equal(journal_dropped(j, "xact:c1:rabcd"), 0);
+	assert_int_equal(journal_dropped(j, "not a gid"), 0);
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
+	/* a lower number forgotten later keeps the highest */
+	assert_int_equal(journal_submit_forget(j, "xact:c1:r00ff"), XACT_OK);
+	journal_close(j);
+
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_dropped(j, "xact:c1:5"), 1);
+	assert_int_equal(journal_dropped(j, "xact:c1:9"), 0);
+	assert_int_equal(journal_lookup(j, "xact:c1:9", &r), XACT_OK);
+	assert_int_equal(journal_dropped(j, "xact:c1:rabcd"), 1);
+	journal_close(j);
+	waiter_destroy(&w);
+}
+
 static void
 close_flushes_every_commit_and_completion_submitted_before_it(void **state)
 {
@@ -1151,6 +1198,7 @@ main(void)
 		cmocka_unit_test(foreach_pending_lists_every_decision_not_yet_completed),
 		cmocka_unit_test(completion_removes_a_decision_from_pending_once_the_writer_flushed_it),
 		cmocka_unit_test(close_flushes_every_commit_and_completion_submitted_before_it),
+		cmocka_unit_test(a_forgotten_decision_marks_every_number_up_to_it_dropped),
 		cmocka_unit_test_teardown(journal_write_failpoint_reports_the_error_and_stores_nothing,
 		    reset_failpoints),
 		cmocka_unit_test_teardown(journal_write_failing_once_fails_only_that_batch,
