@@ -752,8 +752,9 @@ pg_fence(void *be, const char *gid, char *err, size_t errlen)
 	PGconn *conn;
 	PGresult *res;
 	enum branch_result r = finish_prepared(pg, "ROLLBACK PREPARED", gid, err, errlen);
+	int held = r == BRES_OK;
 
-	if (r == BRES_OK) {
+	if (held) {
 		log_info("fence gid=%s: its branch was held prepared; rolled back", gid);
 	} else if (r != BRES_NOT_FOUND) {
 		return r; /* its marker (committed), or not settled now */
@@ -774,7 +775,7 @@ pg_fence(void *be, const char *gid, char *err, size_t errlen)
 	}
 	PQclear(res);
 	pool_put(pg, conn, r == BRES_TRANSIENT);
-	return r;
+	return held && r == BRES_NOT_FOUND ? BRES_OK : r; /* OK: it was, and is rolled back */
 }
 
 /* One round trip: the vote (vote_stmts) on the branch's open transaction. */
