@@ -2287,8 +2287,11 @@ heuristic_abort(struct coord *c, struct sctx *s, struct ctxn *x)
 		struct ctxn *o = orphan_abort(c, gid, pids, n, "rolled back by the operator (heuristic)");
 
 		if (o != NULL) {
-			/* a journaled commit, partly rolled back: never ABORTED */
+			/* a journaled commit, partly rolled back: never ABORTED,
+			 * and kept so among the finished, for its journal row
+			 * says COMMITTED */
 			o->t.outcome = XACT_OUTCOME_UNKNOWN;
+			o->t.found_committed = 1;
 		}
 	}
 	reply_outcome(s, XACT_OUTCOME_ABORTED, "heuristic: branches not yet committed are being "

@@ -190,7 +190,8 @@ struct txn {
 	int pending;        /* answered COMMITTED before every ack was in */
 	int unjournaled;    /* COMMITTING with no journal row (one writer): the ack is the outcome */
 	int orphan;         /* made by txn_init_orphan: no decision known, presumed abort */
-	int found_committed;/* an orphan's branch answered its ABORT: committed here */
+	int found_committed;/* an orphan's branch answered its ABORT: committed here (or a
+	                     * heuristic abort's orphan: its journal row says commit) */
 	char reason[512];
 };
 

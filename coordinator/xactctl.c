@@ -79,7 +79,7 @@ usage(FILE *f)
 	    "3 outcome unknown (the transaction may have committed).\n"
 	    "Exit status of status: 0 answered, 1 coordinator unreachable, 2 usage error.\n"
 	    "Exit status of recover: 0 answered or done, 1 refused or coordinator unreachable,\n"
-	    "2 usage error.\n"
+	    "2 usage error; recover commit, abort and forget: 3 when the outcome is unknown.\n"
 	    "Exit status of journal: 0 read (dump) or sound (check), 1 unreadable or damaged,\n"
 	    "2 usage error.\n");
 }
