@@ -32,6 +32,15 @@
  * connection after committing or not, and the agent fences a gid whose
  * outcome it does not know.  The checker adds: a client told committed
  * has every write it made committed.
+ *
+ * Outcome questions (coord.c handle_outcome, as xactctl and
+ * xact_outcome_of() ask): at random, and once for every transaction after
+ * failures stop.  Answered from memory, from the list of the finished
+ * (lost in a coordinator crash), from the journal, or, for a gid found
+ * nowhere, once a presumed-abort orphan over every participant finished
+ * (settling); an agent answers the ABORT of a branch it does not hold with
+ * a fence.  The checker adds: an answer ABORTED means committed nowhere, an
+ * answer COMMITTED means every write committed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,6 +88,8 @@ struct call {
 struct db {
 	unsigned char prepared[NT], committed[NT], rolled_back_prepared[NT];
 	unsigned char fenced[NT]; /* a marker row that no commit of the gid passes */
+	unsigned char inflight[NT]; /* a one-phase COMMIT on a connection the agent lost:
+	                             * lands later, unless a fence is there first */
 };
 
 /* The agent's memory of a branch (lost in a crash). */
@@ -117,6 +128,9 @@ struct sim {
 	struct { int pid; unsigned char gids[NT]; } listings[16];
 	int steps;
 	int one_phase;              /* one-phase commit on (coord.c: --one-phase) */
+	int ring[NT];               /* the finished list: 0, or the outcome + 1 */
+	int settling[NT];           /* an outcome question waits for t's orphan */
+	int asked[NT];              /* the last definite answer to a question, or 0 */
 	int wrote[NT][NP];          /* ghost: a statement that wrote succeeded at p */
 };
 
@@ -129,11 +143,19 @@ static int bug_sweep_ignores_memory;
  * not come for a NO, guessing instead of asking again. */
 static int bug_one_phase_guesses;
 
+/* Set by one test only: an outcome question about a gid found nowhere is
+ * answered by presumed abort at once, as before settling. */
+static int bug_outcome_presumes;
+
+/* Set by one test only: the agent answers the ABORT of a branch it does not
+ * hold from the marker alone, with no fence. */
+static int bug_abort_without_fence;
+
 /* What the schedules went through, to show they cover the cases. */
 static struct {
 	long told_committed, told_aborted, coord_crashes, part_crashes, recovered_commits,
 	    orphans, lost, duplicated, one_phase_commits, one_phase_unknown, fences,
-	    one_writer_commits;
+	    one_writer_commits, settles, asked_committed, asked_aborted;
 } seen;
 
 static unsigned
@@ -187,6 +209,31 @@ request(struct sim *s, enum msg_kind kind, int t, int pid, uint32_t seq, int wri
 	send_msg(s, &m);
 }
 
+/* A settling question about t is answered o. */
+static void
+answered(struct sim *s, int t, xact_outcome o)
+{
+	s->settling[t] = 0;
+	if (o != XACT_OUTCOME_UNKNOWN) {
+		s->asked[t] = o;
+	}
+}
+
+/* coord.c remember_finished */
+static void
+remember(struct sim *s, int t)
+{
+	const struct txn *x = &s->txn[t];
+
+	if (x->outcome == XACT_OUTCOME_ABORTED && s->ring[t] == XACT_OUTCOME_UNKNOWN + 1) {
+		return;
+	}
+	if (x->orphan && x->outcome == XACT_OUTCOME_UNKNOWN && !x->found_committed) {
+		return;
+	}
+	s->ring[t] = (int)x->outcome + 1;
+}
+
 static void
 actions(struct sim *s, int t, const struct txn_actions *a)
 {
@@ -224,6 +271,10 @@ actions(struct sim *s, int t, const struct txn_actions *a)
 			}
 			break;
 		case TXN_ACT_REPLY_OUTCOME:
+			if (s->settling[t]) {
+				answered(s, t, s->txn[t].outcome);
+				break;
+			}
 			s->cl[t].waiting = 0;
 			if (s->txn[t].outcome != XACT_OUTCOME_UNKNOWN) {
 				s->cl[t].told = s->txn[t].outcome;
@@ -234,6 +285,10 @@ actions(struct sim *s, int t, const struct txn_actions *a)
 			break;
 		case TXN_ACT_FORGET:
 			s->in_memory[t] = 0;
+			if (s->settling[t]) {
+				answered(s, t, s->txn[t].outcome);
+			}
+			remember(s, t);
 			break;
 		case TXN_ACT_FORCE_PRECOMMIT:
 		case TXN_ACT_SEND_PRECOMMIT:
@@ -293,6 +348,11 @@ complete(struct sim *s, int ci, const struct msg *ans)
 		break;
 	default:
 		ev.type = ans && ans->ok ? TXN_EV_ACK : TXN_EV_ACK_FAILED;
+		if (ev.type == TXN_EV_ACK && c->kind == M_ABORT && ans->vote == TXN_EV_ACK_COMMITTED &&
+		    s->in_memory[c->t] && s->txn[c->t].orphan &&
+		    s->txn[c->t].state == TXN_ABORTING) {
+			ev.type = TXN_EV_ACK_COMMITTED; /* coord.c: committed here */
+		}
 		break;
 	}
 	apply(s, c->t, &ev);
@@ -325,6 +385,8 @@ static void
 coordinator_crash(struct sim *s)
 {
 	seen.coord_crashes++;
+	memset(s->ring, 0, sizeof(s->ring));
+	memset(s->settling, 0, sizeof(s->settling)); /* the questions fail */
 	for (int t = 0; t < NT; t++) {
 		if (s->journal_pending[t] && rnd(s, 2)) {
 			s->journaled[t] = 1; /* the batch reached the disk */
@@ -377,7 +439,63 @@ sweep_answer(struct sim *s, int li)
 	}
 }
 
+/* An outcome question about t from xactctl or xact_outcome_of(): coord.c
+ * handle_outcome, without from_branch. */
+static void
+ask(struct sim *s, int t)
+{
+	const struct txn *x = &s->txn[t];
+
+	if (s->in_memory[t]) {
+		if (x->unjournaled) {
+			return; /* one writer: unknown until its ack */
+		}
+		if (x->orphan && x->state == TXN_ABORTING) {
+			s->settling[t] = 1; /* answered when it finishes */
+		} else if (x->state == TXN_COMMITTING || x->state == TXN_COMMITTED) {
+			answered(s, t, XACT_OUTCOME_COMMITTED);
+		} else if (x->state == TXN_ABORTING || x->state == TXN_ABORTED) {
+			answered(s, t, x->outcome);
+		}
+		return;
+	}
+	if (s->ring[t] == XACT_OUTCOME_UNKNOWN + 1) {
+		return;
+	}
+	if (s->journaled[t]) {
+		answered(s, t, XACT_OUTCOME_COMMITTED);
+	} else if (s->ring[t] != 0) {
+		answered(s, t, (xact_outcome)(s->ring[t] - 1));
+	} else if (bug_outcome_presumes) {
+		answered(s, t, XACT_OUTCOME_ABORTED);
+	} else {
+		/* settle: roll it back on every participant first */
+		txn_init_orphan(&s->txn[t], "g", 0);
+		for (int p = 1; p < NP; p++) {
+			txn_add_orphan_part(&s->txn[t], p);
+		}
+		s->in_memory[t] = 1;
+		s->settling[t] = 1;
+		seen.settles++;
+	}
+}
+
 /* ---- the participants, as agent.c runs branch.c over a database --------- */
+
+/* A one-phase COMMIT still on its way reaches p's database: it commits,
+ * or fails, and never passes a fence. */
+static void
+land(struct sim *s, int p, int t)
+{
+	struct db *d = &s->db[p];
+
+	if (d->inflight[t]) {
+		d->inflight[t] = 0;
+		if (!d->fenced[t] && rnd(s, 2)) {
+			d->committed[t] = 1;
+		}
+	}
+}
 
 static enum branch_result
 run_op(struct sim *s, int p, int t, enum branch_op op, int writes)
@@ -414,8 +532,9 @@ run_op(struct sim *s, int p, int t, enum branch_op op, int writes)
 			return BRES_FAILED; /* the fence, or a deferred constraint */
 		}
 		if (s->failures && rnd(s, 10) == 0) {
-			/* the connection died around COMMIT: done or not */
-			d->committed[t] = (unsigned char)rnd(s, 2);
+			/* the connection died around COMMIT: it lands later,
+			 * or not (land) */
+			d->inflight[t] = 1;
 			return BRES_TRANSIENT;
 		}
 		d->committed[t] = 1;
@@ -423,6 +542,7 @@ run_op(struct sim *s, int p, int t, enum branch_op op, int writes)
 		return BRES_OK;
 	case BOP_FENCE:
 		seen.fences++;
+		land(s, p, t); /* the fence's INSERT waits for it */
 		if (d->prepared[t]) {
 			d->prepared[t] = 0;
 			d->rolled_back_prepared[t] = 1;
@@ -444,6 +564,12 @@ run_op(struct sim *s, int p, int t, enum branch_op op, int writes)
 		d->committed[t] = 1;
 		return BRES_OK;
 	case BOP_ROLLBACK_PREPARED:
+		if (!d->prepared[t] && b->state == BR_NONE && s->one_phase && !bug_abort_without_fence) {
+			land(s, p, t); /* agent.c: the fence serves it, and waits */
+			if (!d->committed[t]) {
+				d->fenced[t] = 1;
+			}
+		}
 		if (!d->prepared[t]) {
 			return d->committed[t] ? BRES_COMMITTED_ALREADY : BRES_NOT_FOUND;
 		}
@@ -499,11 +625,15 @@ participant_handle(struct sim *s, const struct msg *m)
 		    : b->state == BR_ABORTED ? TXN_EV_VOTE_NO : TXN_EV_ONE_PHASE_LOST;
 		break;
 	default:
-		if (op == BOP_ROLLBACK_PREPARED && r != BRES_OK && r != BRES_NOT_FOUND) {
+		if (op == BOP_ROLLBACK_PREPARED && r != BRES_OK && r != BRES_NOT_FOUND &&
+		    r != BRES_COMMITTED_ALREADY) {
 			ans.ok = 0;
 		} else {
 			ans.ok = b->state == BR_COMMITTED || b->state == BR_ABORTED ||
 			    b->state == BR_READ_ONLY;
+		}
+		if (req == BREQ_ABORT && b->state == BR_COMMITTED) {
+			ans.vote = TXN_EV_ACK_COMMITTED; /* the ack says: committed here */
 		}
 		break;
 	}
@@ -672,6 +802,14 @@ step(struct sim *s)
 	} else if (r < 140 && s->nlistings > 0) {
 		answer_listing(s, (int)rnd(s, (unsigned)s->nlistings));
 	} else if (r < 200) {
+		if (s->one_phase && r < 90) {
+			ask(s, (int)rnd(s, NT));
+			return;
+		}
+		if (s->one_phase && r < 100) {
+			land(s, (int)rnd(s, NP), (int)rnd(s, NT));
+			return;
+		}
 		fire_timer(s, s->failures && rnd(s, 8) == 0);
 	} else if (r < 260) {
 		fire_timeout(s);
@@ -725,11 +863,22 @@ drain(struct sim *s)
 			deliver(s, 0, 0);
 			busy = 1;
 		}
+		for (int p = 0; p < NP; p++) {
+			for (int t = 0; t < NT; t++) {
+				land(s, p, t);
+			}
+		}
 		busy |= flush_journal(s);
 		busy |= fire_timeout(s);
 		busy |= fire_timer(s, 1);
 		for (int t = 0; t < NT; t++) {
 			client_step_real(s, t);
+		}
+		if (round == 10 && s->one_phase) {
+			for (int t = 0; t < NT; t++) {
+				ask(s, t); /* once failures stopped */
+			}
+			busy = 1;
 		}
 		if (round % 4 == 0) {
 			for (int p = 0; p < NP; p++) {
@@ -783,6 +932,13 @@ check(struct sim *s, int *gid)
 			    !s->db[p].committed[t]) {
 				return "the client was told committed, yet a write was not committed";
 			}
+			if (s->asked[t] == XACT_OUTCOME_COMMITTED && s->wrote[t][p] &&
+			    !s->db[p].committed[t]) {
+				return "the coordinator answered committed, yet a write was not committed";
+			}
+		}
+		if (s->asked[t] == XACT_OUTCOME_ABORTED && committed) {
+			return "the coordinator answered aborted, yet a participant committed";
 		}
 	}
 	return NULL;
@@ -804,6 +960,8 @@ run_schedule(unsigned long long seed, int steps, int one_phase)
 	for (int t = 0; t < NT; t++) {
 		seen.told_committed += s->cl[t].told == XACT_OUTCOME_COMMITTED;
 		seen.told_aborted += s->cl[t].told == XACT_OUTCOME_ABORTED;
+		seen.asked_committed += s->asked[t] == XACT_OUTCOME_COMMITTED;
+		seen.asked_aborted += s->asked[t] == XACT_OUTCOME_ABORTED;
 	}
 	if ((why = check(s, &gid)) != NULL) {
 		print_error("schedule seed=%llu: transaction %d: %s\n", seed, gid, why);
@@ -857,9 +1015,11 @@ ten_thousand_random_one_phase_schedules_keep_atomicity_and_terminate(void **stat
 	}
 	printf("schedules: 10000; told committed %ld, aborted %ld; one-phase commits %ld, "
 	       "answers not known %ld, fences %ld; one-writer COMMITs %ld; coordinator crashes "
-	       "%ld, participant crashes %ld\n", seen.told_committed, seen.told_aborted,
+	       "%ld, participant crashes %ld; outcome questions settled %ld, answered committed "
+	       "%ld, aborted %ld\n", seen.told_committed, seen.told_aborted,
 	    seen.one_phase_commits, seen.one_phase_unknown, seen.fences, seen.one_writer_commits,
-	    seen.coord_crashes, seen.part_crashes);
+	    seen.coord_crashes, seen.part_crashes, seen.settles, seen.asked_committed,
+	    seen.asked_aborted);
 	assert_int_equal(bad, 0);
 	assert_true(seen.told_committed > 1000);
 	assert_true(seen.told_aborted > 1000);
@@ -867,6 +1027,26 @@ ten_thousand_random_one_phase_schedules_keep_atomicity_and_terminate(void **stat
 	assert_true(seen.one_phase_unknown > 100);
 	assert_true(seen.fences > 100);
 	assert_true(seen.one_writer_commits > 100);
+	assert_true(seen.settles > 1000);
+	assert_true(seen.asked_committed > 200);
+	assert_true(seen.asked_aborted > 1000);
+}
+
+/* The checker must be able to fail: a coordinator that answers an outcome
+ * question about a gid found nowhere by presumed abort, as before
+ * settling, says "aborted" of some one-phase or one-writer commit. */
+static void
+an_outcome_presumed_aborted_is_caught(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	bug_outcome_presumes = 1;
+	for (unsigned long long seed = 1; seed <= 10000 && bad == 0; seed++) {
+		bad += run_schedule(seed, 300, 1);
+	}
+	bug_outcome_presumes = 0;
+	assert_true(bad > 0);
 }
 
 /* The checker must be able to fail: a coordinator that takes a one-phase
@@ -883,6 +1063,23 @@ a_one_phase_guess_is_caught(void **state)
 		bad += run_schedule(seed, 300, 1);
 	}
 	bug_one_phase_guesses = 0;
+	assert_true(bad > 0);
+}
+
+/* The checker must be able to fail: an agent that answers the ABORT of a
+ * branch it does not hold from the marker alone lets a one-phase COMMIT
+ * still on its way land after the coordinator answered "aborted". */
+static void
+an_abort_without_a_fence_is_caught(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	bug_abort_without_fence = 1;
+	for (unsigned long long seed = 1; seed <= 20000 && bad == 0; seed++) {
+		bad += run_schedule(seed, 300, 1);
+	}
+	bug_abort_without_fence = 0;
 	assert_true(bad > 0);
 }
 
@@ -911,6 +1108,8 @@ main(void)
 		cmocka_unit_test(a_sweep_that_aborts_in_flight_gids_is_caught),
 		cmocka_unit_test(ten_thousand_random_one_phase_schedules_keep_atomicity_and_terminate),
 		cmocka_unit_test(a_one_phase_guess_is_caught),
+		cmocka_unit_test(an_outcome_presumed_aborted_is_caught),
+		cmocka_unit_test(an_abort_without_a_fence_is_caught),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
