@@ -2160,8 +2160,10 @@ settle_unknown(struct coord *c, struct sctx *s, const char *gid, const char *rea
  * lately: that outcome.  Neither: the transaction is not in flight (every
  * gid is in memory before any participant sees it).  An agent asking about
  * a branch it holds uncommitted (from_branch) is answered aborted at once;
- * anyone else once the gid is settled (settle_unknown).  A gid of another
- * coordinator is answered unknown: this one cannot know.
+ * anyone else unknown when decisions up to the gid were deleted since
+ * (journal_dropped), else once the gid is settled (settle_unknown).  A gid
+ * of another coordinator, or one not handed out yet, is answered unknown:
+ * this one cannot know.
  */
 static void
 handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch)
@@ -2308,7 +2310,7 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 {
 	struct ctxn *x = txn_find(c, r->gid);
 	struct journal_record rec;
-	int heuristic = r->has_heuristic && r->heuristic, found, fin_committed;
+	int heuristic = r->has_heuristic && r->heuristic, found, fin_committed, dropped;
 	const struct finished *fin;
 	char prefix[64];
 
@@ -2339,6 +2341,8 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 	/* committed with no journal row (one phase, one writer), lately */
 	fin = x == NULL && !found ? find_finished(c, r->gid) : NULL;
 	fin_committed = fin != NULL && fin->outcome == XACT_OUTCOME_COMMITTED;
+	/* no row, but its decision may have been deleted with its age */
+	dropped = x == NULL && !found && fin == NULL && journal_dropped(c->j, r->gid);
 	log_info("operator asks to %s gid=%s state=%s%s", r->action == XACT__RESOLVE_ACTION__RESOLVE_COMMIT
 	        ? "commit" : r->action == XACT__RESOLVE_ACTION__RESOLVE_ABORT ? "abort" : "forget",
 	    r->gid, x ? txn_state_name(x->t.state) : found ? "journaled" : "unknown",
@@ -2356,6 +2360,10 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 			    0);
 		} else if (fin_committed) {
 			reply_outcome(s, XACT_OUTCOME_COMMITTED, "committed, with no journal row now", 0);
+		} else if (dropped) {
+			reply(s, wire_error_reply(XACT_ESTATE, "%s: no journal row, but decisions up to "
+			    "it were deleted since (--retention, recover forget): it may have committed; "
+			    "nothing to confirm", r->gid));
 		} else {
 			reply(s, wire_error_reply(XACT_ESTATE, "%s: %s", r->gid,
 			    x == NULL ? "no commit decision: presumed abort, it is aborted"
@@ -2378,6 +2386,9 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 		} else if (fin_committed) {
 			reply_outcome(s, XACT_OUTCOME_COMMITTED, "committed, with no journal row to forget",
 			    0);
+		} else if (dropped) {
+			reply_outcome(s, XACT_OUTCOME_UNKNOWN, "no journal row to forget: deleted since, "
+			    "or never written", 0);
 		} else {
 			reply_outcome(s, XACT_OUTCOME_ABORTED, "no decision to forget", 0);
 		}
@@ -2393,6 +2404,12 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 		if (fin_committed) {
 			reply(s, wire_error_reply(XACT_ESTATE, "%s committed (with no journal row now: "
 			    "in one phase, as one writer, or forgotten)", r->gid));
+			return;
+		}
+		if (dropped && !heuristic) {
+			reply(s, wire_error_reply(XACT_ESTATE, "%s: no journal row, but decisions up to "
+			    "it were deleted since (--retention, recover forget): it may have committed; "
+			    "--heuristic rolls back whatever of it is still open", r->gid));
 			return;
 		}
 		/* answered once every participant answered: a branch that

@@ -593,12 +593,12 @@ gid_number(const char *gid, uint64_t *n)
 
 /*
  * A decision deleted (retention, forget) leaves its mark in meta, in the
- * same write: the highest gid number deleted (dropped_seq), and whether a
- * run id's was (dropped_runs), so that a missing row is not taken for "no
- * decision" (journal_dropped).
+ * same write: the highest gid number deleted (dropped_seq), so that a
+ * missing row is not taken for "no decision" (journal_dropped).  Run ids
+ * carry no number: not marked.
  */
 static int
-mark_dropped(sqlite3 *db, uint64_t maxn, int runs, char *why, size_t whylen)
+mark_dropped(sqlite3 *db, uint64_t maxn, char *why, size_t whylen)
 {
 	char sql[256];
 
@@ -610,10 +610,6 @@ mark_dropped(sqlite3 *db, uint64_t maxn, int runs, char *why, size_t whylen)
 		if (exec_sql(db, sql, why, whylen) != XACT_OK) {
 			return XACT_EJOURNAL;
 		}
-	}
-	if (runs && exec_sql(db, "INSERT OR REPLACE INTO meta (key, value) VALUES "
-	                         "('dropped_runs', '1')", why, whylen) != XACT_OK) {
-		return XACT_EJOURNAL;
 	}
 	return XACT_OK;
 }
@@ -669,7 +665,7 @@ write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *
 
 			snprintf(sql, sizeof(sql), "DELETE FROM decisions WHERE gid = '%s'", it->gid);
 			if (exec_sql(j->wdb, sql, why, whylen) != XACT_OK ||
-			    mark_dropped(j->wdb, kind == 1 ? n : 0, kind == 2, why, whylen) != XACT_OK) {
+			    mark_dropped(j->wdb, kind == 1 ? n : 0, why, whylen) != XACT_OK) {
 				goto out;
 			}
 			continue;
@@ -722,7 +718,7 @@ garbage_collect(journal *j)
 	sqlite3_stmt *st = NULL, *del = NULL;
 	int64_t cut = now_ms() - j->retention_ms;
 	uint64_t maxn = 0, n;
-	int runs = 0, rc;
+	int rc;
 	char why[256] = "";
 
 	if (exec_sql(j->wdb, "BEGIN IMMEDIATE", why, sizeof(why)) != XACT_OK) {
@@ -738,13 +734,8 @@ garbage_collect(journal *j)
 	}
 	sqlite3_bind_int64(st, 1, cut);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		switch (gid_number((const char *)sqlite3_column_text(st, 0), &n)) {
-		case 1:
-			maxn = n > maxn ? n : maxn;
-			break;
-		case 2:
-			runs = 1;
-			break;
+		if (gid_number((const char *)sqlite3_column_text(st, 0), &n) == 1 && n > maxn) {
+			maxn = n;
 		}
 	}
 	if (rc != SQLITE_DONE) {
@@ -752,7 +743,7 @@ garbage_collect(journal *j)
 		goto out;
 	}
 	sqlite3_bind_int64(del, 1, cut);
-	if (mark_dropped(j->wdb, maxn, runs, why, sizeof(why)) != XACT_OK) {
+	if (mark_dropped(j->wdb, maxn, why, sizeof(why)) != XACT_OK) {
 		goto out;
 	}
 	if (sqlite3_step(del) != SQLITE_DONE) {
@@ -780,10 +771,10 @@ journal_dropped(journal *j, const char *gid)
 	char *v;
 	int dropped;
 
-	if (kind == 0 || (v = journal_meta(j, kind == 2 ? "dropped_runs" : "dropped_seq")) == NULL) {
+	if (kind != 1 || (v = journal_meta(j, "dropped_seq")) == NULL) {
 		return 0;
 	}
-	dropped = kind == 2 || strtoull(v, NULL, 10) >= n;
+	dropped = strtoull(v, NULL, 10) >= n;
 	free(v);
 	return dropped;
 }

@@ -80,9 +80,9 @@ int journal_foreach_heuristic(journal *j,
 char *journal_meta(journal *j, const char *key);
 
 /* 1 when gid's commit decision may have been in the journal and deleted
- * since (retention, forget): its number is at most the highest deleted, or
- * it is a run id and a run id's decision was deleted.  Then a missing row
- * does not mean that no commit was decided.  0 otherwise. */
+ * since (retention, forget): its number is at most the highest deleted.
+ * Then a missing row does not mean that no commit was decided.  0
+ * otherwise, and for a run id, which carries no number. */
 int journal_dropped(journal *j, const char *gid);
 
 /* SQLite's integrity check and WAL mode: 0, or XACT_EJOURNAL with why. */

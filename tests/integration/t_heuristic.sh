@@ -108,4 +108,13 @@ xt_assert_eq "the reason" "outcome unknown" \
 if grep -q "settling gid=$gold" "$XT_TMP/coord.log"; then
 	xt_fail "a gid whose decision was deleted was rolled back to find out"
 fi
+# The operator's requests say so too, and roll nothing back without
+# --heuristic.
+for act in commit abort; do
+	"$XT_BUILD/xactctl" --coordinator "$COORD_URL" recover $act "$gold" >"$XT_TMP/old3" 2>&1
+	xt_assert_eq "recover $act of it: refused" 1 $?
+	xt_assert_grep "recover $act: why" "were deleted since" "$XT_TMP/old3"
+done
+"$XT_BUILD/xactctl" --coordinator "$COORD_URL" recover forget "$gold" >"$XT_TMP/old4" 2>&1
+xt_assert_eq "recover forget of it: unknown" 3 $?
 echo ok
