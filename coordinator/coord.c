@@ -2219,6 +2219,14 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, f->reason, 0);
 		return;
 	}
+	if (!from_branch && journal_has_heuristic(c->j, gid)) {
+		/* The same, durably: the finished list is lost in a restart,
+		 * and a journal row may say COMMITTED of a commit partly
+		 * rolled back by hand. */
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "a heuristic outcome is recorded for it "
+		    "(xactctl journal dump)", 0);
+		return;
+	}
 	if ((rv = journal_lookup(c->j, gid, &r)) == XACT_OK) {
 		reply_outcome(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0);
 	} else if (rv == XACT_ENOTFOUND && f != NULL) {

@@ -271,6 +271,15 @@ journal_open(journal **out, const char *path, const char *coord_id, char *err,
 		snprintf(err, errlen, "refusing journal %s: %s", path, why);
 		goto fail;
 	}
+	/* A journal made before dropped_seq (new ones start with 0) may have
+	 * deleted decisions unmarked: count every number reserved so far as
+	 * possibly deleted. */
+	if (!created && exec_sql(j->wdb, "INSERT OR IGNORE INTO meta (key, value) SELECT "
+	                                 "'dropped_seq', value FROM meta WHERE key = 'seq_reserved'",
+	                    why, sizeof(why)) != XACT_OK) {
+		snprintf(err, errlen, "cannot mark journal %s: %s", path, why);
+		goto fail;
+	}
 	if (durable(j->wdb, path, err, errlen) != XACT_OK) {
 		goto fail;
 	}
@@ -457,6 +466,20 @@ journal_foreach_heuristic(journal *j, int (*fn)(void *, const struct journal_heu
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&j->rlock);
 	return rv;
+}
+
+int
+journal_has_heuristic(journal *j, const char *gid)
+{
+	char *v;
+	int found;
+
+	pthread_mutex_lock(&j->rlock);
+	v = sqlx_text(j->rdb, "SELECT gid FROM heuristics WHERE gid = ? LIMIT 1", gid);
+	pthread_mutex_unlock(&j->rlock);
+	found = v != NULL;
+	free(v);
+	return found;
 }
 
 char *
@@ -734,7 +757,9 @@ garbage_collect(journal *j)
 	}
 	sqlite3_bind_int64(st, 1, cut);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (gid_number((const char *)sqlite3_column_text(st, 0), &n) == 1 && n > maxn) {
+		const char *gid = (const char *)sqlite3_column_text(st, 0);
+
+		if (gid != NULL && gid_number(gid, &n) == 1 && n > maxn) {
 			maxn = n;
 		}
 	}
@@ -750,15 +775,18 @@ garbage_collect(journal *j)
 		snprintf(why, sizeof(why), "%s", sqlite3_errmsg(j->wdb));
 		goto out;
 	}
-	exec_sql(j->wdb, "COMMIT", why, sizeof(why));
-	why[0] = '\0';
+	if (exec_sql(j->wdb, "COMMIT", why, sizeof(why)) == XACT_OK) {
+		why[0] = '\0';
+	}
 out:
 	sqlite3_finalize(st);
 	sqlite3_finalize(del);
 	if (why[0] != '\0') {
+		log_warn("journal: garbage collection failed: %s", why);
+	}
+	if (!sqlite3_get_autocommit(j->wdb)) {
 		char ignore[256];
 
-		log_warn("journal: garbage collection failed: %s", why);
 		exec_sql(j->wdb, "ROLLBACK", ignore, sizeof(ignore));
 	}
 }

@@ -85,6 +85,10 @@ char *journal_meta(journal *j, const char *key);
  * otherwise, and for a run id, which carries no number. */
 int journal_dropped(journal *j, const char *gid);
 
+/* 1 when a heuristic outcome is recorded for gid, 0 when none (or the
+ * journal cannot be read). */
+int journal_has_heuristic(journal *j, const char *gid);
+
 /* SQLite's integrity check and WAL mode: 0, or XACT_EJOURNAL with why. */
 int journal_check(journal *j, char *err, size_t errlen);
 

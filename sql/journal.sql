@@ -37,6 +37,9 @@ CREATE TABLE heuristics (
 INSERT INTO meta (key, value) VALUES ('magic', 'xact-journal');
 INSERT INTO meta (key, value) VALUES ('schema_version', '3');
 INSERT INTO meta (key, value) VALUES ('seq_reserved', '0');
+-- the highest gid number whose decision was deleted (retention, forget);
+-- a journal made without this row gets seq_reserved when next opened
+INSERT INTO meta (key, value) VALUES ('dropped_seq', '0');
 
 -- schema 3
 -- Three-phase commit: the pre-commit decision (every participant voted YES),

@@ -58,6 +58,13 @@ xt_assert_eq "pb committed as decided" 1005 \
     "$(xt_sql "$PGPORT" bank_b "SELECT balance FROM accounts WHERE id = 2")"
 xt_assert_eq "pa rolled back by hand" 1000 \
     "$(xt_sql "$PGPORT" bank_a "SELECT balance FROM accounts WHERE id = 2")"
+# Its journal row says commit; asked, the coordinator says unknown, from the
+# heuristic record, also after a restart (its finished list is gone).
+hgid=$(sqlite3 -batch "$JOURNAL" "SELECT gid FROM heuristics")
+xt_stop coord
+xt_coord_start
+xt_assert_eq "outcome of a commit rolled back by hand: unknown" "outcome unknown" \
+    "$("$XT_BUILD/tests/rawsend" "$COORD_URL" outcome "$hgid")"
 xt_stop coord
 xt_assert_eq "the heuristic outcome is in the journal" "pa|commit|aborted" \
     "$(sqlite3 -batch "$JOURNAL" "SELECT participant, decision, outcome FROM heuristics")"

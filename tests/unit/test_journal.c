@@ -794,7 +794,6 @@ a_forgotten_decision_marks_every_number_up_to_it_dropped(void **state)
 	assert_int_equal(journal_dropped(j, "xact:c1:rabcd"), 0);
 	assert_int_equal(journal_dropped(j, "not a gid"), 0);
 	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
-	/* a lower number forgotten later keeps the highest */
 	assert_int_equal(journal_submit_forget(j, "xact:c1:r00ff"), XACT_OK);
 	journal_close(j);
 
@@ -804,8 +803,64 @@ a_forgotten_decision_marks_every_number_up_to_it_dropped(void **state)
 	assert_int_equal(journal_lookup(j, "xact:c1:9", &r), XACT_OK);
 	assert_int_equal(journal_dropped(j, "xact:c1:rabcd"), 0);
 	assert_int_equal(journal_lookup(j, "xact:c1:r00ff", &r), XACT_ENOTFOUND);
+	/* the highest stays: 9 forgotten, then 5 again */
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
+	assert_int_equal(journal_submit_forget(j, "xact:c1:9"), XACT_OK);
+	assert_int_equal(journal_submit_forget(j, "xact:c1:5"), XACT_OK);
+	journal_close(j);
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_dropped(j, "xact:c1:7"), 1);
+	assert_int_equal(journal_dropped(j, "xact:c1:9"), 1);
+	assert_int_equal(journal_dropped(j, "xact:c1:10"), 0);
 	journal_close(j);
 	waiter_destroy(&w);
+}
+
+/* A journal made before the mark may have deleted decisions unmarked: once
+ * opened, every number it reserved counts as possibly deleted, and none it
+ * reserves afterwards. */
+static void
+a_journal_from_before_the_mark_counts_every_reserved_number_dropped(void **state)
+{
+	char path[512];
+	journal *j;
+	uint64_t first;
+
+	(void)state;
+	path_for(path, sizeof(path), "old-marks.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_reserve_seq(j, 100, &first), XACT_OK);
+	assert_int_equal(journal_dropped(j, "xact:c1:50"), 0); /* new: nothing deleted */
+	journal_close(j);
+	sql_exec(path, "DELETE FROM meta WHERE key = 'dropped_seq'"); /* as an older build made it */
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_dropped(j, "xact:c1:50"), 1);
+	assert_int_equal(journal_dropped(j, "xact:c1:100"), 1);
+	assert_int_equal(journal_reserve_seq(j, 100, &first), XACT_OK);
+	assert_int_equal(first, 101);
+	assert_int_equal(journal_dropped(j, "xact:c1:101"), 0);
+	journal_close(j);
+}
+
+/* A heuristic outcome is found by its gid, durably. */
+static void
+a_heuristic_outcome_is_found_by_its_gid(void **state)
+{
+	char path[512];
+	journal *j;
+
+	(void)state;
+	path_for(path, sizeof(path), "heur-gid.db");
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_start(j, RETENTION_MS, 0), XACT_OK);
+	assert_int_equal(journal_has_heuristic(j, "xact:c1:3"), 0);
+	assert_int_equal(journal_submit_heuristic(j, "xact:c1:3", "pa", "abort", "committed"),
+	    XACT_OK);
+	journal_close(j);
+	j = open_ok(path, "c1");
+	assert_int_equal(journal_has_heuristic(j, "xact:c1:3"), 1);
+	assert_int_equal(journal_has_heuristic(j, "xact:c1:4"), 0);
+	journal_close(j);
 }
 
 static void
@@ -1200,6 +1255,8 @@ main(void)
 		cmocka_unit_test(completion_removes_a_decision_from_pending_once_the_writer_flushed_it),
 		cmocka_unit_test(close_flushes_every_commit_and_completion_submitted_before_it),
 		cmocka_unit_test(a_forgotten_decision_marks_every_number_up_to_it_dropped),
+		cmocka_unit_test(a_journal_from_before_the_mark_counts_every_reserved_number_dropped),
+		cmocka_unit_test(a_heuristic_outcome_is_found_by_its_gid),
 		cmocka_unit_test_teardown(journal_write_failpoint_reports_the_error_and_stores_nothing,
 		    reset_failpoints),
 		cmocka_unit_test_teardown(journal_write_failing_once_fails_only_that_batch,

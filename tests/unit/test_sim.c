@@ -128,9 +128,10 @@ struct sim {
 	struct { int pid; unsigned char gids[NT]; } listings[16];
 	int steps;
 	int one_phase;              /* one-phase commit on (coord.c: --one-phase) */
+	int in_fence;               /* land() called by a fence (coverage only) */
 	int ring[NT];               /* the finished list: 0, or the outcome + 1 */
 	int settling[NT];           /* an outcome question waits for t's orphan */
-	int asked[NT];              /* the last definite answer to a question, or 0 */
+	int asked[NT];              /* every definite answer given: bit 1 << outcome */
 	int wrote[NT][NP];          /* ghost: a statement that wrote succeeded at p */
 };
 
@@ -155,7 +156,8 @@ static int bug_abort_without_fence;
 static struct {
 	long told_committed, told_aborted, coord_crashes, part_crashes, recovered_commits,
 	    orphans, lost, duplicated, one_phase_commits, one_phase_unknown, fences,
-	    one_writer_commits, settles, asked_committed, asked_aborted;
+	    one_writer_commits, settles, asked_committed, asked_aborted, fence_waited,
+	    found_committed;
 } seen;
 
 static unsigned
@@ -215,7 +217,7 @@ answered(struct sim *s, int t, xact_outcome o)
 {
 	s->settling[t] = 0;
 	if (o != XACT_OUTCOME_UNKNOWN) {
-		s->asked[t] = o;
+		s->asked[t] |= 1 << o;
 	}
 }
 
@@ -352,6 +354,7 @@ complete(struct sim *s, int ci, const struct msg *ans)
 		    s->in_memory[c->t] && s->txn[c->t].orphan &&
 		    s->txn[c->t].state == TXN_ABORTING) {
 			ev.type = TXN_EV_ACK_COMMITTED; /* coord.c: committed here */
+			seen.found_committed++;
 		}
 		break;
 	}
@@ -491,6 +494,7 @@ land(struct sim *s, int p, int t)
 
 	if (d->inflight[t]) {
 		d->inflight[t] = 0;
+		seen.fence_waited += d->fenced[t] == 0 && s->in_fence;
 		if (!d->fenced[t] && rnd(s, 2)) {
 			d->committed[t] = 1;
 		}
@@ -542,7 +546,9 @@ run_op(struct sim *s, int p, int t, enum branch_op op, int writes)
 		return BRES_OK;
 	case BOP_FENCE:
 		seen.fences++;
+		s->in_fence = 1;
 		land(s, p, t); /* the fence's INSERT waits for it */
+		s->in_fence = 0;
 		if (d->prepared[t]) {
 			d->prepared[t] = 0;
 			d->rolled_back_prepared[t] = 1;
@@ -564,8 +570,10 @@ run_op(struct sim *s, int p, int t, enum branch_op op, int writes)
 		d->committed[t] = 1;
 		return BRES_OK;
 	case BOP_ROLLBACK_PREPARED:
-		if (!d->prepared[t] && b->state == BR_NONE && s->one_phase && !bug_abort_without_fence) {
+		if (!d->prepared[t] && b->state == BR_NONE && !bug_abort_without_fence) {
+			s->in_fence = 1;
 			land(s, p, t); /* agent.c: the fence serves it, and waits */
+			s->in_fence = 0;
 			if (!d->committed[t]) {
 				d->fenced[t] = 1;
 			}
@@ -663,8 +671,8 @@ client_step_real(struct sim *s, int t)
 	struct client *c = &s->cl[t];
 	struct txn_event ev = {0};
 
-	if (c->done || c->waiting || !s->in_memory[t]) {
-		return;
+	if (c->done || c->waiting || !s->in_memory[t] || s->txn[t].orphan) {
+		return; /* (an orphan is no client's: a settling question's) */
 	}
 	c->waiting = 1;
 	if (c->stmts_left > 0) {
@@ -801,15 +809,13 @@ step(struct sim *s)
 		take_listing(s, (int)rnd(s, NP));
 	} else if (r < 140 && s->nlistings > 0) {
 		answer_listing(s, (int)rnd(s, (unsigned)s->nlistings));
-	} else if (r < 200) {
-		if (s->one_phase && r < 90) {
+	} else if (s->one_phase && r >= 960) {
+		if (r < 985) {
 			ask(s, (int)rnd(s, NT));
-			return;
-		}
-		if (s->one_phase && r < 100) {
+		} else {
 			land(s, (int)rnd(s, NP), (int)rnd(s, NT));
-			return;
 		}
+	} else if (r < 200) {
 		fire_timer(s, s->failures && rnd(s, 8) == 0);
 	} else if (r < 260) {
 		fire_timeout(s);
@@ -874,7 +880,7 @@ drain(struct sim *s)
 		for (int t = 0; t < NT; t++) {
 			client_step_real(s, t);
 		}
-		if (round == 10 && s->one_phase) {
+		if (round == 2 && s->one_phase) {
 			for (int t = 0; t < NT; t++) {
 				ask(s, t); /* once failures stopped */
 			}
@@ -932,12 +938,12 @@ check(struct sim *s, int *gid)
 			    !s->db[p].committed[t]) {
 				return "the client was told committed, yet a write was not committed";
 			}
-			if (s->asked[t] == XACT_OUTCOME_COMMITTED && s->wrote[t][p] &&
+			if ((s->asked[t] & 1 << XACT_OUTCOME_COMMITTED) && s->wrote[t][p] &&
 			    !s->db[p].committed[t]) {
 				return "the coordinator answered committed, yet a write was not committed";
 			}
 		}
-		if (s->asked[t] == XACT_OUTCOME_ABORTED && committed) {
+		if ((s->asked[t] & 1 << XACT_OUTCOME_ABORTED) && committed) {
 			return "the coordinator answered aborted, yet a participant committed";
 		}
 	}
@@ -960,8 +966,8 @@ run_schedule(unsigned long long seed, int steps, int one_phase)
 	for (int t = 0; t < NT; t++) {
 		seen.told_committed += s->cl[t].told == XACT_OUTCOME_COMMITTED;
 		seen.told_aborted += s->cl[t].told == XACT_OUTCOME_ABORTED;
-		seen.asked_committed += s->asked[t] == XACT_OUTCOME_COMMITTED;
-		seen.asked_aborted += s->asked[t] == XACT_OUTCOME_ABORTED;
+		seen.asked_committed += (s->asked[t] & 1 << XACT_OUTCOME_COMMITTED) != 0;
+		seen.asked_aborted += (s->asked[t] & 1 << XACT_OUTCOME_ABORTED) != 0;
 	}
 	if ((why = check(s, &gid)) != NULL) {
 		print_error("schedule seed=%llu: transaction %d: %s\n", seed, gid, why);
@@ -1016,10 +1022,11 @@ ten_thousand_random_one_phase_schedules_keep_atomicity_and_terminate(void **stat
 	printf("schedules: 10000; told committed %ld, aborted %ld; one-phase commits %ld, "
 	       "answers not known %ld, fences %ld; one-writer COMMITs %ld; coordinator crashes "
 	       "%ld, participant crashes %ld; outcome questions settled %ld, answered committed "
-	       "%ld, aborted %ld\n", seen.told_committed, seen.told_aborted,
+	       "%ld, aborted %ld; fences that waited for a COMMIT %ld; ABORTs that found it "
+	       "committed %ld\n", seen.told_committed, seen.told_aborted,
 	    seen.one_phase_commits, seen.one_phase_unknown, seen.fences, seen.one_writer_commits,
 	    seen.coord_crashes, seen.part_crashes, seen.settles, seen.asked_committed,
-	    seen.asked_aborted);
+	    seen.asked_aborted, seen.fence_waited, seen.found_committed);
 	assert_int_equal(bad, 0);
 	assert_true(seen.told_committed > 1000);
 	assert_true(seen.told_aborted > 1000);
@@ -1030,6 +1037,8 @@ ten_thousand_random_one_phase_schedules_keep_atomicity_and_terminate(void **stat
 	assert_true(seen.settles > 1000);
 	assert_true(seen.asked_committed > 200);
 	assert_true(seen.asked_aborted > 1000);
+	assert_true(seen.fence_waited > 20);    /* a fence met a COMMIT on its way */
+	assert_true(seen.found_committed > 50); /* an orphan's ABORT found it committed */
 }
 
 /* The checker must be able to fail: a coordinator that answers an outcome
