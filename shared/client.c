@@ -95,25 +95,40 @@ xact_close(xact_client *c)
 	}
 }
 
+/* The error code an Error reply carries (XACT_EPROTO when out of range). */
+static int
+error_code(const Xact__Error *e)
+{
+	return e->code > 0 && e->code < XACT_ERR_COUNT ? (int)e->code : XACT_EPROTO;
+}
+
+/* wire_call(); a transport failure also says so in reason, when given. */
+static int
+call_or_say(xact_client *c, Xact__Request *req, Xact__Reply **rep, char *reason,
+    size_t reasonlen)
+{
+	int rv = wire_call(c->sock, req, rep, c->timeout_ms);
+
+	if (rv != XACT_OK && reason != NULL && reasonlen > 0) {
+		snprintf(reason, reasonlen, "coordinator: %s", xact_strerror(rv));
+	}
+	return rv;
+}
+
 /* Sends req and takes the reply apart into an error code and text.  On
  * success *out holds the reply, which the caller frees. */
 static int
 call(xact_client *c, xact_txn *t, Xact__Request *req, Xact__Reply **out)
 {
-	int rv = wire_call(c->sock, req, out, c->timeout_ms);
+	int rv = call_or_say(c, req, out, t != NULL ? t->error : NULL, t != NULL ? sizeof(t->error) : 0);
 
 	if (rv != XACT_OK) {
-		if (t != NULL) {
-			snprintf(t->error, sizeof(t->error), "coordinator: %s",
-			    xact_strerror(rv));
-		}
 		return rv;
 	}
 	if ((*out)->body_case == XACT__REPLY__BODY_ERROR) {
 		Xact__Error *e = (*out)->error;
 
-		rv = e->code > 0 && e->code < XACT_ERR_COUNT ? (int)e->code
-		                                              : XACT_EPROTO;
+		rv = error_code(e);
 		if (t != NULL) {
 			snprintf(t->error, sizeof(t->error), "%s", e->message);
 		}
@@ -472,10 +487,7 @@ again:
 	run.stmts = rp;
 	req.body_case = XACT__REQUEST__BODY_RUN;
 	req.run = &run;
-	if ((rv = wire_call(c->sock, &req, &rep, c->timeout_ms)) != XACT_OK) {
-		if (reason != NULL && reasonlen > 0) {
-			snprintf(reason, reasonlen, "coordinator: %s", xact_strerror(rv));
-		}
+	if ((rv = call_or_say(c, &req, &rep, reason, reasonlen)) != XACT_OK) {
 		goto out;
 	}
 	if (rep->body_case == XACT__REPLY__BODY_ERROR && rep->error->code == XACT_EPROTO &&
@@ -490,8 +502,7 @@ again:
 		goto again;
 	}
 	if (rep->body_case == XACT__REPLY__BODY_ERROR) {
-		rv = rep->error->code > 0 && rep->error->code < XACT_ERR_COUNT ? (int)rep->error->code
-		                                                              : XACT_EPROTO;
+		rv = error_code(rep->error);
 		if (reason != NULL && reasonlen > 0) {
 			snprintf(reason, reasonlen, "%s", rep->error->message);
 		}
@@ -545,15 +556,11 @@ xact_outcome_of(xact_client *c, const char *gid, xact_outcome *out, char *reason
 	oq.gid = (char *)gid; /* (no from_branch: an unknown gid is settled first) */
 	req.body_case = XACT__REQUEST__BODY_OUTCOME;
 	req.outcome = &oq;
-	if ((rv = wire_call(c->sock, &req, &rep, c->timeout_ms)) != XACT_OK) {
-		if (reason != NULL && reasonlen > 0) {
-			snprintf(reason, reasonlen, "coordinator: %s", xact_strerror(rv));
-		}
+	if ((rv = call_or_say(c, &req, &rep, reason, reasonlen)) != XACT_OK) {
 		return rv;
 	}
 	if (rep->body_case == XACT__REPLY__BODY_ERROR) {
-		rv = rep->error->code > 0 && rep->error->code < XACT_ERR_COUNT ? (int)rep->error->code
-		                                                              : XACT_EPROTO;
+		rv = error_code(rep->error);
 		if (reason != NULL && reasonlen > 0) {
 			snprintf(reason, reasonlen, "%s", rep->error->message);
 		}

@@ -1005,6 +1005,21 @@ ten_thousand_random_2pc_schedules_keep_atomicity_and_terminate(void **state)
 	assert_true(seen.duplicated > 1000);
 }
 
+/* Whether the checker catches a deliberately broken rule: *bug set, some
+ * schedule among the first seeds fails its check. */
+static int
+caught_with(int *bug, int one_phase, unsigned long long seeds)
+{
+	int bad = 0;
+
+	*bug = 1;
+	for (unsigned long long seed = 1; seed <= seeds && bad == 0; seed++) {
+		bad += run_schedule(seed, 300, one_phase);
+	}
+	*bug = 0;
+	return bad > 0;
+}
+
 /* The same with one phase on: one-participant transactions commit in one
  * phase, single writers with no journal write, and their failures (lost
  * answers, a COMMIT that failed or lost its connection, crashes on both
@@ -1047,15 +1062,8 @@ ten_thousand_random_one_phase_schedules_keep_atomicity_and_terminate(void **stat
 static void
 an_outcome_presumed_aborted_is_caught(void **state)
 {
-	int bad = 0;
-
 	(void)state;
-	bug_outcome_presumes = 1;
-	for (unsigned long long seed = 1; seed <= 10000 && bad == 0; seed++) {
-		bad += run_schedule(seed, 300, 1);
-	}
-	bug_outcome_presumes = 0;
-	assert_true(bad > 0);
+	assert_true(caught_with(&bug_outcome_presumes, 1, 10000));
 }
 
 /* The checker must be able to fail: a coordinator that takes a one-phase
@@ -1064,15 +1072,8 @@ an_outcome_presumed_aborted_is_caught(void **state)
 static void
 a_one_phase_guess_is_caught(void **state)
 {
-	int bad = 0;
-
 	(void)state;
-	bug_one_phase_guesses = 1;
-	for (unsigned long long seed = 1; seed <= 10000 && bad == 0; seed++) {
-		bad += run_schedule(seed, 300, 1);
-	}
-	bug_one_phase_guesses = 0;
-	assert_true(bad > 0);
+	assert_true(caught_with(&bug_one_phase_guesses, 1, 10000));
 }
 
 /* The checker must be able to fail: an agent that answers the ABORT of a
@@ -1081,15 +1082,8 @@ a_one_phase_guess_is_caught(void **state)
 static void
 an_abort_without_a_fence_is_caught(void **state)
 {
-	int bad = 0;
-
 	(void)state;
-	bug_abort_without_fence = 1;
-	for (unsigned long long seed = 1; seed <= 20000 && bad == 0; seed++) {
-		bad += run_schedule(seed, 300, 1);
-	}
-	bug_abort_without_fence = 0;
-	assert_true(bad > 0);
+	assert_true(caught_with(&bug_abort_without_fence, 1, 20000));
 }
 
 /* The checker must be able to fail: with a sweep that presumes abort for
@@ -1098,15 +1092,8 @@ an_abort_without_a_fence_is_caught(void **state)
 static void
 a_sweep_that_aborts_in_flight_gids_is_caught(void **state)
 {
-	int bad = 0;
-
 	(void)state;
-	bug_sweep_ignores_memory = 1;
-	for (unsigned long long seed = 1; seed <= 10000 && bad == 0; seed++) {
-		bad += run_schedule(seed, 300, 0);
-	}
-	bug_sweep_ignores_memory = 0;
-	assert_true(bad > 0);
+	assert_true(caught_with(&bug_sweep_ignores_memory, 0, 10000));
 }
 
 int
