@@ -176,6 +176,9 @@ struct finished {
 	char gid[64];
 	xact_outcome outcome;
 	char reason[160];
+	int presumed; /* ABORTED only as an agent's question was answered: its
+	               * branch was held, yet a COMMIT of it may have landed
+	               * (its result lost); true for the agent, not proof */
 };
 
 struct coord {
@@ -206,6 +209,8 @@ struct coord {
 	unsigned fin_head[HASH_BUCKETS];
 	unsigned fin_next[FINISHED_RING];
 	uint64_t seq_next, seq_limit;
+	uint64_t absent_upto; /* gids up to it may have a branch on a participant
+	                       * no longer configured (journal_note_participants) */
 	int64_t next_sweep;
 	int scan_from; /* tick's first bucket */
 	/* the termination thread (3PC) */
@@ -770,7 +775,9 @@ txn_remove(struct coord *c, struct ctxn *x)
 
 static const struct finished *find_finished(struct coord *c, const char *gid);
 
-static void
+/* Records t's outcome among the finished; returns its entry, or NULL when
+ * it is not kept. */
+static struct finished *
 remember_finished(struct coord *c, const struct txn *t)
 {
 	const struct finished *old;
@@ -779,13 +786,13 @@ remember_finished(struct coord *c, const struct txn *t)
 
 	if (t->outcome == XACT_OUTCOME_ABORTED && (old = find_finished(c, t->gid)) != NULL &&
 	    old->outcome == XACT_OUTCOME_UNKNOWN) {
-		return; /* a later orphan of it never hides that it may have committed */
+		return NULL; /* a later orphan of it never hides that it may have committed */
 	}
 	if (t->orphan && t->outcome == XACT_OUTCOME_UNKNOWN && !t->found_committed) {
 		/* Only a branch that did not answer made it unknown: the next
 		 * question settles it again (the fence makes a NONE branch's
 		 * "not prepared here" final), rather than unknown for good. */
-		return;
+		return NULL;
 	}
 	slot = c->finished_next++ % FINISHED_RING;
 	f = &c->finished[slot];
@@ -803,7 +810,9 @@ remember_finished(struct coord *c, const struct txn *t)
 	c->fin_head[b] = slot + 1;
 	snprintf(f->gid, sizeof(f->gid), "%s", t->gid);
 	f->outcome = t->outcome;
+	f->presumed = 0;
 	snprintf(f->reason, sizeof(f->reason), "%.150s", t->reason);
+	return f;
 }
 
 /* remember_finished() for a gid with no transaction in memory. */
@@ -812,10 +821,14 @@ remember_outcome(struct coord *c, const char *gid, xact_outcome o, const char *r
 {
 	struct txn t;
 
+	struct finished *f;
+
 	txn_init(&t, gid);
 	t.outcome = o;
 	snprintf(t.reason, sizeof(t.reason), "%s", reason);
-	remember_finished(c, &t);
+	if ((f = remember_finished(c, &t)) != NULL) {
+		f->presumed = 1;
+	}
 }
 
 static const struct finished *
@@ -1582,12 +1595,19 @@ resolve_listed(struct coord *c, int pid, const char *gid)
 {
 	struct journal_record r;
 	struct ctxn *x = txn_find(c, gid);
+	const struct finished *f;
 	int rv;
 
 	if (x != NULL) {
 		if (x->t.state == TXN_ABORTING && x->t.nparts > 0 && x->t.orphan) {
 			txn_add_orphan_part(&x->t, pid);
 		}
+		return;
+	}
+	if ((f = find_finished(c, gid)) != NULL && f->outcome == XACT_OUTCOME_COMMITTED) {
+		/* A listing older than the commit it crossed (one writer:
+		 * nothing journaled): every branch acknowledged it. */
+		log_debug("recovery: gid=%s listed by %s but committed since", gid, c->parts[pid].name);
 		return;
 	}
 	rv = journal_lookup(c->j, gid, &r);
@@ -1886,7 +1906,12 @@ reply_not_in_memory(struct coord *c, struct sctx *s, const char *gid, int outcom
 	struct journal_record r;
 
 	if (f != NULL) {
-		if (outcome_wanted) {
+		if (outcome_wanted && f->presumed) {
+			/* never run again; but a COMMIT whose result its agent
+			 * lost may have committed it: ask its outcome */
+			reply_outcome_gid(s, XACT_OUTCOME_UNKNOWN, "no commit decision here; presumed "
+			    "aborted for a participant that asked (xactctl recover show tells)", 0, gid);
+		} else if (outcome_wanted) {
 			reply_outcome_gid(s, f->outcome, f->reason, 0, gid);
 		} else if (f->outcome == XACT_OUTCOME_COMMITTED) {
 			reply(s, wire_error_reply(XACT_ESTATE, "transaction %s already committed", gid));
@@ -2075,6 +2100,19 @@ out:
 	free(names);
 }
 
+/* The number of a gid of this coordinator (after its prefix); a run id,
+ * which carries none, counts as the highest, anything else as 0. */
+static uint64_t
+gid_number_of(struct coord *c, const char *gid)
+{
+	const char *tail = gid + strlen("xact:") + strlen(c->cfg->id) + 1;
+
+	if (*tail == 'r') {
+		return UINT64_MAX;
+	}
+	return strtoull(tail, NULL, 10);
+}
+
 /*
  * Whether gid, which starts with this coordinator's prefix, names a
  * transaction it may have begun: 1 (a number handed out, or a run id,
@@ -2141,6 +2179,7 @@ settle_unknown(struct coord *c, struct sctx *s, const char *gid, const char *rea
 		    "than one rollback reaches: ask each (xactctl recover list)", 0, gid);
 		return;
 	}
+
 	for (int i = 0; i < c->nparts; i++) {
 		all[i] = i;
 	}
@@ -2229,9 +2268,10 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch
 	}
 	if ((rv = journal_lookup(c->j, gid, &r)) == XACT_OK) {
 		reply_outcome(s, XACT_OUTCOME_COMMITTED, NULL, r.completed_at == 0);
-	} else if (rv == XACT_ENOTFOUND && f != NULL) {
+	} else if (rv == XACT_ENOTFOUND && f != NULL && (!f->presumed || from_branch)) {
 		/* Finished lately: a one-phase or one-writer commit has no
-		 * journal row, and an abort was decided here. */
+		 * journal row, and an abort was decided here.  (A presumed
+		 * abort told an agent is no proof to anyone else: settled.) */
 		reply_outcome(s, f->outcome, f->reason, 0);
 	} else if (rv == XACT_ENOTFOUND && (rv = journal_lookup_precommit(c->j, gid, &r)) == XACT_OK) {
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "pre-commit journaled; its termination waits "
@@ -2251,6 +2291,11 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "no journal row, but decisions up to this gid "
 		    "were deleted since (--retention, recover forget): it may have committed; its "
 		    "participants' markers tell", 0);
+	} else if (rv == XACT_ENOTFOUND && c->absent_upto > 0 &&
+	    gid_number_of(c, gid) <= c->absent_upto) {
+		/* Settling asks only the participants configured now. */
+		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "no commit decision here; a participant "
+		    "configured when it began is not configured now: it may hold it committed", 0);
 	} else if (rv == XACT_ENOTFOUND) {
 		settle_unknown(c, s, gid, NULL);
 	} else {
@@ -2882,6 +2927,23 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 		log_error("%s", err);
 		free(c);
 		return XACT_EJOURNAL;
+	}
+	{
+		const char *names[COORD_MAX_PARTICIPANTS];
+
+		for (int i = 0; i < c->nparts; i++) {
+			names[i] = c->parts[i].name;
+		}
+		if (journal_note_participants(c->j, names, c->nparts, &c->absent_upto) != XACT_OK) {
+			log_error("journal %s: cannot record the participants", cfg->journal);
+			journal_close(c->j);
+			free(c);
+			return XACT_EJOURNAL;
+		}
+		if (c->absent_upto > 0) {
+			log_info("a participant configured before is not any more: outcome questions "
+			         "about gids up to %llu are not settled", (unsigned long long)c->absent_upto);
+		}
 	}
 	/* Every journaled commit not yet completed is re-driven. */
 	if ((rv = journal_foreach_pending(c->j, recover_one, c)) != XACT_OK ||

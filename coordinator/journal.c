@@ -468,6 +468,84 @@ journal_foreach_heuristic(journal *j, int (*fn)(void *, const struct journal_heu
 	return rv;
 }
 
+/* How far the next name of a comma-separated list is from p. */
+static size_t
+next_name(const char *p)
+{
+	size_t len = strcspn(p, ",");
+
+	return len + (p[len] == ',');
+}
+
+/* Whether name is one of the comma-separated names in list. */
+static int
+listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; *p != '\0'; p += next_name(p)) {
+		if (strcspn(p, ",") == n && strncmp(p, name, n) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+journal_note_participants(journal *j, const char *const *names, int n, uint64_t *absent_upto)
+{
+	char *prev, *v, *now = calloc(1, (size_t)n * 65 + 1);
+	char why[256];
+	int gone = 0, rv = XACT_OK;
+
+	if (now == NULL) {
+		return XACT_ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		strcat(strcat(now, i ? "," : ""), names[i]);
+	}
+	prev = sqlx_text(j->wdb, "SELECT value FROM meta WHERE key = 'participants'", NULL);
+	for (const char *p = prev ? prev : ""; *p != '\0'; p += next_name(p)) {
+		char one[65];
+
+		snprintf(one, sizeof(one), "%.*s", (int)strcspn(p, ","), p);
+		gone |= one[0] != '\0' && !listed(now, one);
+	}
+	if (exec_sql(j->wdb, "BEGIN IMMEDIATE", why, sizeof(why)) != XACT_OK) {
+		rv = XACT_EJOURNAL;
+		goto out;
+	}
+	if (gone) {
+		/* gids reserved so far may have a branch on the one gone */
+		rv = exec_sql(j->wdb, "INSERT OR REPLACE INTO meta (key, value) SELECT "
+		                      "'absent_upto', value FROM meta WHERE key = 'seq_reserved'",
+		    why, sizeof(why));
+	}
+	if (rv == XACT_OK) {
+		sqlite3_stmt *st;
+
+		rv = XACT_EJOURNAL;
+		if (sqlite3_prepare_v2(j->wdb, "INSERT OR REPLACE INTO meta (key, value) VALUES "
+		                               "('participants', ?)", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+			rv = sqlite3_step(st) == SQLITE_DONE ? XACT_OK : XACT_EJOURNAL;
+			sqlite3_finalize(st);
+		}
+	}
+	if (rv != XACT_OK || exec_sql(j->wdb, "COMMIT", why, sizeof(why)) != XACT_OK) {
+		exec_sql(j->wdb, "ROLLBACK", why, sizeof(why));
+		rv = XACT_EJOURNAL;
+		goto out;
+	}
+	v = sqlx_text(j->wdb, "SELECT value FROM meta WHERE key = 'absent_upto'", NULL);
+	*absent_upto = v ? strtoull(v, NULL, 10) : 0;
+	free(v);
+out:
+	free(prev);
+	free(now);
+	return rv;
+}
+
 int
 journal_has_heuristic(journal *j, const char *gid)
 {

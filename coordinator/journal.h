@@ -85,6 +85,13 @@ char *journal_meta(journal *j, const char *key);
  * otherwise, and for a run id, which carries no number. */
 int journal_dropped(journal *j, const char *gid);
 
+/* Records the names of the n participants now configured.  When one that
+ * was configured at the last start is not any more, every gid number
+ * reserved so far may have a branch on it: *absent_upto is then the
+ * highest such number (kept across starts), else what it was (0 when no
+ * participant ever went).  Blocks; before journal_start. */
+int journal_note_participants(journal *j, const char *const *names, int n, uint64_t *absent_upto);
+
 /* 1 when a heuristic outcome is recorded for gid, 0 when none (or the
  * journal cannot be read). */
 int journal_has_heuristic(journal *j, const char *gid);

@@ -1490,12 +1490,11 @@ ask_outcomes(struct agent *a)
 			/* An open branch idle past the grace period may belong to
 			 * a transaction its coordinator lost in a crash: it holds
 			 * row locks until --branch-timeout unless we ask. */
-			/* (Three-phase commit branches have their own thread.) */
-			int prepared = b->state == BR_PREPARED && !b->tpc &&
+			/* (Three-phase commit branches have their own thread.)
+			 * refs: a worker is on it (a COMMIT, a one-phase commit,
+			 * however long it takes): not idle, not to be asked. */
+			int prepared = b->state == BR_PREPARED && !b->tpc && b->refs == 0 &&
 			               now - b->prepared_ms >= a->cfg->orphan_grace_ms;
-			/* (refs: a worker is on it, a one-phase COMMIT perhaps,
-			 * however long it takes: not idle, and not to be
-			 * presumed aborted) */
 			int open = b->state == BR_ACTIVE && b->refs == 0 &&
 			           now - b->touched_ms >= a->cfg->orphan_grace_ms;
 

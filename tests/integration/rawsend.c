@@ -12,6 +12,9 @@
  *        rawsend URL exec GID PARTICIPANT SQL  (a client's statement 1 of GID)
  *        rawsend URL onephase GID [3pc]        (a one-phase commit of GID's branch)
  *        rawsend URL prepare GID               (a two-phase PREPARE of it)
+ *        rawsend URL outcome GID               (the coordinator's outcome, as xactctl
+ *                                               asks; "branch-outcome GID": as an agent
+ *                                               holding a branch of it, from_branch)
  *        rawsend URL batch GID...              (a batch of COMMITs; "batch +N" makes
  *                                               N gids xact:c9:1 ... xact:c9:N)
  * exec2 is a well-formed statement numbered 2 for a branch nobody began;
@@ -82,11 +85,13 @@ main(int argc, char **argv)
 			nng_msg_alloc(&msg, len);
 			xact__request__pack(&req, nng_msg_body(msg));
 		}
-	} else if (strcmp(kind, "outcome") == 0 && argc > 3) {
+	} else if ((strcmp(kind, "outcome") == 0 || strcmp(kind, "branch-outcome") == 0) &&
+	    argc > 3) {
 		Xact__Request req = XACT__REQUEST__INIT;
 		Xact__OutcomeReq oq = XACT__OUTCOME_REQ__INIT;
 
 		oq.gid = argv[3];
+		oq.has_from_branch = oq.from_branch = kind[0] == 'b';
 		req.body_case = XACT__REQUEST__BODY_OUTCOME;
 		req.outcome = &oq;
 		msg = wire_pack_request(&req);

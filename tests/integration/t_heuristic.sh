@@ -124,4 +124,32 @@ for act in commit abort; do
 done
 "$XT_BUILD/xactctl" --coordinator "$COORD_URL" recover forget "$gold" >"$XT_TMP/old4" 2>&1
 xt_assert_eq "recover forget of it: unknown" 3 $?
+
+# An agent asking about a gid found nowhere holds a branch of it that did
+# not commit: aborted at once, and kept.  To anyone else that is no proof
+# (the agent's COMMIT may have landed with its result lost): the gid is
+# settled before the answer.
+rs() { "$XT_BUILD/tests/rawsend" "$COORD_URL" "$@"; }
+gp=$(rs begin | sed -n 's/^gid //p')
+[ -n "$gp" ] || xt_fail "no gid begun"
+xt_stop coord
+xt_start coord
+xt_assert_eq "an agent's question: aborted at once" "outcome aborted" "$(rs branch-outcome "$gp")"
+xt_assert_eq "then the operator's: settled, then aborted" "outcome aborted $gp" "$(rs outcome "$gp")"
+xt_assert_grep "settled, not taken from the agent's answer" "settling gid=$gp" "$XT_TMP/coord.log"
+
+# A participant left out of the configuration: a gid from before may have a
+# branch there, so it is not settled without it, even once it is back; a gid
+# begun afterwards is.
+gq=$(rs begin | sed -n 's/^gid //p')
+xt_stop coord
+xt_h start coord --without pb || xt_fail "coordinator without pb"
+xt_assert_eq "pb left out: a gid from before is unknown" "outcome unknown" "$(rs outcome "$gq")"
+xt_stop coord
+xt_start coord
+xt_assert_eq "pb back: still unknown" "outcome unknown" "$(rs outcome "$gq")"
+gr=$(rs begin | sed -n 's/^gid //p')
+xt_stop coord
+xt_start coord
+xt_assert_eq "a gid begun since: settled" "outcome aborted $gr" "$(rs outcome "$gr")"
 echo ok
