@@ -2101,16 +2101,13 @@ out:
 }
 
 /* The number of a gid of this coordinator (after its prefix); a run id,
- * which carries none, counts as the highest, anything else as 0. */
+ * which carries none, counts as 0: as old as any. */
 static uint64_t
 gid_number_of(struct coord *c, const char *gid)
 {
 	const char *tail = gid + strlen("xact:") + strlen(c->cfg->id) + 1;
 
-	if (*tail == 'r') {
-		return UINT64_MAX;
-	}
-	return strtoull(tail, NULL, 10);
+	return *tail == 'r' ? 0 : strtoull(tail, NULL, 10);
 }
 
 /*
@@ -2942,7 +2939,8 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 		}
 		if (c->absent_upto > 0) {
 			log_info("a participant configured before is not any more: outcome questions "
-			         "about gids up to %llu are not settled", (unsigned long long)c->absent_upto);
+			         "about gids up to %llu, and run ids, are not settled",
+			    (unsigned long long)c->absent_upto);
 		}
 	}
 	/* Every journaled commit not yet completed is re-driven. */

@@ -148,6 +148,9 @@ xt_assert_eq "pb left out: a gid from before is unknown" "outcome unknown" "$(rs
 xt_stop coord
 xt_start coord
 xt_assert_eq "pb back: still unknown" "outcome unknown" "$(rs outcome "$gq")"
+# a run id carries no number: as old as any
+xt_assert_eq "a run id: unknown" "outcome unknown" \
+    "$(rs outcome xact:c1:r0123456789abcdef0123456789abcdef)"
 gr=$(rs begin | sed -n 's/^gid //p')
 xt_stop coord
 xt_start coord
