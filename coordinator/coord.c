@@ -40,7 +40,6 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <assert.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -820,7 +819,6 @@ static void
 remember_outcome(struct coord *c, const char *gid, xact_outcome o, const char *reason)
 {
 	struct txn t;
-
 	struct finished *f;
 
 	txn_init(&t, gid);
@@ -2100,14 +2098,14 @@ out:
 	free(names);
 }
 
-/* The number of a gid of this coordinator (after its prefix); a run id,
- * which carries none, counts as 0: as old as any. */
+/* The number of a gid of this coordinator; a run id, which carries none,
+ * counts as 0: as old as any. */
 static uint64_t
-gid_number_of(struct coord *c, const char *gid)
+gid_number_of(const char *gid)
 {
-	const char *tail = gid + strlen("xact:") + strlen(c->cfg->id) + 1;
+	uint64_t n = 0;
 
-	return *tail == 'r' ? 0 : strtoull(tail, NULL, 10);
+	return util_gid_number(gid, &n) == 1 ? n : 0;
 }
 
 /*
@@ -2120,25 +2118,15 @@ gid_number_of(struct coord *c, const char *gid)
 static int
 gid_issued(struct coord *c, const char *gid)
 {
-	const char *tail = gid + strlen("xact:") + strlen(c->cfg->id) + 1;
-	uint64_t n, limit;
-	char *end, *v;
+	uint64_t n = 0, limit;
+	char *v;
 
-	if (strlen(gid) >= 64 || *tail == '\0') {
+	/* (a run id has fewer than 32 digits when a long id left no room) */
+	switch (strlen(gid) < 64 ? util_gid_number(gid, &n) : 0) {
+	case 0:
 		return -1;
-	}
-	if (*tail == 'r') {
-		/* (fewer than 32 digits when a long id left no room) */
-		return tail[1] != '\0' && strspn(tail + 1, "0123456789abcdef") == strlen(tail + 1)
-		    ? 1 : -1;
-	}
-	if (strspn(tail, "0123456789") != strlen(tail) || *tail == '0') {
-		return -1;
-	}
-	errno = 0;
-	n = strtoull(tail, &end, 10);
-	if (errno != 0) {
-		return -1;
+	case 2:
+		return 1;
 	}
 	if (c->seq_limit > 0) {
 		limit = c->seq_next; /* numbers below it were handed out */
@@ -2149,6 +2137,20 @@ gid_issued(struct coord *c, const char *gid)
 		return 1; /* cannot tell: as before, presume it was */
 	}
 	return n < limit ? 1 : 0;
+}
+
+/* An orphan still rolling back may yet find a branch committed (one phase,
+ * one writer): s is answered with its outcome once its branches answered
+ * (txn.h); UNKNOWN at once when someone already waits for it. */
+static void
+wait_for_orphan(struct ctxn *x, struct sctx *s)
+{
+	if (x->outcome_waiter == NULL) {
+		x->outcome_waiter = s;
+		return;
+	}
+	reply_outcome(s, XACT_OUTCOME_UNKNOWN, "being rolled back with no commit decision; ask "
+	    "again", 0);
 }
 
 /*
@@ -2176,7 +2178,6 @@ settle_unknown(struct coord *c, struct sctx *s, const char *gid, const char *rea
 		    "than one rollback reaches: ask each (xactctl recover list)", 0, gid);
 		return;
 	}
-
 	for (int i = 0; i < c->nparts; i++) {
 		all[i] = i;
 	}
@@ -2227,14 +2228,7 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch
 		return;
 	}
 	if (x != NULL && x->t.orphan && x->t.state == TXN_ABORTING && !from_branch) {
-		/* Its abort may yet find a branch committed (one phase, one
-		 * writer): the answer waits for its branches (txn.h). */
-		if (x->outcome_waiter == NULL) {
-			x->outcome_waiter = s;
-			return;
-		}
-		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "being rolled back with no commit decision; "
-		    "ask again", 0);
+		wait_for_orphan(x, s);
 		return;
 	}
 	if (x != NULL) {
@@ -2289,7 +2283,7 @@ handle_outcome(struct coord *c, struct sctx *s, const char *gid, int from_branch
 		    "were deleted since (--retention, recover forget): it may have committed; its "
 		    "participants' markers tell", 0);
 	} else if (rv == XACT_ENOTFOUND && c->absent_upto > 0 &&
-	    gid_number_of(c, gid) <= c->absent_upto) {
+	    gid_number_of(gid) <= c->absent_upto) {
 		/* Settling asks only the participants configured now. */
 		reply_outcome(s, XACT_OUTCOME_UNKNOWN, "no commit decision here; a participant "
 		    "configured when it began is not configured now: it may hold it committed", 0);
@@ -2487,13 +2481,7 @@ handle_resolve(struct coord *c, struct sctx *s, const Xact__ResolveReq *r)
 	case TXN_ABORTING:
 	case TXN_ABORTED:
 		if (x->t.orphan && x->t.state == TXN_ABORTING) {
-			/* may yet find a branch committed */
-			if (x->outcome_waiter == NULL) {
-				x->outcome_waiter = s;
-			} else {
-				reply_outcome(s, XACT_OUTCOME_UNKNOWN, "being rolled back with no commit "
-				    "decision; ask again", 0);
-			}
+			wait_for_orphan(x, s);
 			return;
 		}
 		reply_outcome(s, x->t.outcome, x->t.reason, 0);
@@ -2895,6 +2883,28 @@ shutdown_all(struct coord *c)
 	}
 }
 
+/* Records the participants configured now in the journal, and learns
+ * which gids a participant configured before may hold (c->absent_upto). */
+static int
+note_participants(struct coord *c)
+{
+	const char *names[COORD_MAX_PARTICIPANTS];
+
+	for (int i = 0; i < c->nparts; i++) {
+		names[i] = c->parts[i].name;
+	}
+	if (journal_note_participants(c->j, names, c->nparts, &c->absent_upto) != XACT_OK) {
+		log_error("journal %s: cannot record the participants", c->cfg->journal);
+		return XACT_EJOURNAL;
+	}
+	if (c->absent_upto > 0) {
+		log_info("a participant configured before is not any more: outcome questions about "
+		         "gids up to %llu, and run ids, are not settled",
+		    (unsigned long long)c->absent_upto);
+	}
+	return XACT_OK;
+}
+
 int
 coord_run(const struct coord_config *cfg, volatile int *stop)
 {
@@ -2925,23 +2935,10 @@ coord_run(const struct coord_config *cfg, volatile int *stop)
 		free(c);
 		return XACT_EJOURNAL;
 	}
-	{
-		const char *names[COORD_MAX_PARTICIPANTS];
-
-		for (int i = 0; i < c->nparts; i++) {
-			names[i] = c->parts[i].name;
-		}
-		if (journal_note_participants(c->j, names, c->nparts, &c->absent_upto) != XACT_OK) {
-			log_error("journal %s: cannot record the participants", cfg->journal);
-			journal_close(c->j);
-			free(c);
-			return XACT_EJOURNAL;
-		}
-		if (c->absent_upto > 0) {
-			log_info("a participant configured before is not any more: outcome questions "
-			         "about gids up to %llu, and run ids, are not settled",
-			    (unsigned long long)c->absent_upto);
-		}
+	if (note_participants(c) != XACT_OK) {
+		journal_close(c->j);
+		free(c);
+		return XACT_EJOURNAL;
 	}
 	/* Every journaled commit not yet completed is re-driven. */
 	if ((rv = journal_foreach_pending(c->j, recover_one, c)) != XACT_OK ||

@@ -14,6 +14,7 @@
 #include "failpoint.h"
 #include "log.h"
 #include "sqlutil.h"
+#include "util.h"
 #include "xact.h"
 
 #include <errno.h>
@@ -477,14 +478,12 @@ next_name(const char *p)
 	return len + (p[len] == ',');
 }
 
-/* Whether name is one of the comma-separated names in list. */
+/* Whether the len bytes at p are one of the n names. */
 static int
-listed(const char *list, const char *name)
+among(const char *const *names, int n, const char *p, size_t len)
 {
-	size_t n = strlen(name);
-
-	for (const char *p = list; *p != '\0'; p += next_name(p)) {
-		if (strcspn(p, ",") == n && strncmp(p, name, n) == 0) {
+	for (int i = 0; i < n; i++) {
+		if (strlen(names[i]) == len && strncmp(names[i], p, len) == 0) {
 			return 1;
 		}
 	}
@@ -506,10 +505,9 @@ journal_note_participants(journal *j, const char *const *names, int n, uint64_t 
 	}
 	prev = sqlx_text(j->wdb, "SELECT value FROM meta WHERE key = 'participants'", NULL);
 	for (const char *p = prev ? prev : ""; *p != '\0'; p += next_name(p)) {
-		char one[65];
+		size_t len = strcspn(p, ",");
 
-		snprintf(one, sizeof(one), "%.*s", (int)strcspn(p, ","), p);
-		gone |= one[0] != '\0' && !listed(now, one);
+		gone |= len > 0 && !among(names, n, p, len);
 	}
 	if (exec_sql(j->wdb, "BEGIN IMMEDIATE", why, sizeof(why)) != XACT_OK) {
 		rv = XACT_EJOURNAL;
@@ -546,16 +544,24 @@ out:
 	return rv;
 }
 
+/* sqlx_text() on the readers' connection. */
+static char *
+read_text(journal *j, const char *sql, const char *param)
+{
+	char *v;
+
+	pthread_mutex_lock(&j->rlock);
+	v = sqlx_text(j->rdb, sql, param);
+	pthread_mutex_unlock(&j->rlock);
+	return v;
+}
+
 int
 journal_has_heuristic(journal *j, const char *gid)
 {
-	char *v;
-	int found;
+	char *v = read_text(j, "SELECT gid FROM heuristics WHERE gid = ? LIMIT 1", gid);
+	int found = v != NULL;
 
-	pthread_mutex_lock(&j->rlock);
-	v = sqlx_text(j->rdb, "SELECT gid FROM heuristics WHERE gid = ? LIMIT 1", gid);
-	pthread_mutex_unlock(&j->rlock);
-	found = v != NULL;
 	free(v);
 	return found;
 }
@@ -563,12 +569,7 @@ journal_has_heuristic(journal *j, const char *gid)
 char *
 journal_meta(journal *j, const char *key)
 {
-	char *v;
-
-	pthread_mutex_lock(&j->rlock);
-	v = sqlx_text(j->rdb, "SELECT value FROM meta WHERE key = ?", key);
-	pthread_mutex_unlock(&j->rlock);
-	return v;
+	return read_text(j, "SELECT value FROM meta WHERE key = ?", key);
 }
 
 int
@@ -672,26 +673,6 @@ write_precommit(journal *j, sqlite3_stmt *st, const struct item *it, int64_t now
 	return sqlite3_step(st) == SQLITE_DONE ? XACT_OK : XACT_EJOURNAL;
 }
 
-/* The number of gid ("xact:<id>:<n>"): 1 and *n, 2 for a run id
- * ("...:r<hex>"), 0 for anything else. */
-static int
-gid_number(const char *gid, uint64_t *n)
-{
-	const char *t = strrchr(gid, ':');
-
-	if (t == NULL || *++t == '\0') {
-		return 0;
-	}
-	if (*t == 'r') {
-		return 2;
-	}
-	if (strspn(t, "0123456789") != strlen(t)) {
-		return 0;
-	}
-	*n = strtoull(t, NULL, 10);
-	return 1;
-}
-
 /*
  * A decision deleted (retention, forget) leaves its mark in meta, in the
  * same write: the highest gid number deleted (dropped_seq), so that a
@@ -762,7 +743,7 @@ write_batch(journal *j, struct item *batch, char *why, size_t whylen, uint64_t *
 		if (it->kind == ITEM_FORGET) {
 			char sql[160];
 			uint64_t n = 0;
-			int kind = gid_number(it->gid, &n);
+			int kind = util_gid_number(it->gid, &n);
 
 			snprintf(sql, sizeof(sql), "DELETE FROM decisions WHERE gid = '%s'", it->gid);
 			if (exec_sql(j->wdb, sql, why, whylen) != XACT_OK ||
@@ -837,7 +818,7 @@ garbage_collect(journal *j)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *gid = (const char *)sqlite3_column_text(st, 0);
 
-		if (gid != NULL && gid_number(gid, &n) == 1 && n > maxn) {
+		if (gid != NULL && util_gid_number(gid, &n) == 1 && n > maxn) {
 			maxn = n;
 		}
 	}
@@ -873,7 +854,7 @@ int
 journal_dropped(journal *j, const char *gid)
 {
 	uint64_t n = 0;
-	int kind = gid_number(gid, &n);
+	int kind = util_gid_number(gid, &n);
 	char *v;
 	int dropped;
 

@@ -213,12 +213,12 @@ record_term(struct agent *a, struct pbranch *b, int precommitted)
 	return termlog_put(a->tl, &e);
 }
 
-/* Whether the backend has a fence it can write now (PostgreSQL: not while
- * xact.markers lacks its fenced column). */
+/* Whether the backend can commit in one phase, and fence, safely now
+ * (PostgreSQL: not while xact.markers lacks its fenced column). */
 static int
-can_fence(struct agent *a)
+one_phase_ready(struct agent *a)
 {
-	return a->ops->fence != NULL && (a->ops->one_phase_ok == NULL || a->ops->one_phase_ok(a->be));
+	return a->ops->one_phase_ok == NULL || a->ops->one_phase_ok(a->be);
 }
 
 /* Runs the backend operation the state machine names.  Returns its
@@ -276,12 +276,15 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 		}
 		return a->ops->commit_prepared(a->be, local_gid(a, b->gid, local), err, errlen);
 	case BOP_ROLLBACK_PREPARED:
+	case BOP_FENCE:
+		/* An ABORT of a branch not held here: a COMMIT of it may
+		 * still be on its way in the database (one phase, its
+		 * connection lost).  The fence waits for it or stops it, so
+		 * "not prepared here" stays true (branch.h).  A backend with
+		 * no fence rolls back by gid. */
 		local_gid(a, b->gid, local);
-		if (b->state == BR_NONE && can_fence(a)) {
-			/* Not held here: a COMMIT of it may still be on its way
-			 * in the database (one phase, its connection lost).  The
-			 * fence waits for it or stops it, so "not prepared here"
-			 * stays true (branch.h). */
+		if (a->ops->fence != NULL &&
+		    (op == BOP_FENCE || (b->state == BR_NONE && one_phase_ready(a)))) {
 			return a->ops->fence(a->be, local, err, errlen);
 		}
 		return a->ops->rollback_prepared(a->be, local, err, errlen);
@@ -298,10 +301,6 @@ run_op(struct agent *a, struct pbranch *b, enum branch_op op, const Xact__Statem
 		    errlen);
 		b->conn = NULL; /* given back, as by prepare */
 		return r;
-	case BOP_FENCE:
-		local_gid(a, b->gid, local);
-		return a->ops->fence != NULL ? a->ops->fence(a->be, local, err, errlen)
-		                             : a->ops->rollback_prepared(a->be, local, err, errlen);
 	case BOP_LOG_PRECOMMIT:
 		/* The pre-commit is this agent's to remember, whatever the
 		 * backend: the termination log, durable before the answer. */
@@ -915,7 +914,7 @@ one_phase_of(struct agent *a, const Xact__PrepareReq *p, nng_msg **refusal)
 		                                         "commit transaction refused");
 		return -1;
 	}
-	return a->ops->one_phase_ok == NULL || a->ops->one_phase_ok(a->be);
+	return one_phase_ready(a);
 }
 
 static nng_msg *

@@ -1,6 +1,6 @@
 /*
- * util.h - two small helpers both daemons need: a monotonic clock for
- * timeouts and the string hash of their gid tables.
+ * util.h - small helpers both daemons need: clocks, the string hash of
+ * their gid tables, and what ends a gid.
  */
 #ifndef XACT_UTIL_H
 #define XACT_UTIL_H
@@ -15,5 +15,10 @@ int64_t util_wall_ms(void);
 
 /* FNV-1a of s. */
 unsigned util_hash(const char *s);
+
+/* What follows a gid's last ':' ("xact:<id>:<n>", or "xact:<id>:r<hex>"):
+ * 1 and *n for a number (decimal, no leading zero, no overflow), 2 for a
+ * run id ('r' and lowercase hex digits), 0 for anything else. */
+int util_gid_number(const char *gid, uint64_t *n);
 
 #endif
